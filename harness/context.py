@@ -1,0 +1,39 @@
+"""The run context a claim check receives: profile, seed base, run store and report folder.
+
+Built by the pytest plugin from the --claims-* options; plain data, no torch.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.hypothesis import PROFILES, Budget, Hypothesis
+
+
+@dataclass(frozen=True)
+class RunContext:
+    profile: str = "ci"               # budget profile: smoke | ci | full
+    seed_base: int = 0                # seed base b uses seeds b*10000 + i, disjoint across bases
+    store: str | None = None          # run store folder (None: the store's own default)
+    report_dir: str = "claims-report"  # where report.json/.md/.html are written
+
+    def __post_init__(self):
+        if self.profile not in PROFILES:
+            raise ValueError(f"unknown profile {self.profile!r}; choose one of {', '.join(PROFILES)}")
+        if isinstance(self.seed_base, bool) or not isinstance(self.seed_base, int):
+            raise ValueError(f"seed_base must be an int >= 0, got {self.seed_base!r}")
+        if self.seed_base < 0:
+            raise ValueError(f"seed_base must be >= 0, got {self.seed_base}")
+        if self.store is not None and not isinstance(self.store, str):
+            raise ValueError(f"store must be a path string or None, got {self.store!r}")
+        if not isinstance(self.report_dir, str) or not self.report_dir:
+            raise ValueError(f"report_dir must be a non-empty path string, got {self.report_dir!r}")
+
+    @property
+    def smoke(self) -> bool:
+        return self.profile == "smoke"
+
+    def budget(self, hyp: Hypothesis) -> Budget:
+        return hyp.budget(self.profile)
+
+    def seeds(self, hyp: Hypothesis) -> list[int]:
+        return hyp.seeds(self.profile, self.seed_base)

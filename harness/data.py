@@ -1,0 +1,125 @@
+"""Datasets as in-memory tensors, generated locally (never downloaded) and cached as .npz.
+
+MNIST-1D comes from the `mnist1d` package's `make_dataset` (defaults: 4000/1000 split, seed 42).
+Batches are drawn by randperm + index_select, with one torch.Generator per seed for data order.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class Dataset:
+    x: torch.Tensor          # [N, D] float32
+    y: torch.Tensor          # [N] int64 class labels, or [N, D_out] float32 regression targets
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    n_out: int
+    task: str                # "classification" | "regression"
+
+
+_MEMO: dict = {}
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("BNCLAIMS_DATA") or os.path.join(
+        os.environ.get("BNCLAIMS_STORE", os.path.join(".bnclaims", "store")), "..", "data")
+    return Path(root)
+
+
+def load(name: str, seed: int = 42) -> Dataset:
+    key = (name, seed)
+    if key not in _MEMO:
+        maker = {"mnist1d": _mnist1d, "synthetic": _synthetic, "dln": _dln}.get(name)
+        if maker is None:
+            raise ValueError(f"unknown dataset {name!r}")
+        _MEMO[key] = maker(seed)
+    return _MEMO[key]
+
+
+def _cached_npz(fname: str, make) -> dict:
+    path = cache_dir() / fname
+    if path.exists():
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+        except Exception:   # a corrupt cache file is regenerated, not trusted
+            path.unlink(missing_ok=True)
+    arrays = make()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
+    with os.fdopen(fd, "wb") as f:
+        np.savez(f, **arrays)
+    os.replace(tmp, path)
+    return arrays
+
+
+def _mnist1d(seed: int) -> Dataset:
+    def make():
+        from mnist1d.data import get_dataset_args, make_dataset
+        args = get_dataset_args()
+        args.seed = seed
+        state = np.random.get_state()      # make_dataset seeds numpy's global RNG; leave it as we found it
+        try:
+            d = make_dataset(args)
+        finally:
+            np.random.set_state(state)
+        return {"x": d["x"].astype(np.float32), "y": d["y"].astype(np.int64),
+                "x_test": d["x_test"].astype(np.float32), "y_test": d["y_test"].astype(np.int64)}
+    a = _cached_npz(f"mnist1d-seed{seed}.npz", make)
+    return Dataset(*(torch.from_numpy(a[k]) for k in ("x", "y", "x_test", "y_test")), 10, "classification")
+
+
+def _synthetic(seed: int, n=4000, n_test=1000, dim=20, classes=4) -> Dataset:
+    """Gaussian inputs labelled by a fixed random two-layer teacher: learnable, not linearly trivial."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n + n_test, dim, generator=g)
+    w1 = torch.randn(dim, 32, generator=g) / dim ** 0.5
+    w2 = torch.randn(32, classes, generator=g)
+    y = (torch.tanh(x @ w1) @ w2).argmax(1)
+    return Dataset(x[:n], y[:n], x[n:], y[n:], classes, "classification")
+
+
+def _dln(seed: int, n=1000, dim=10) -> Dataset:
+    """Santurkar et al. App. A.1: x ~ N(0, I), target A x with A Gaussian 10x10, n = 1000 (full batch)."""
+    g = torch.Generator().manual_seed(seed)
+    a = torch.randn(dim, dim, generator=g)
+    x = torch.randn(n, dim, generator=g)
+    x_test = torch.randn(n, dim, generator=g)
+    return Dataset(x, x @ a.T, x_test, x_test @ a.T, dim, "regression")
+
+
+class BatchOrder:
+    """One seed's data order: a fresh randperm per epoch from its own generator."""
+
+    def __init__(self, n: int, batch_size: int, seed: int):
+        self.n, self.bs = n, (batch_size or n)
+        if self.bs > n:
+            raise ValueError(f"batch size {batch_size} exceeds the dataset size {n}")
+        self.g = torch.Generator().manual_seed(_mix(seed, 1))
+        self.perm, self.pos = None, n
+
+    def next(self) -> torch.Tensor:
+        if self.bs == self.n:                     # full batch: no shuffling needed
+            return torch.arange(self.n)
+        if self.pos + self.bs > self.n:           # drop the ragged tail; new epoch
+            self.perm, self.pos = torch.randperm(self.n, generator=self.g), 0
+        idx = self.perm[self.pos:self.pos + self.bs]
+        self.pos += self.bs
+        return idx
+
+
+def _mix(seed: int, role: int) -> int:
+    """Independent generator seeds per (seed, role): init, data order, noise, probes."""
+    return (int(seed) * 1_000_003 + role * 7_919) % (2 ** 63 - 1)
+
+
+def generator(seed: int, role: str) -> torch.Generator:
+    roles = {"init": 0, "data": 1, "noise": 2, "probe": 3, "mask": 4}
+    return torch.Generator().manual_seed(_mix(seed, roles[role]))

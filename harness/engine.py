@@ -1,0 +1,425 @@
+"""Training engines. `train_batched` trains K seeds of one MLP/DLN spec as one stacked model;
+`train_reference` is the plain per-seed loop (nn.Module + torch.optim) that checks it and runs the CNN.
+
+Both return (arrays, info): numpy arrays with a seed axis, and a JSON-safe info dict. A NaN or
+inf loss stops that seed (recorded in `diverged_at`); it is an outcome, not an exception.
+Usage:  arrays, info = train_batched(TrainSpec(model=ModelSpec(norm="bn"), steps=500), seeds=[0, 1, 2])
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import data, nets, norms
+from .spec import TrainSpec
+
+THREADS = int(os.environ.get("BNCLAIMS_THREADS", "1"))
+torch.set_num_threads(THREADS)      # 2 threads on a loaded 2-core box run up to 100x slower
+
+ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8
+
+
+# ----------------------------------------------------------------------------- optimizer
+class StackedOptimizer:
+    """SGD (optional momentum) and Adam over stacked parameters with a per-seed learning rate [K]."""
+
+    def __init__(self, spec: TrainSpec):
+        self.kind, self.momentum = spec.optimizer, spec.momentum
+        self.state: dict[str, dict] = {}
+        self.t = 0
+
+    def deltas(self, params, grads, lr, *, commit: bool) -> dict:
+        """The step each parameter would take now; `commit` also advances the optimizer state."""
+        t = self.t + 1
+        out = {}
+        for name, g in grads.items():
+            st = self.state.get(name, {})
+            lr_b = lr.view(-1, *([1] * (g.dim() - 1)))
+            if self.kind == "sgd":
+                buf = g
+                if self.momentum:
+                    buf = g.clone() if "buf" not in st else st["buf"] * self.momentum + g
+                    if commit:
+                        st["buf"] = buf
+                out[name] = -lr_b * buf
+            else:
+                b1, b2 = ADAM_BETAS
+                m = g * (1 - b1) if "m" not in st else st["m"] * b1 + g * (1 - b1)
+                v = g * g * (1 - b2) if "v" not in st else st["v"] * b2 + g * g * (1 - b2)
+                if commit:
+                    st["m"], st["v"] = m, v
+                denom = v.sqrt() / math.sqrt(1 - b2 ** t) + ADAM_EPS
+                out[name] = -(lr_b / (1 - b1 ** t)) * m / denom
+            if commit:
+                self.state[name] = st
+        if commit:
+            self.t = t
+        return out
+
+
+# ----------------------------------------------------------------------------- helpers
+def _member_loss(task, out, y):
+    """Per-seed mean loss [K] from outputs [K, B, C]."""
+    k, b = out.shape[:2]
+    if task == "regression":
+        return (out - y).pow(2).sum(-1).mean(1)
+    return F.cross_entropy(out.reshape(k * b, -1), y.reshape(k * b), reduction="none").view(k, b).mean(1)
+
+
+def _gather(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    k, b = idx.shape
+    return t.index_select(0, idx.reshape(-1)).view(k, b, *t.shape[1:])
+
+
+def trainable_masks(spec: TrainSpec, net: nets.StackedNet, seeds) -> dict:
+    """name -> None (train fully), False (frozen) or a 0/1 float mask [K, ...]."""
+    last = net.n_layers - 1
+    masks = {}
+    for name in net.params:
+        frozen = spec.freeze_output and net.layer_of(name) == last
+        if spec.trainable == "bn_affine":
+            frozen = frozen or not name.startswith(("g", "be"))
+        elif spec.trainable == "random_linear":
+            frozen = frozen or name.startswith(("g", "be", "b"))
+        masks[name] = False if frozen else None
+    if spec.trainable == "random_linear":
+        n_affine = sum(2 * net.params[f"w{l}"].shape[2] for l in net.states)
+        names = [n for n in net.params if n.startswith("w") and masks[n] is None]
+        per_seed = [random_weight_mask([net.params[n].shape[1:] for n in names], n_affine, s) for s in seeds]
+        for j, n in enumerate(names):
+            masks[n] = torch.stack([ps[j] for ps in per_seed])
+    return masks
+
+
+def random_weight_mask(shapes, count: int, seed: int) -> list[torch.Tensor]:
+    """`count` weights chosen uniformly among all entries of `shapes` ([in, out] layout), one seed."""
+    sizes = [int(np.prod(s)) for s in shapes]
+    if count > sum(sizes):
+        raise ValueError("more trainable weights requested than the layers hold")
+    flat = torch.zeros(sum(sizes))
+    flat[torch.randperm(sum(sizes), generator=data.generator(seed, "mask"))[:count]] = 1.0
+    return [c.view(*s) for c, s in zip(flat.split(sizes), shapes)]
+
+
+# ----------------------------------------------------------------------------- batched engine
+def train_batched(spec: TrainSpec, seeds, lrs=None):
+    """Train len(seeds) members of one spec as one stacked model. `lrs` (optional) gives each member
+    its own learning rate, e.g. an LR grid as one ensemble. Returns (arrays, info)."""
+    t0 = time.perf_counter()
+    seeds = [int(s) for s in seeds]
+    ds = data.load(spec.data, spec.data_seed)
+    m, k = spec.model, len(seeds)
+    net = nets.StackedNet(m, ds.x.shape[1], ds.n_out, seeds)
+    names = list(net.params)
+    masks = trainable_masks(spec, net, seeds)
+    train_names = [n for n in names if masks[n] is not False]
+    opt = StackedOptimizer(spec)
+    lr = torch.tensor(lrs if lrs is not None else [spec.lr] * k, dtype=torch.float32)
+    if lr.shape != (k,):
+        raise ValueError("lrs must give one learning rate per seed")
+    n_train = ds.x.shape[0]
+    bs = spec.batch_size or n_train
+    orders = [data.BatchOrder(n_train, spec.batch_size, s) for s in seeds]
+    noise_layers = net.noise_layers()
+    noise_gens = [data.generator(s, "noise") for s in seeds] if noise_layers else None
+    probe = Prober(spec, net, ds, seeds) if spec.probes else None
+
+    train_loss = torch.full((spec.steps, k), float("nan"))
+    diverged = torch.full((k,), -1, dtype=torch.long)
+    alive = torch.ones(k, dtype=torch.bool)
+    evals = []
+    for t in range(spec.steps):
+        if t % spec.eval_every == 0:
+            evals.append((t, evaluate(net, net.params, ds)))
+        idx = torch.stack([o.next() for o in orders])
+        xb, yb = _gather(ds.x, idx), _gather(ds.y, idx)
+        noise = _draw_noise(noise_gens, noise_layers, bs, m.width, m.noise) if noise_layers else None
+        out = net.forward(net.params, xb, train=True, update=True, noise=noise)
+        losses = _member_loss(ds.task, out, yb)
+        grads = dict(zip(train_names, torch.autograd.grad(losses.sum(), [net.params[n] for n in train_names])))
+        with torch.no_grad():
+            train_loss[t] = losses.detach()
+            finite = torch.isfinite(losses)
+            if not bool(finite[alive].all()):
+                newly = alive & ~finite
+                diverged[newly] = t
+                alive &= finite
+                lr = torch.where(alive, lr, torch.zeros_like(lr))
+            for n in train_names:
+                if masks[n] is not None:
+                    grads[n] = grads[n] * masks[n]
+                if not bool(alive.all()):
+                    grads[n] = torch.nan_to_num(grads[n], nan=0.0, posinf=0.0, neginf=0.0)
+        if probe is not None and probe.due(t):
+            probe.at_step(t, xb, yb, noise, losses.detach(), grads, opt, lr)
+        with torch.no_grad():
+            for n, d in opt.deltas(net.params, grads, lr, commit=True).items():
+                net.params[n].add_(d)
+    evals.append((spec.steps, evaluate(net, net.params, ds)))
+
+    arrays = _eval_arrays(evals, alive_mask=_alive_after(diverged, [e[0] for e in evals]))
+    arrays.update(seeds=np.array(seeds), lr=lr_array(spec, lrs, k), train_loss=train_loss.numpy(),
+                  diverged_at=diverged.numpy())
+    for l in net.states:           # final affine parameters (BN-only and recovery checks read them)
+        if f"g{l}" in net.params:
+            arrays[f"gamma{l}"] = net.params[f"g{l}"].detach().numpy().copy()
+            arrays[f"beta{l}"] = net.params[f"be{l}"].detach().numpy().copy()
+    if probe is not None:
+        arrays.update(probe.arrays())
+    info = {"engine": "batched", "seeds": seeds, "wall_s": round(time.perf_counter() - t0, 3),
+            "threads": torch.get_num_threads(), "diverged": int((diverged >= 0).sum())}
+    return arrays, info
+
+
+def lr_array(spec, lrs, k):
+    return np.array(lrs if lrs is not None else [spec.lr] * k, dtype=np.float64)
+
+
+def _alive_after(diverged, steps):
+    d = diverged.numpy()
+    return np.array([[(dk < 0) or (s <= dk) for dk in d] for s in steps])
+
+
+def _eval_arrays(evals, alive_mask):
+    out = {"eval_step": np.array([e[0] for e in evals])}
+    for key in ("train_loss", "train_acc", "test_loss", "test_acc"):
+        v = np.stack([e[1][key] for e in evals]).astype(np.float64)
+        v[~alive_mask] = np.nan
+        out["eval_" + key] = v
+    return out
+
+
+def _draw_noise(gens, layers, b, h, cfg):
+    """Each seed draws its own noise from its own generator: [K, 2, B, H] per noisy layer."""
+    per_seed = torch.stack([norms.draw_noise(g, len(layers), b, h, cfg) for g in gens])
+    return {l: per_seed[:, j] for j, l in enumerate(layers)}
+
+
+@torch.no_grad()
+def evaluate(net: nets.StackedNet, params, ds: data.Dataset) -> dict:
+    """Full train and test set in eval mode (running statistics), per seed."""
+    out = {}
+    for split, x, y in (("train", ds.x, ds.y), ("test", ds.x_test, ds.y_test)):
+        o = net.forward(params, x.unsqueeze(0).expand(net.k, -1, -1), train=False)
+        yk = y.unsqueeze(0).expand(net.k, *y.shape)
+        out[f"{split}_loss"] = _member_loss(ds.task, o, yk).numpy()
+        out[f"{split}_acc"] = ((o.argmax(-1) == yk).float().mean(1).numpy() if ds.task == "classification"
+                               else np.full(net.k, np.nan))
+    return out
+
+
+# ----------------------------------------------------------------------------- probes
+PROBES = ("ics", "drift", "landscape")
+
+
+class Prober:
+    """Measurements at chosen steps that leave training untouched: BN running statistics are not
+    updated (train-mode batch statistics, update=False) and paired evaluations reuse the step's noise.
+
+    ics       Santurkar Def. 2.1: G at theta; G' with layers before i moved by the optimizer's actual step.
+    drift     moments of each hidden layer's input to the nonlinearity (and of the pre-norm input) on a
+              fixed probe batch; step-to-step change is Ioffe's distributional shift. Also 15/50/85th
+              percentiles of unit 0 of the last hidden layer (Ioffe Fig. 1b,c).
+    landscape Santurkar Fig. 4: loss and gradient at theta - eta g for eta in lr x landscape_factors.
+    """
+
+    def __init__(self, spec, net, ds, seeds):
+        unknown = set(spec.probes) - set(PROBES)
+        if unknown:
+            raise ValueError(f"unknown probes {sorted(unknown)}; choose from {PROBES}")
+        self.spec, self.net, self.ds = spec, net, ds
+        self.rows: dict[str, list] = {}
+        self.steps: list[int] = []
+        self.layers = [int(i) for i in spec.probe_layers] or list(range(net.hidden))
+        pb = min(spec.probe_batch, ds.x.shape[0])
+        self.xp = ds.x[:pb].unsqueeze(0).expand(net.k, -1, -1)
+        self.gens = [data.generator(s, "probe") for s in seeds]
+
+    def due(self, t):
+        s = self.spec
+        return t % s.probe_every == 0 and (s.probe_until == 0 or t < s.probe_until)
+
+    def _add(self, key, value):
+        self.rows.setdefault(key, []).append(value.detach().numpy().astype(np.float32))
+
+    def _loss_grads(self, params, xb, yb, noise, wrt):
+        with torch.enable_grad():
+            out = self.net.forward(params, xb, train=True, update=False, noise=noise)
+            losses = _member_loss(self.ds.task, out, yb)
+            gs = torch.autograd.grad(losses.sum(), [params[n] for n in wrt])
+        return losses.detach(), dict(zip(wrt, gs))
+
+    def at_step(self, t, xb, yb, noise, loss, grads, opt, lr):
+        self.steps.append(t)
+        params = {n: p.detach().requires_grad_(True) for n, p in self.net.params.items()}
+        if "ics" in self.spec.probes:
+            delta = opt.deltas(params, grads, lr, commit=False)
+            cos, rel = [], []
+            for i in self.layers:
+                mixed = {n: (p + delta[n] if n in delta and self.net.layer_of(n) < i else p).detach().requires_grad_(True)
+                         for n, p in params.items()}
+                _, g2 = self._loss_grads(mixed, xb, yb, noise, [f"w{i}"])
+                g1, g2 = grads[f"w{i}"].flatten(1), g2[f"w{i}"].flatten(1)
+                cos.append(F.cosine_similarity(g1, g2, dim=1, eps=1e-30))
+                rel.append((g1 - g2).norm(dim=1) / g1.norm(dim=1).clamp_min(1e-30))
+            self._add("ics_cos", torch.stack(cos, 1))
+            self._add("ics_rel", torch.stack(rel, 1))
+        if "landscape" in self.spec.probes:
+            self._landscape(params, xb, yb, noise, loss, grads, lr)
+        if "drift" in self.spec.probes:
+            self._drift()
+
+    def _landscape(self, params, xb, yb, noise, loss, grads, lr):
+        names = list(grads)
+        gflat = torch.cat([grads[n].flatten(1) for n in names], 1)
+        gnorm = gflat.norm(dim=1).clamp_min(1e-30)
+        losses, dg, first_order = [], [], []
+        for f in self.spec.landscape_factors:
+            eta = lr * f
+            moved = {n: (p - eta.view(-1, *([1] * (p.dim() - 1))) * grads[n] if n in grads else p).detach().requires_grad_(True)
+                     for n, p in params.items()}
+            l2, g2 = self._loss_grads(moved, xb, yb, noise, names)
+            d = (torch.cat([g2[n].flatten(1) for n in names], 1) - gflat).norm(dim=1)
+            losses.append(l2)
+            dg.append(d / gnorm)
+            first_order.append(l2 - (loss - eta * gnorm ** 2))
+        L = torch.stack(losses, 1)
+        D = torch.stack(dg, 1)
+        etas = torch.stack([lr * f for f in self.spec.landscape_factors], 1)
+        self._add("land_loss_range", L.amax(1) - L.amin(1))
+        self._add("land_grad_pred", D.amax(1))
+        self._add("land_beta_eff", (D / etas).amax(1))      # max |g(theta - eta g) - g| / |eta g|
+        fo = torch.stack(first_order, 1)
+        self._add("land_fo_range", fo.amax(1) - fo.amin(1))
+        self._add("land_loss", L)
+
+    @torch.no_grad()
+    def _drift(self):
+        net = self.net
+        noise = None
+        if net.noise_layers():
+            noise = _draw_noise(self.gens, net.noise_layers(), self.xp.shape[1], net.m.width, net.m.noise)
+        rec = []
+        net.forward(net.params, self.xp, train=True, update=False, noise=noise, record=rec)
+        pre = torch.stack([z for z, _ in rec], 1)       # [K, L, P, H]
+        post = torch.stack([zn for _, zn in rec], 1)
+        self._add("pre_mean", pre.mean(2))
+        self._add("pre_var", pre.var(2, unbiased=False))
+        self._add("post_mean", post.mean(2))
+        self._add("post_var", post.var(2, unbiased=False))
+        q = torch.tensor([0.15, 0.5, 0.85])
+        self._add("pct_last_unit0", torch.quantile(post[:, -1, :, 0], q, dim=1).T)
+
+    def arrays(self) -> dict:
+        out = {"probe_step": np.array(self.steps, dtype=np.int64)}
+        for key, rows in self.rows.items():
+            out["probe_" + key] = np.stack(rows)
+        return out
+
+
+# ----------------------------------------------------------------------------- reference engine
+def train_reference(spec: TrainSpec, seeds):
+    """Per-seed loop with nn.Modules and torch.optim; same init, data order and noise as the batched engine."""
+    t0 = time.perf_counter()
+    runs = [_train_one_reference(spec, int(s)) for s in seeds]
+    arrays = {key: np.stack([r[key] for r in runs], -1 if key.startswith(("eval_", "train_")) else 0)
+              for key in runs[0] if key != "eval_step"}
+    arrays["eval_step"] = runs[0]["eval_step"]
+    arrays["seeds"] = np.array([int(s) for s in seeds])
+    arrays["lr"] = lr_array(spec, None, len(seeds))
+    info = {"engine": "reference", "seeds": [int(s) for s in seeds], "wall_s": round(time.perf_counter() - t0, 3),
+            "threads": torch.get_num_threads(), "diverged": int((arrays["diverged_at"] >= 0).sum())}
+    return arrays, info
+
+
+def _train_one_reference(spec: TrainSpec, seed: int) -> dict:
+    ds = data.load(spec.data, spec.data_seed)
+    m = spec.model
+    model = nets.reference_model(m, ds.x.shape[1], ds.n_out, seed)
+    lossf = nets.loss_fn(ds.task)
+    params = _reference_trainable(spec, model, seed)
+    if spec.optimizer == "sgd":
+        opt = torch.optim.SGD(params, lr=spec.lr, momentum=spec.momentum)
+    else:
+        opt = torch.optim.Adam(params, lr=spec.lr, betas=ADAM_BETAS, eps=ADAM_EPS)
+    masks = getattr(model, "_bnclaims_masks", {})
+    order = data.BatchOrder(ds.x.shape[0], spec.batch_size, seed)
+    noisy = [mod for mod in model.modules() if isinstance(mod, nets._StackedNormModule) and m.norm == "noisy_bn"]
+    gen = data.generator(seed, "noise") if noisy else None
+    bs = spec.batch_size or ds.x.shape[0]
+    train_loss = np.full(spec.steps, np.nan)
+    evals, diverged = [], -1
+    for t in range(spec.steps):
+        if t % spec.eval_every == 0:
+            evals.append((t, _evaluate_module(model, ds)))
+        idx = order.next()
+        xb, yb = ds.x.index_select(0, idx), ds.y.index_select(0, idx)
+        if noisy:
+            noise = norms.draw_noise(gen, len(noisy), bs, m.width, m.noise)
+            for j, mod in enumerate(noisy):
+                mod.noise = noise[j]
+        model.train()
+        loss = lossf(model(xb), yb)
+        train_loss[t] = float(loss.detach())
+        if not math.isfinite(train_loss[t]):
+            diverged = t
+            break
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        for p, mask in masks.items():
+            p.grad.mul_(mask)
+        opt.step()
+    end = (spec.steps, _evaluate_module(model, ds)) if diverged < 0 else (spec.steps, None)
+    evals.append(end)
+    steps = [e[0] for e in evals]
+    out = {"eval_step": np.array(steps), "diverged_at": np.array(diverged)}
+    for key in ("train_loss", "train_acc", "test_loss", "test_acc"):
+        out["eval_" + key] = np.array([e[1][key] if e[1] is not None else np.nan for e in evals], dtype=np.float64)
+    out["train_loss"] = train_loss
+    return out
+
+
+def _reference_trainable(spec, model, seed):
+    """Parameters handed to the optimizer, honouring freeze_output and the trainable mode."""
+    linears = [mod for mod in model.modules() if isinstance(mod, torch.nn.Linear)]
+    norms_ = [mod for mod in model.modules() if isinstance(mod, (torch.nn.BatchNorm1d, nets._StackedNormModule))]
+    frozen = set()
+    if spec.freeze_output:
+        frozen |= {id(p) for p in linears[-1].parameters()}
+    if spec.trainable == "bn_affine":
+        keep = {id(p) for mod in norms_ for p in mod.parameters()}
+        frozen |= {id(p) for p in model.parameters() if id(p) not in keep}
+    elif spec.trainable == "random_linear":
+        ws = [lin.weight for lin in linears if id(lin.weight) not in frozen]
+        count = sum(2 * mod.weight.shape[0] for mod in norms_ if getattr(mod, "weight", None) is not None)
+        masks = random_weight_mask([tuple(w.T.shape) for w in ws], count, seed)
+        model._bnclaims_masks = {w: mk.T.contiguous() for w, mk in zip(ws, masks)}
+        frozen |= {id(p) for p in model.parameters() if p.dim() == 1}
+    return [p for p in model.parameters() if id(p) not in frozen]
+
+
+@torch.no_grad()
+def _evaluate_module(model, ds) -> dict:
+    model.eval()
+    lossf = nets.loss_fn(ds.task)
+    out = {}
+    for split, x, y in (("train", ds.x, ds.y), ("test", ds.x_test, ds.y_test)):
+        o = model(x)
+        out[f"{split}_loss"] = float(lossf(o, y))
+        out[f"{split}_acc"] = float((o.argmax(-1) == y).float().mean()) if ds.task == "classification" else float("nan")
+    return out
+
+
+def train(spec: TrainSpec, seeds, engine: str = "batched", lrs=None):
+    if engine == "batched":
+        return train_batched(spec, seeds, lrs=lrs)
+    if engine == "reference":
+        if lrs is not None:
+            raise ValueError("per-seed learning rates need the batched engine")
+        return train_reference(spec, seeds)
+    raise ValueError(f"unknown engine {engine!r}; choose batched or reference")

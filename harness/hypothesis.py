@@ -1,0 +1,106 @@
+"""Pre-registered hypotheses as data, and the evidence record a check produces.
+
+A Hypothesis is declared before anything runs (statement, source, metric, arms, direction,
+test, alpha, seeds). Evidence is a JSON-safe dict so it can ride on pytest reports across
+xdist workers and be written to report.json unchanged. No torch import here.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+PROFILES = ("smoke", "ci", "full")
+VERDICTS = ("reproduced", "not reproduced", "inconclusive")
+STANCES = ("supports", "contradicts")
+DIRECTIONS = ("greater", "less", "equivalent", "decreasing", "increasing", "deterministic")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Seeds per arm and training steps for one profile."""
+    seeds: int
+    steps: int = 0
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    id: str                      # stable id, e.g. "C1.a"
+    claim: str                   # article claim id, e.g. "C1"
+    title: str                   # a few words
+    statement: str               # H1 in our words
+    source: str                  # paper, section, figure
+    stance: str                  # stance of H1 (if reproduced) toward the article claim
+    metric: str                  # what is measured, and the unit of analysis (one number per seed)
+    arms: tuple[str, ...]        # arm names; for two arms H1 compares arms[0] (x) against arms[1] (y)
+    direction: str               # see DIRECTIONS
+    test: str                    # harness.stats test name, or "deterministic"
+    budgets: dict = field(default_factory=dict)   # profile -> Budget
+    alpha: float = 0.01
+    confirmatory: bool = True
+    paired: bool = False         # arms paired by seed (same init stream and data order)
+    margin: float | None = None  # equivalence margin (direction "equivalent")
+    sesoi: float | None = None   # smallest effect of interest: TOST inside it means "not reproduced"
+    expect: str = "reproduced"   # pre-registered expectation; "not reproduced" = strict expected failure
+    expect_reason: str = ""      # why (pilot evidence), shown when the expected failure happens
+    notes: str = ""
+
+    def __post_init__(self):
+        if self.stance not in STANCES:
+            raise ValueError(f"{self.id}: stance must be one of {STANCES}, got {self.stance!r}")
+        if self.direction not in DIRECTIONS:
+            raise ValueError(f"{self.id}: direction must be one of {DIRECTIONS}, got {self.direction!r}")
+        if self.expect not in VERDICTS:
+            raise ValueError(f"{self.id}: expect must be one of {VERDICTS}")
+        if self.direction == "equivalent" and self.margin is None:
+            raise ValueError(f"{self.id}: an equivalence hypothesis needs a margin")
+        if not 0 < self.alpha < 0.5:
+            raise ValueError(f"{self.id}: alpha must be in (0, 0.5)")
+        for p in self.budgets:
+            if p not in PROFILES:
+                raise ValueError(f"{self.id}: unknown profile {p!r} in budgets")
+
+    def budget(self, profile: str) -> Budget:
+        if profile not in PROFILES:
+            raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+        if profile in self.budgets:
+            return self.budgets[profile]
+        return self.budgets.get("ci", Budget(seeds=0))
+
+    def seeds(self, profile: str, seed_base: int = 0) -> list[int]:
+        """Seeds for this profile; disjoint across seed bases (base b uses b*10000 + i)."""
+        return seed_list(self.budget(profile).seeds, seed_base)
+
+    def declaration(self) -> dict:
+        """JSON-safe pre-registration, printed/stored before results exist."""
+        d = dataclasses.asdict(self)
+        d["arms"] = list(self.arms)
+        d["budgets"] = {k: dataclasses.asdict(v) for k, v in self.budgets.items()}
+        return d
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str                      # "C1"
+    article_text: str            # the article's claim, in our words
+    source: str                  # primary sources the article leans on
+    hypotheses: tuple[Hypothesis, ...] = ()
+    article_side: bool = True    # False for checks beyond the article (Santurkar S, Yang Y)
+
+    def summary(self) -> dict:
+        return {"id": self.id, "text": self.article_text, "source": self.source,
+                "article": self.article_side}
+
+
+def seed_list(n: int, seed_base: int = 0) -> list[int]:
+    if seed_base < 0:
+        raise ValueError("seed base must be >= 0")
+    return [10_000 * seed_base + i for i in range(n)]
+
+
+def supports_claim(stance: str, verdict: str) -> bool | None:
+    """Does this outcome count for (True) or against (False) the article claim? None: no evidence."""
+    if verdict == "reproduced":
+        return stance == "supports"
+    if verdict == "not reproduced":
+        return stance != "supports"
+    return None

@@ -1,0 +1,116 @@
+"""Normalization layers on a stacked layout: activations [K, B, H] for K seeds at once.
+
+Standard BN runs through F.batch_norm on a [B, K*H] view, so each seed's running statistics
+are exact and the kernel is the one torch uses. Noisy BN (Santurkar et al. 2018, Alg. 1), ghost
+BN (Hoffer et al. 2017) and lp normalization (Santurkar Sec. 3.3) are written out here. K = 1
+gives the per-seed layer used by the reference engine.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+class NormState:
+    """Running statistics of one normalized layer for K seeds, flat [K*H] as F.batch_norm wants."""
+
+    def __init__(self, k: int, h: int):
+        self.mean = torch.zeros(k * h)
+        self.var = torch.ones(k * h)     # for lp norms: the running scale
+
+
+def _flat(p):
+    return None if p is None else p.reshape(-1)
+
+
+def batch_norm(z, state, gamma, beta, *, train, update, momentum, eps):
+    """z [K, B, H] -> normalized [K, B, H]; statistics per seed and unit over B."""
+    k, b, h = z.shape
+    z2 = z.transpose(0, 1).reshape(b, k * h)
+    if train:
+        out = F.batch_norm(z2, state.mean if update else None, state.var if update else None,
+                           _flat(gamma), _flat(beta), training=True, momentum=momentum, eps=eps)
+    else:
+        out = F.batch_norm(z2, state.mean, state.var, _flat(gamma), _flat(beta),
+                           training=False, eps=eps)
+    return out.view(b, k, h).transpose(0, 1)
+
+
+def ghost_batch_norm(z, state, gamma, beta, *, ghost, train, update, momentum, eps):
+    """Statistics over consecutive sub-batches of size `ghost` within the optimizer batch."""
+    k, b, h = z.shape
+    if not train:
+        return batch_norm(z, state, gamma, beta, train=False, update=False, momentum=momentum, eps=eps)
+    if b % ghost:
+        raise ValueError(f"batch {b} is not a multiple of the ghost batch size {ghost}")
+    zg = z.reshape(k, b // ghost, ghost, h)
+    mu = zg.mean(2, keepdim=True)
+    var = zg.var(2, unbiased=False, keepdim=True)
+    out = ((zg - mu) / torch.sqrt(var + eps)).reshape(k, b, h)
+    if update:
+        with torch.no_grad():   # average of the ghost batches' statistics, unbiased variance as BN does
+            m = mu.mean(1).reshape(-1)
+            v = (var * ghost / (ghost - 1)).mean(1).reshape(-1)
+            state.mean.mul_(1 - momentum).add_(m, alpha=momentum)
+            state.var.mul_(1 - momentum).add_(v, alpha=momentum)
+    return _affine(out, gamma, beta)
+
+
+def lp_norm(z, state, gamma, beta, *, p, train, update, momentum, eps):
+    """Subtract the batch mean, divide by the batch average lp magnitude (per unit)."""
+    if train:
+        mu = z.mean(1, keepdim=True)
+        c = z - mu
+        if p == 1:
+            scale = c.abs().mean(1, keepdim=True)
+        elif p == 2:
+            scale = c.pow(2).mean(1, keepdim=True).sqrt()
+        else:
+            scale = c.abs().amax(1, keepdim=True)
+        if update:
+            with torch.no_grad():
+                state.mean.mul_(1 - momentum).add_(mu.reshape(-1), alpha=momentum)
+                state.var.mul_(1 - momentum).add_(scale.reshape(-1), alpha=momentum)
+    else:
+        k, _, h = z.shape
+        c = z - state.mean.view(k, 1, h)
+        scale = state.var.view(k, 1, h)
+    return _affine(c / (scale + eps), gamma, beta)
+
+
+def _affine(x, gamma, beta):
+    if gamma is None:
+        return x
+    return x * gamma.unsqueeze(1) + beta.unsqueeze(1)
+
+
+def draw_noise(gen: torch.Generator, n_layers: int, b: int, h: int, cfg) -> torch.Tensor:
+    """Santurkar Alg. 1 noise for one seed and step: [n_layers, 2, B, H] (scale, shift).
+
+    Per unit: mu_t ~ U(-n_mu, n_mu), sigma_t ~ U(1, n_sigma); per sample and unit:
+    shift ~ U(mu_t - r_mu, mu_t + r_mu), scale ~ N(sigma_t, r_sigma) (r_sigma read as a std).
+    """
+    n_mu, n_sigma, r_mu, r_sigma = cfg
+    u = torch.rand(n_layers, 2 + b, h, generator=gen)
+    z = torch.randn(n_layers, b, h, generator=gen)
+    mu_t = (2 * u[:, 0:1] - 1) * n_mu
+    sigma_t = 1 + u[:, 1:2] * (n_sigma - 1)
+    shift = mu_t + (2 * u[:, 2:] - 1) * r_mu
+    scale = sigma_t + r_sigma * z
+    return torch.stack([scale, shift], 1)
+
+
+def apply_norm(kind, z, state, gamma, beta, *, train, update, momentum, eps, ghost=0, noise=None):
+    """Dispatch on the spec's norm name; `noise` is [K, 2, B, H] for noisy_bn in training."""
+    if kind in ("bn", "bn_noaffine", "noisy_bn"):
+        out = batch_norm(z, state, gamma, beta, train=train, update=update, momentum=momentum, eps=eps)
+        if kind == "noisy_bn" and train:
+            out = out * noise[:, 0] + noise[:, 1]
+        return out
+    if kind == "ghost_bn":
+        return ghost_batch_norm(z, state, gamma, beta, ghost=ghost, train=train, update=update,
+                                momentum=momentum, eps=eps)
+    if kind in ("l1", "l2", "linf"):
+        p = {"l1": 1, "l2": 2, "linf": float("inf")}[kind]
+        return lp_norm(z, state, gamma, beta, p=p, train=train, update=update, momentum=momentum, eps=eps)
+    raise ValueError(f"unknown norm {kind!r}")

@@ -1,0 +1,500 @@
+"""Claim reports: report.json (data), report.md and one self-contained report.html, with figures.
+
+write_reports(records, outdir, run_info=...) turns the evidence records of a run into the three
+files; render_report(report, outdir) re-renders md/html from a saved report.json;
+compare_reports(old, new) finds verdict changes and effect drift between two saved reports.
+No torch import; matplotlib is imported only when figures are rendered.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import os
+import re
+import sys
+from pathlib import Path
+
+from harness.evidence import arm_counts, fmt_ci, fmt_num, to_builtin
+from harness.hypothesis import supports_claim
+
+REPORT_SCHEMA = 1
+TIMING_KEYS = ("wall_s",)
+
+
+def id_key(s: str):
+    """Natural sort key: C2 < C10, C1.a < C1.b."""
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", str(s)) if t]
+
+
+# ---- verdicts and multiplicity -------------------------------------------------------------
+
+def claim_verdict(records: list[dict], profile: str, missing=()) -> dict:
+    """Overall verdict of one article claim from its confirmatory hypotheses.
+
+    supported: all decisive evidence for; contradicted: all against; mixed: both (listed);
+    inconclusive: no decisive confirmatory evidence; smoke runs give no verdict.
+    """
+    conf = [r for r in records if r["hypothesis"].get("confirmatory", True)]
+    pro, con, undecided = [], [], []
+    for r in conf:
+        vote = supports_claim(r["hypothesis"]["stance"], r["verdict"])
+        (pro if vote is True else con if vote is False else undecided).append(r["id"])
+    undecided += [m["id"] for m in missing if m.get("confirmatory", True)]
+    out = {"for": pro, "against": con, "undecided": sorted(undecided, key=id_key),
+           "exploratory": [r["id"] for r in records if not r["hypothesis"].get("confirmatory", True)]}
+    titles = {r["id"]: r["hypothesis"].get("title", "") for r in records}
+    titles.update({m["id"]: m.get("title", "") for m in missing})
+
+    def names(ids):
+        return ", ".join(f"{i} ({titles[i]})" if titles.get(i) else i for i in ids)
+
+    if profile == "smoke":
+        out["verdict"], detail = "smoke run: no verdict", "budgets too small for a verdict"
+    elif not conf:
+        out["verdict"], detail = "inconclusive", "no confirmatory hypothesis produced evidence"
+    elif pro and con:
+        out["verdict"], detail = "mixed", f"for: {names(pro)}; against: {names(con)}"
+    elif pro:
+        out["verdict"], detail = "supported", f"for: {names(pro)}"
+    elif con:
+        out["verdict"], detail = "contradicted", f"against: {names(con)}"
+    else:
+        out["verdict"], detail = "inconclusive", "no confirmatory hypothesis was decisive"
+    if out["undecided"] and out["verdict"] != "smoke run: no verdict" and (pro or con):
+        detail += f"; not decisive: {names(out['undecided'])}"
+    out["detail"] = detail
+    return out
+
+
+def _holm_local(p: list[float]) -> list[float]:
+    m, adj, running = len(p), [0.0] * len(p), 0.0
+    for rank, i in enumerate(sorted(range(m), key=lambda i: p[i])):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        adj[i] = running
+    return adj
+
+
+def _bh_local(p: list[float]) -> list[float]:
+    m, adj, running = len(p), [0.0] * len(p), 1.0
+    order = sorted(range(m), key=lambda i: p[i])
+    for rank in range(m, 0, -1):
+        i = order[rank - 1]
+        running = min(running, p[i] * m / rank)
+        adj[i] = min(running, 1.0)
+    return adj
+
+
+def _adjusted(name: str, local, p: list[float]) -> tuple[list[float], str]:
+    """harness.stats.<name>(p) when it exists and returns adjusted p values, else the local one."""
+    try:
+        import harness.stats as hs
+        got = to_builtin(getattr(hs, name)(list(p)))
+        if (isinstance(got, list) and len(got) == len(p)
+                and all(isinstance(a, float) and not isinstance(a, bool) and q - 1e-12 <= a <= 1.0 + 1e-12
+                        for a, q in zip(got, p))):
+            return got, "harness.stats"
+    except Exception:
+        pass
+    return local(p), "local"
+
+
+def multiplicity(records: list[dict]) -> dict:
+    """Holm and BH adjusted p over the confirmatory hypotheses that report a p value."""
+    rows = [r for r in records if r["hypothesis"].get("confirmatory", True)
+            and isinstance(r["stats"].get("p"), (int, float))]
+    rows.sort(key=lambda r: id_key(r["id"]))
+    p = [float(r["stats"]["p"]) for r in rows]
+    holm, src_h = _adjusted("holm", _holm_local, p) if p else ([], "local")
+    bh, src_b = _adjusted("bh", _bh_local, p) if p else ([], "local")
+    return {"scope": "confirmatory hypotheses with a p value", "ids": [r["id"] for r in rows],
+            "p": p, "alpha": [r["hypothesis"].get("alpha") for r in rows], "holm": holm, "bh": bh,
+            "source": {"holm": src_h, "bh": src_b}}
+
+
+# ---- building and writing ------------------------------------------------------------------
+
+def build_report(records: list[dict], *, run_info: dict, missing=()) -> dict:
+    """The report.json document. Wall times go under "timing" so runs compare on content only."""
+    records = sorted((dict(r) for r in records), key=lambda r: id_key(r["id"]))
+    ids = [r["id"] for r in records]
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    if dup:
+        raise ValueError(f"several evidence records for {', '.join(dup)}; one test per hypothesis")
+    timing = {"wall_s": {}}
+    for r in records:
+        timing["wall_s"][r["id"]] = r.pop("wall_s", None)
+        r.pop("worker", None)
+    info = dict(run_info)
+    timing.update(info.pop("timing", {}) or {})
+    profile = info.get("profile") or (records[0]["profile"] if records else "ci")
+    info["profile"] = profile
+    missing = sorted((dict(m) for m in missing), key=lambda m: id_key(m["id"]))
+
+    claims = {}
+    for r in records:
+        claims.setdefault(r["claim"]["id"], dict(r["claim"]))
+    for m in missing:
+        claims.setdefault(m["claim"]["id"], dict(m["claim"]))
+    claim_rows = []
+    for cid in sorted(claims, key=id_key):
+        recs = [r for r in records if r["claim"]["id"] == cid]
+        miss = [{"id": m["id"], "title": m["hypothesis"].get("title", ""),
+                 "confirmatory": m["hypothesis"].get("confirmatory", True)}
+                for m in missing if m["claim"]["id"] == cid]
+        row = dict(claims[cid])
+        row.update(claim_verdict(recs, profile, miss))
+        row["hypotheses"] = [r["id"] for r in recs] + [m["id"] for m in miss]
+        claim_rows.append(row)
+
+    return to_builtin({"schema": REPORT_SCHEMA, "run": info, "claims": claim_rows,
+                       "hypotheses": records, "missing": missing,
+                       "multiplicity": multiplicity(records), "timing": timing})
+
+
+def write_reports(records: list[dict], outdir, *, run_info: dict, missing=()) -> dict[str, Path]:
+    """Write report.json, report.md, report.html and figures/ under outdir; return their paths.
+
+    records: evidence dicts (harness.evidence.make_evidence), optionally with "outcome" (the
+    pytest outcome). missing: pre-registrations whose test produced no evidence
+    ({"id", "claim", "hypothesis", "outcome"}).
+    """
+    report = build_report(records, run_info=run_info, missing=missing)
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    path = outdir / "report.json"
+    path.write_text(json.dumps(report, indent=2, sort_keys=True, allow_nan=False) + "\n")
+    return {"json": path, **render_report(report, outdir)}
+
+
+def load_report(path) -> dict:
+    with open(path) as f:
+        report = json.load(f)
+    if not isinstance(report, dict) or "hypotheses" not in report or "claims" not in report:
+        raise ValueError(f"{path}: not a bnclaims report.json")
+    return report
+
+
+def render_report(report: dict, outdir) -> dict[str, Path]:
+    """Render report.md, report.html and figures/*.png from a report dict."""
+    outdir = Path(outdir)
+    figdir = outdir / "figures"
+    outdir.mkdir(parents=True, exist_ok=True)
+    files = render_figures(report, figdir)
+    md = outdir / "report.md"
+    md.write_text(render_markdown(report, files))
+    page = outdir / "report.html"
+    page.write_text(render_html(report, {fid: figdir / name for fid, name in files.items()}))
+    return {"md": md, "html": page, "figures": figdir}
+
+
+# ---- figures -------------------------------------------------------------------------------
+
+def _figure_specs(report: dict) -> list[tuple[str, dict]]:
+    return [(r["id"], spec) for r in report["hypotheses"] for spec in r.get("figures", [])]
+
+
+def figure_files(report: dict) -> dict[str, str]:
+    """Figure id -> file name (ids sanitized; repeated ids get _2, _3 ...)."""
+    files, used = {}, set()
+    for _, spec in _figure_specs(report):
+        if spec["id"] in files:
+            continue
+        base = re.sub(r"[^A-Za-z0-9_.-]", "_", spec["id"]) or "figure"
+        name, k = f"{base}.png", 2
+        while name in used:
+            name, k = f"{base}_{k}.png", k + 1
+        used.add(name)
+        files[spec["id"]] = name
+    return files
+
+
+def _floats(v):
+    return [math.nan if a is None else float(a) for a in v]
+
+
+def _draw(ax, spec: dict) -> None:
+    kind = spec.get("kind", "lines")
+    ser = spec.get("series", [])
+    if kind == "bar":
+        cats = []
+        for s in ser:
+            cats += [c for c in s["x"] if c not in cats]
+        width = 0.8 / max(len(ser), 1)
+        for k, s in enumerate(ser):
+            pos = [cats.index(c) - 0.4 + width * (k + 0.5) for c in s["x"]]
+            y = _floats(s["y"])
+            yerr = None
+            if s.get("lo") is not None and s.get("hi") is not None:
+                yerr = [[max(a - b, 0.0) for a, b in zip(y, _floats(s["lo"]))],
+                        [max(b - a, 0.0) for a, b in zip(y, _floats(s["hi"]))]]
+            ax.bar(pos, y, width, yerr=yerr, label=s["label"], capsize=2)
+        ax.set_xticks(range(len(cats)))
+        ax.set_xticklabels([str(c) for c in cats])
+    else:
+        for s in ser:
+            x, y = _floats(s["x"]), _floats(s["y"])
+            if kind == "scatter":
+                ax.scatter(x, y, s=14, label=s["label"])
+            else:
+                (line,) = ax.plot(x, y, label=s["label"], marker="o" if len(x) <= 12 else None, ms=3)
+                if s.get("lo") is not None and s.get("hi") is not None:
+                    ax.fill_between(x, _floats(s["lo"]), _floats(s["hi"]), color=line.get_color(),
+                                    alpha=0.2, linewidth=0)
+    if spec.get("logy"):
+        ax.set_yscale("log")
+    ax.set_title(spec.get("title", ""), fontsize=10)
+    ax.set_xlabel(spec.get("xlabel", ""))
+    ax.set_ylabel(spec.get("ylabel", ""))
+    if any(s.get("label") for s in ser):
+        ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+
+
+def render_figure(spec: dict, path) -> Path:
+    """Render one figure spec (single axes, or "panels" side by side) to a deterministic PNG."""
+    import matplotlib
+    if "matplotlib.pyplot" not in sys.modules:
+        matplotlib.use("Agg")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    specs = spec["panels"] if "panels" in spec else [spec]
+    fig = Figure(figsize=(4.6 * len(specs), 3.4), dpi=100)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(specs), squeeze=False)[0]
+    for ax, s in zip(axes, specs):
+        _draw(ax, s)
+    if "panels" in spec and spec.get("title"):
+        fig.suptitle(spec["title"], fontsize=11)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, format="png", metadata={"Software": None})
+    return path
+
+
+def render_figures(report: dict, figdir) -> dict[str, str]:
+    """Render every figure of the report into figdir; figure id -> file name."""
+    files = figure_files(report)
+    if files:
+        Path(figdir).mkdir(parents=True, exist_ok=True)
+    done = set()
+    for _, spec in _figure_specs(report):
+        if spec["id"] not in done:
+            render_figure(spec, Path(figdir) / files[spec["id"]])
+            done.add(spec["id"])
+    return files
+
+
+# ---- text rendering ------------------------------------------------------------------------
+
+COLUMNS = ("hypothesis", "statement", "stance", "test", "n per arm", "effect [95% CI]", "g", "p",
+           "verdict", "role")
+
+
+def _verdict_cell(r: dict) -> str:
+    v = r["verdict"]
+    if v == "not reproduced" and r["hypothesis"].get("expect") == "not reproduced":
+        return "not reproduced (expected)"
+    if r["hypothesis"].get("expect") == "not reproduced" and v == "reproduced":
+        return "reproduced (expected not)"
+    return v
+
+
+def table_row(r: dict) -> list[str]:
+    h, st = r["hypothesis"], r["stats"]
+    test = st.get("test") or h.get("test")
+    direction = st.get("direction") or h.get("direction")
+    return [f"{r['id']} {h.get('title', '')}".strip(), h.get("statement", ""), h.get("stance", ""),
+            f"{test} ({direction})", arm_counts(r),
+            f"{fmt_num(st.get('effect'), 3)} {fmt_ci(st.get('ci'), 3)}",
+            fmt_num(st.get("hedges_g"), 3), fmt_num(st.get("p"), 3), _verdict_cell(r),
+            "confirmatory" if h.get("confirmatory", True) else "exploratory"]
+
+
+def _md_cell(s) -> str:
+    return str(s).replace("|", "\\|").replace("\n", " ")
+
+
+def _run_line(report: dict) -> str:
+    run = report["run"]
+    env = run.get("env") or {}
+    versions = ", ".join(f"{k} {env[k]}" for k in ("python", "numpy", "scipy", "torch") if env.get(k))
+    return (f"profile **{run.get('profile')}**, seed base {run.get('seed_base', 0)}, "
+            f"{len(report['hypotheses'])} hypotheses with evidence"
+            + (f", ids {', '.join(run['ids'])}" if run.get("ids") else "")
+            + (f"; {versions}" if versions else ""))
+
+
+def render_markdown(report: dict, files: dict[str, str] | None = None) -> str:
+    files = figure_files(report) if files is None else files
+    by_claim = {}
+    for r in report["hypotheses"]:
+        by_claim.setdefault(r["claim"]["id"], []).append(r)
+    out = ["# bnclaims report", "", _run_line(report), "", "## Claims", "",
+           "| claim | verdict | hypotheses |", "|---|---|---|"]
+    for c in report["claims"]:
+        out.append(f"| [{c['id']}](#{c['id'].lower()}) | {c['verdict']} | {', '.join(c['hypotheses'])} |")
+    for c in report["claims"]:
+        out += ["", f"## {c['id']}", "", _md_cell(c.get("text", "")), "",
+                f"*Source:* {_md_cell(c.get('source', ''))}"
+                + ("" if c.get("article", True) else " *(a check beyond the article)*"), "",
+                f"**Overall verdict: {c['verdict']}** ({_md_cell(c['detail'])})", ""]
+        recs = by_claim.get(c["id"], [])
+        if recs:
+            out += ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+            out += ["| " + " | ".join(_md_cell(x) for x in table_row(r)) + " |" for r in recs]
+        miss = [m for m in report.get("missing", []) if m["claim"]["id"] == c["id"]]
+        for m in miss:
+            out.append(f"\n- {m['id']}: no evidence (pytest outcome: {m.get('outcome', '?')})")
+        figs = [spec for r in recs for spec in r.get("figures", [])]
+        if figs:
+            out += ["", "### Figures", ""]
+            out += [f"![{_md_cell(s.get('title') or s['id'])}](figures/{files[s['id']]})" for s in figs]
+    mult = report.get("multiplicity") or {}
+    if mult.get("ids"):
+        out += ["", "## Suite-level multiplicity", "",
+                f"Adjusted p over the {len(mult['ids'])} {mult['scope']} (Holm: family-wise; BH: false discovery rate).",
+                "", "| hypothesis | p | Holm | BH | alpha |", "|---|---|---|---|---|"]
+        for i, hid in enumerate(mult["ids"]):
+            out.append(f"| {hid} | {fmt_num(mult['p'][i], 3)} | {fmt_num(mult['holm'][i], 3)} | "
+                       f"{fmt_num(mult['bh'][i], 3)} | {fmt_num(mult['alpha'][i])} |")
+    return "\n".join(out) + "\n"
+
+
+_CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:.8em 0;font-size:.9em}th,td{border:1px solid #ccc;padding:.3em .5em;
+text-align:left;vertical-align:top}th{background:#f3f3f3}.v-supported,.v-reproduced{color:#1a7f37}
+.v-contradicted,.v-not-reproduced{color:#b42318}.v-mixed,.v-inconclusive{color:#9a6700}
+figure{display:inline-block;margin:.5em}img{max-width:100%}figcaption{font-size:.85em;color:#555}"""
+
+
+def _cls(verdict: str) -> str:
+    return "v-" + re.sub(r"[^a-z]+", "-", verdict.split(" (")[0].split(":")[0].lower()).strip("-")
+
+
+def render_html(report: dict, figure_paths: dict[str, Path] | None = None) -> str:
+    """One self-contained page; figures embedded as base64 PNG."""
+    e = html.escape
+    figure_paths = figure_paths or {}
+    by_claim = {}
+    for r in report["hypotheses"]:
+        by_claim.setdefault(r["claim"]["id"], []).append(r)
+    out = ["<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
+           "<title>bnclaims report</title>", f"<style>{_CSS}</style></head><body>",
+           "<h1>bnclaims report</h1>",
+           f"<p>{e(_run_line(report).replace('**', ''))}</p>", "<h2>Claims</h2>",
+           "<table><tr><th>claim</th><th>verdict</th><th>hypotheses</th></tr>"]
+    for c in report["claims"]:
+        out.append(f'<tr><td><a href="#{e(c["id"])}">{e(c["id"])}</a></td>'
+                   f'<td class="{_cls(c["verdict"])}">{e(c["verdict"])}</td>'
+                   f'<td>{e(", ".join(c["hypotheses"]))}</td></tr>')
+    out.append("</table>")
+    for c in report["claims"]:
+        beyond = "" if c.get("article", True) else " <em>(a check beyond the article)</em>"
+        out += [f'<h2 id="{e(c["id"])}">{e(c["id"])}</h2>', f"<p>{e(c.get('text', ''))}</p>",
+                f"<p><em>Source:</em> {e(c.get('source', ''))}{beyond}</p>",
+                f'<p><strong>Overall verdict: <span class="{_cls(c["verdict"])}">{e(c["verdict"])}</span>'
+                f"</strong> ({e(c['detail'])})</p>"]
+        recs = by_claim.get(c["id"], [])
+        if recs:
+            out.append("<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in COLUMNS) + "</tr>")
+            for r in recs:
+                cells = table_row(r)
+                out.append("<tr>" + "".join(
+                    f'<td class="{_cls(x)}">{e(x)}</td>' if i == 8 else f"<td>{e(x)}</td>"
+                    for i, x in enumerate(cells)) + "</tr>")
+            out.append("</table>")
+        for m in report.get("missing", []):
+            if m["claim"]["id"] == c["id"]:
+                out.append(f"<p>{e(m['id'])}: no evidence (pytest outcome: {e(str(m.get('outcome', '?')))})</p>")
+        for spec in (s for r in recs for s in r.get("figures", [])):
+            path = figure_paths.get(spec["id"])
+            if path is None or not Path(path).exists():
+                continue
+            data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+            cap = e(spec.get("title") or spec["id"])
+            out.append(f'<figure><img src="data:image/png;base64,{data}" alt="{cap}">'
+                       f"<figcaption>{cap}</figcaption></figure>")
+    mult = report.get("multiplicity") or {}
+    if mult.get("ids"):
+        out += ["<h2>Suite-level multiplicity</h2>",
+                f"<p>Adjusted p over the {len(mult['ids'])} {e(mult['scope'])} "
+                "(Holm: family-wise; BH: false discovery rate).</p>",
+                "<table><tr><th>hypothesis</th><th>p</th><th>Holm</th><th>BH</th><th>alpha</th></tr>"]
+        for i, hid in enumerate(mult["ids"]):
+            out.append(f"<tr><td>{e(hid)}</td><td>{fmt_num(mult['p'][i], 3)}</td>"
+                       f"<td>{fmt_num(mult['holm'][i], 3)}</td><td>{fmt_num(mult['bh'][i], 3)}</td>"
+                       f"<td>{fmt_num(mult['alpha'][i])}</td></tr>")
+        out.append("</table>")
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
+
+
+# ---- comparing two saved reports -----------------------------------------------------------
+
+def _overlap(a, b) -> bool:
+    if not a or not b or None in a or None in b:
+        return True
+    return not (a[0] > b[1] or b[0] > a[1])
+
+
+def compare_reports(old: dict, new: dict, *, effect_tol: float = 0.25) -> dict:
+    """Verdict changes, effect drift (relative change beyond effect_tol, or CIs that no longer
+    overlap), and hypotheses added or removed between two report dicts."""
+    o = {r["id"]: r for r in old["hypotheses"]}
+    n = {r["id"]: r for r in new["hypotheses"]}
+    common = sorted(o.keys() & n.keys(), key=id_key)
+    cmp = {"old_profile": old.get("run", {}).get("profile"), "new_profile": new.get("run", {}).get("profile"),
+           "verdict_changes": [], "effect_drift": [],
+           "added": sorted(n.keys() - o.keys(), key=id_key), "removed": sorted(o.keys() - n.keys(), key=id_key),
+           "claim_changes": []}
+    for hid in common:
+        a, b = o[hid], n[hid]
+        if a["verdict"] != b["verdict"]:
+            cmp["verdict_changes"].append({"id": hid, "old": a["verdict"], "new": b["verdict"]})
+        ea, eb = a["stats"].get("effect"), b["stats"].get("effect")
+        reasons = []
+        rel = None
+        if isinstance(ea, (int, float)) and isinstance(eb, (int, float)):
+            if ea != 0:
+                rel = abs(eb - ea) / abs(ea)
+                if rel > effect_tol:
+                    reasons.append(f"effect changed by {rel:.0%} (tolerance {effect_tol:.0%})")
+            elif eb != 0:
+                reasons.append("effect moved away from exactly 0")
+        if not _overlap(a["stats"].get("ci"), b["stats"].get("ci")):
+            reasons.append("95% CIs no longer overlap")
+        if reasons:
+            cmp["effect_drift"].append({"id": hid, "old_effect": ea, "new_effect": eb, "rel_change": rel,
+                                        "old_ci": a["stats"].get("ci"), "new_ci": b["stats"].get("ci"),
+                                        "reason": "; ".join(reasons)})
+    oc = {c["id"]: c for c in old.get("claims", [])}
+    for c in new.get("claims", []):
+        prev = oc.get(c["id"])
+        if prev and prev["verdict"] != c["verdict"] and sorted(prev["hypotheses"]) == sorted(c["hypotheses"]):
+            cmp["claim_changes"].append({"id": c["id"], "old": prev["verdict"], "new": c["verdict"]})
+    return cmp
+
+
+def format_comparison(cmp: dict) -> str:
+    lines = []
+    if cmp.get("old_profile") != cmp.get("new_profile"):
+        lines.append(f"note: comparing profile {cmp.get('old_profile')} (old) with {cmp.get('new_profile')} (new)")
+    if cmp["verdict_changes"]:
+        lines.append(f"verdict changes ({len(cmp['verdict_changes'])}):")
+        lines += [f"  {c['id']}: {c['old']} -> {c['new']}" for c in cmp["verdict_changes"]]
+    for c in cmp.get("claim_changes", []):
+        lines.append(f"  claim {c['id']}: {c['old']} -> {c['new']}")
+    if cmp["effect_drift"]:
+        lines.append(f"effect drift ({len(cmp['effect_drift'])}):")
+        lines += [f"  {d['id']}: effect {fmt_num(d['old_effect'])} {fmt_ci(d['old_ci'])} -> "
+                  f"{fmt_num(d['new_effect'])} {fmt_ci(d['new_ci'])}: {d['reason']}" for d in cmp["effect_drift"]]
+    if cmp["added"]:
+        lines.append("added: " + ", ".join(cmp["added"]))
+    if cmp["removed"]:
+        lines.append("removed: " + ", ".join(cmp["removed"]))
+    if not (cmp["verdict_changes"] or cmp["effect_drift"] or cmp["added"] or cmp["removed"]):
+        lines.append("no verdict changes, no effect drift")
+    return "\n".join(lines)

@@ -1,0 +1,104 @@
+"""Frozen experiment specs: what a run is. A run's identity is the hash of its spec.
+
+Every field has a default, so a spec written in a claim module only names what differs.
+`spec_dict` is the canonical JSON-safe form used for hashing and for reports.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+ARCHS = ("mlp", "cnn", "dln")
+ACTIVATIONS = ("relu", "sigmoid", "tanh", "linear")
+INITS = ("default", "he", "glorot", "small_gaussian")
+NORMS = ("none", "bn", "bn_noaffine", "noisy_bn", "ghost_bn", "l1", "l2", "linf")
+DATASETS = ("mnist1d", "synthetic", "dln")
+OPTIMIZERS = ("sgd", "adam")
+TRAINABLE = ("all", "bn_affine", "random_linear")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    arch: str = "mlp"             # mlp: depth hidden layers of width; dln: depth square linear layers
+    depth: int = 4
+    width: int = 128
+    activation: str = "relu"
+    init: str = "default"         # default = torch.nn.Linear's U(+-1/sqrt(fan_in)); small_gaussian: N(0, init_std^2)
+    init_std: float = 0.01
+    norm: str = "none"            # normalization after every hidden linear layer (before the nonlinearity)
+    norm_layers: tuple = ()       # hidden-layer indices that get the norm; () = all hidden layers
+    ghost_size: int = 0           # ghost_bn: statistics over sub-batches of this size
+    bn_eps: float = 1e-5
+    bn_momentum: float = 0.1
+    noise: tuple = (0.5, 1.25, 0.1, 0.1)   # noisy_bn (Santurkar Alg. 1): n_mu, n_sigma, r_mu, r_sigma
+    bias: bool | None = None      # None: bias unless the layer is followed by a norm (Ioffe Sec. 3.2)
+
+    def __post_init__(self):
+        _check("arch", self.arch, ARCHS)
+        _check("activation", self.activation, ACTIVATIONS)
+        _check("init", self.init, INITS)
+        _check("norm", self.norm, NORMS)
+        if self.depth < 1 or self.width < 1:
+            raise ValueError("depth and width must be >= 1")
+        if self.norm == "ghost_bn" and self.ghost_size < 2:
+            raise ValueError("ghost_bn needs ghost_size >= 2")
+
+    def normed(self, layer: int) -> bool:
+        return self.norm != "none" and (not self.norm_layers or layer in self.norm_layers)
+
+    def has_bias(self, layer: int) -> bool:
+        return (not self.normed(layer)) if self.bias is None else self.bias
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    model: ModelSpec = field(default_factory=ModelSpec)
+    data: str = "mnist1d"
+    data_seed: int = 42            # the dataset itself (mnist1d default 42); model seeds are separate
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.0
+    batch_size: int = 64           # 0 = full batch
+    steps: int = 2000
+    eval_every: int = 100          # full train/test evaluation every this many steps (and at the end)
+    trainable: str = "all"         # all | bn_affine (only gamma, beta) | random_linear (as many random Linear weights)
+    freeze_output: bool = False    # freeze the output layer (BN-only experiments)
+    probes: tuple = ()             # probe names, see harness.probes
+    probe_every: int = 0
+    probe_until: int = 0           # 0 = until the end
+    probe_layers: tuple = ()       # hidden-layer indices (0-based) for ICS probes
+    probe_batch: int = 512         # fixed probe batch size (first rows of the train set)
+    landscape_factors: tuple = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0)
+
+    def __post_init__(self):
+        _check("data", self.data, DATASETS)
+        _check("optimizer", self.optimizer, OPTIMIZERS)
+        _check("trainable", self.trainable, TRAINABLE)
+        if self.steps < 0 or self.batch_size < 0 or self.eval_every < 1:
+            raise ValueError("steps and batch_size must be >= 0 and eval_every >= 1")
+        if not self.lr > 0:
+            raise ValueError("lr must be > 0")
+        if self.probes and self.probe_every < 1:
+            raise ValueError("probes need probe_every >= 1")
+
+    def replace(self, **kw) -> "TrainSpec":
+        model_kw = {k[6:]: kw.pop(k) for k in list(kw) if k.startswith("model_")}
+        model = dataclasses.replace(self.model, **model_kw) if model_kw else self.model
+        return dataclasses.replace(self, model=model, **kw)
+
+
+def _check(name, value, allowed):
+    if value not in allowed:
+        raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(allowed)}")
+
+
+def spec_dict(spec) -> dict:
+    d = dataclasses.asdict(spec)
+    return json.loads(json.dumps(d))    # tuples -> lists, canonical builtins
+
+
+def spec_hash(spec) -> str:
+    blob = json.dumps(spec_dict(spec), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
