@@ -115,6 +115,26 @@ class BatchOrder:
         return idx
 
 
+class StackedOrder:
+    """K seeds' data orders advanced together; identical to K BatchOrders, one gather per epoch."""
+
+    def __init__(self, n: int, batch_size: int, seeds):
+        self.orders = [BatchOrder(n, batch_size, s) for s in seeds]
+        self.n, self.bs = n, self.orders[0].bs
+        self.perm, self.pos = None, n
+
+    def next(self) -> torch.Tensor:
+        """[K, B] indices."""
+        if self.bs == self.n:
+            return torch.arange(self.n).expand(len(self.orders), -1)
+        if self.pos + self.bs > self.n:
+            self.perm = torch.stack([torch.randperm(self.n, generator=o.g) for o in self.orders])
+            self.pos = 0
+        idx = self.perm[:, self.pos:self.pos + self.bs]
+        self.pos += self.bs
+        return idx
+
+
 def _mix(seed: int, role: int) -> int:
     """Independent generator seeds per (seed, role): init, data order, noise, probes."""
     return (int(seed) * 1_000_003 + role * 7_919) % (2 ** 63 - 1)

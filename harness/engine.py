@@ -88,7 +88,7 @@ def trainable_masks(spec: TrainSpec, net: nets.StackedNet, seeds) -> dict:
             frozen = frozen or name.startswith(("g", "be", "b"))
         masks[name] = False if frozen else None
     if spec.trainable == "random_linear":
-        n_affine = sum(2 * net.params[f"w{l}"].shape[2] for l in net.states)
+        n_affine = sum(2 * net.params[f"w{l}"].shape[1] for l in net.states)
         names = [n for n in net.params if n.startswith("w") and masks[n] is None]
         per_seed = [random_weight_mask([net.params[n].shape[1:] for n in names], n_affine, s) for s in seeds]
         for j, n in enumerate(names):
@@ -97,7 +97,7 @@ def trainable_masks(spec: TrainSpec, net: nets.StackedNet, seeds) -> dict:
 
 
 def random_weight_mask(shapes, count: int, seed: int) -> list[torch.Tensor]:
-    """`count` weights chosen uniformly among all entries of `shapes` ([in, out] layout), one seed."""
+    """`count` weights chosen uniformly among all entries of `shapes` ([out, in] layout), one seed."""
     sizes = [int(np.prod(s)) for s in shapes]
     if count > sum(sizes):
         raise ValueError("more trainable weights requested than the layers hold")
@@ -124,7 +124,7 @@ def train_batched(spec: TrainSpec, seeds, lrs=None):
         raise ValueError("lrs must give one learning rate per seed")
     n_train = ds.x.shape[0]
     bs = spec.batch_size or n_train
-    orders = [data.BatchOrder(n_train, spec.batch_size, s) for s in seeds]
+    order = data.StackedOrder(n_train, spec.batch_size, seeds)
     noise_layers = net.noise_layers()
     noise_gens = [data.generator(s, "noise") for s in seeds] if noise_layers else None
     probe = Prober(spec, net, ds, seeds) if spec.probes else None
@@ -136,7 +136,7 @@ def train_batched(spec: TrainSpec, seeds, lrs=None):
     for t in range(spec.steps):
         if t % spec.eval_every == 0:
             evals.append((t, evaluate(net, net.params, ds)))
-        idx = torch.stack([o.next() for o in orders])
+        idx = order.next()
         xb, yb = _gather(ds.x, idx), _gather(ds.y, idx)
         noise = _draw_noise(noise_gens, noise_layers, bs, m.width, m.noise) if noise_layers else None
         out = net.forward(net.params, xb, train=True, update=True, noise=noise)
@@ -145,7 +145,7 @@ def train_batched(spec: TrainSpec, seeds, lrs=None):
         with torch.no_grad():
             train_loss[t] = losses.detach()
             finite = torch.isfinite(losses)
-            if not bool(finite[alive].all()):
+            if not bool(finite.all()) and bool((alive & ~finite).any()):
                 newly = alive & ~finite
                 diverged[newly] = t
                 alive &= finite
@@ -165,7 +165,9 @@ def train_batched(spec: TrainSpec, seeds, lrs=None):
     arrays = _eval_arrays(evals, alive_mask=_alive_after(diverged, [e[0] for e in evals]))
     arrays.update(seeds=np.array(seeds), lr=lr_array(spec, lrs, k), train_loss=train_loss.numpy(),
                   diverged_at=diverged.numpy())
-    for l in net.states:           # final affine parameters (BN-only and recovery checks read them)
+    for l, st in net.states.items():   # running statistics, final affine parameters
+        arrays[f"running_mean{l}"] = st.mean.view(k, -1).numpy().copy()
+        arrays[f"running_var{l}"] = st.var.view(k, -1).numpy().copy()
         if f"g{l}" in net.params:
             arrays[f"gamma{l}"] = net.params[f"g{l}"].detach().numpy().copy()
             arrays[f"beta{l}"] = net.params[f"be{l}"].detach().numpy().copy()
@@ -381,6 +383,11 @@ def _train_one_reference(spec: TrainSpec, seed: int) -> dict:
     for key in ("train_loss", "train_acc", "test_loss", "test_acc"):
         out["eval_" + key] = np.array([e[1][key] if e[1] is not None else np.nan for e in evals], dtype=np.float64)
     out["train_loss"] = train_loss
+    norm_mods = [mod for mod in model.modules() if isinstance(mod, (torch.nn.BatchNorm1d, nets._StackedNormModule))]
+    for l, mod in zip(spec.model.norm_layers or range(len(norm_mods)), norm_mods):
+        stacked = isinstance(mod, nets._StackedNormModule)
+        rm, rv = (mod.state.mean, mod.state.var) if stacked else (mod.running_mean, mod.running_var)
+        out[f"running_mean{l}"], out[f"running_var{l}"] = rm.numpy().copy(), rv.numpy().copy()
     return out
 
 
@@ -397,8 +404,8 @@ def _reference_trainable(spec, model, seed):
     elif spec.trainable == "random_linear":
         ws = [lin.weight for lin in linears if id(lin.weight) not in frozen]
         count = sum(2 * mod.weight.shape[0] for mod in norms_ if getattr(mod, "weight", None) is not None)
-        masks = random_weight_mask([tuple(w.T.shape) for w in ws], count, seed)
-        model._bnclaims_masks = {w: mk.T.contiguous() for w, mk in zip(ws, masks)}
+        masks = random_weight_mask([tuple(w.shape) for w in ws], count, seed)
+        model._bnclaims_masks = dict(zip(ws, masks))
         frozen |= {id(p) for p in model.parameters() if p.dim() == 1}
     return [p for p in model.parameters() if id(p) not in frozen]
 

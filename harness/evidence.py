@@ -280,10 +280,13 @@ def fmt_seeds(seeds) -> str:
 
 
 def arm_counts(ev: dict) -> str:
-    """'n' per arm as 'a=8, b=8' (non-diverged values)."""
+    """n per arm as 'a=8, b=7': the n the test used (stats n_x, n_y), else the non-missing values."""
     parts = []
-    for name, arm in ev["arms"].items():
-        parts.append(f"{name}={sum(v is not None for v in arm['values'])}")
+    for i, (name, arm) in enumerate(ev["arms"].items()):
+        n = ev["stats"].get(("n_x", "n_y")[i]) if i < 2 else None
+        if not isinstance(n, int) or isinstance(n, bool):
+            n = sum(v is not None for v in arm["values"])
+        parts.append(f"{name}={n}")
     return ", ".join(parts) or "—"
 
 

@@ -57,7 +57,9 @@ def layer_has_bias(m: ModelSpec, l: int) -> bool:
 
 
 class StackedNet:
-    """K seeds of one MLP/DLN spec as stacked tensors: W [K, in, out], b [K, 1, out], gamma/beta [K, H].
+    """K seeds of one MLP/DLN spec as stacked tensors: W [K, out, in], b [K, out, 1], gamma/beta [K, H].
+
+    Activations are kept as [K, H, B], so every matmul, norm and nonlinearity runs on contiguous memory.
 
     `params` is an ordered dict of leaf tensors; `forward` is functional in the parameters so probes
     can evaluate the loss at modified parameters without touching the training state.
@@ -73,9 +75,9 @@ class StackedNet:
         self.params: dict[str, torch.Tensor] = {}
         self.states: dict[int, norms.NormState] = {}
         for l in range(self.n_layers):
-            self.params[f"w{l}"] = torch.stack([p[l]["w"].T for p in per_seed]).contiguous()
+            self.params[f"w{l}"] = torch.stack([p[l]["w"] for p in per_seed])
             if self._bias(l):
-                self.params[f"b{l}"] = torch.stack([p[l]["b"] for p in per_seed]).unsqueeze(1).contiguous()
+                self.params[f"b{l}"] = torch.stack([p[l]["b"] for p in per_seed]).unsqueeze(2)
             if l < self.hidden and m.normed(l):
                 h = per_seed[0][l]["w"].shape[0]
                 self.states[l] = norms.NormState(self.k, h)
@@ -92,21 +94,22 @@ class StackedNet:
         return int(name.lstrip("wbge"))
 
     def forward(self, params, x, *, train=True, update=False, noise=None, record=None):
-        """x [K, B, D] -> output [K, B, d_out]. `record` (a list) receives (pre-norm, post-norm) per hidden layer."""
-        m, h = self.m, x
+        """x [K, B, D] -> output [K, B, d_out]. `record` (a list) receives (pre-norm, post-norm) per
+        hidden layer, each [K, B, H]."""
+        m, h = self.m, x.transpose(1, 2)
         act = ACT[m.activation]
         for l in range(self.n_layers):
             b = params.get(f"b{l}")
-            z = torch.baddbmm(b, h, params[f"w{l}"]) if b is not None else torch.bmm(h, params[f"w{l}"])
+            z = torch.baddbmm(b, params[f"w{l}"], h) if b is not None else torch.bmm(params[f"w{l}"], h)
             if l == self.n_layers - 1:
-                return z
+                return z.transpose(1, 2)
             zn = z
             if l in self.states:
                 zn = norms.apply_norm(m.norm, z, self.states[l], params.get(f"g{l}"), params.get(f"be{l}"),
                                       train=train, update=update, momentum=m.bn_momentum, eps=m.bn_eps,
                                       ghost=m.ghost_size, noise=None if noise is None else noise[l])
             if record is not None:
-                record.append((z, zn))
+                record.append((z.transpose(1, 2), zn.transpose(1, 2)))
             h = act(zn)
 
     def noise_layers(self) -> list[int]:
@@ -127,11 +130,11 @@ class _StackedNormModule(nn.Module):
 
     def forward(self, z):
         m = self.m
-        out = norms.apply_norm(m.norm, z.unsqueeze(0), self.state, self.weight.unsqueeze(0),
+        out = norms.apply_norm(m.norm, z.T.unsqueeze(0), self.state, self.weight.unsqueeze(0),
                                self.bias.unsqueeze(0), train=self.training, update=self.training,
                                momentum=m.bn_momentum, eps=m.bn_eps, ghost=m.ghost_size,
                                noise=None if self.noise is None else self.noise.unsqueeze(0))
-        return out.squeeze(0)
+        return out.squeeze(0).T
 
 
 def reference_mlp(m: ModelSpec, d_in: int, d_out: int, seed: int) -> nn.Sequential:

@@ -1,7 +1,7 @@
-"""Normalization layers on a stacked layout: activations [K, B, H] for K seeds at once.
+"""Normalization layers on a stacked layout: activations [K, H, B] (seed, unit, sample).
 
-Standard BN runs through F.batch_norm on a [B, K*H] view, so each seed's running statistics
-are exact and the kernel is the one torch uses. Noisy BN (Santurkar et al. 2018, Alg. 1), ghost
+Standard BN runs through F.batch_norm on a [1, K*H, B] view of that contiguous tensor (no copy),
+so each seed's running statistics are exact and the kernel is the one torch uses. Noisy BN (Santurkar et al. 2018, Alg. 1), ghost
 BN (Hoffer et al. 2017) and lp normalization (Santurkar Sec. 3.3) are written out here. K = 1
 gives the per-seed layer used by the reference engine.
 """
@@ -24,33 +24,33 @@ def _flat(p):
 
 
 def batch_norm(z, state, gamma, beta, *, train, update, momentum, eps):
-    """z [K, B, H] -> normalized [K, B, H]; statistics per seed and unit over B."""
-    k, b, h = z.shape
-    z2 = z.transpose(0, 1).reshape(b, k * h)
+    """z [K, H, B] -> normalized [K, H, B]; statistics per seed and unit over B."""
+    k, h, b = z.shape
+    z2 = z.view(1, k * h, b)
     if train:
         out = F.batch_norm(z2, state.mean if update else None, state.var if update else None,
                            _flat(gamma), _flat(beta), training=True, momentum=momentum, eps=eps)
     else:
         out = F.batch_norm(z2, state.mean, state.var, _flat(gamma), _flat(beta),
                            training=False, eps=eps)
-    return out.view(b, k, h).transpose(0, 1)
+    return out.view(k, h, b)
 
 
 def ghost_batch_norm(z, state, gamma, beta, *, ghost, train, update, momentum, eps):
     """Statistics over consecutive sub-batches of size `ghost` within the optimizer batch."""
-    k, b, h = z.shape
+    k, h, b = z.shape
     if not train:
         return batch_norm(z, state, gamma, beta, train=False, update=False, momentum=momentum, eps=eps)
     if b % ghost:
         raise ValueError(f"batch {b} is not a multiple of the ghost batch size {ghost}")
-    zg = z.reshape(k, b // ghost, ghost, h)
-    mu = zg.mean(2, keepdim=True)
-    var = zg.var(2, unbiased=False, keepdim=True)
-    out = ((zg - mu) / torch.sqrt(var + eps)).reshape(k, b, h)
+    zg = z.reshape(k, h, b // ghost, ghost)
+    mu = zg.mean(3, keepdim=True)
+    var = zg.var(3, unbiased=False, keepdim=True)
+    out = ((zg - mu) / torch.sqrt(var + eps)).reshape(k, h, b)
     if update:
         with torch.no_grad():   # average of the ghost batches' statistics, unbiased variance as BN does
-            m = mu.mean(1).reshape(-1)
-            v = (var * ghost / (ghost - 1)).mean(1).reshape(-1)
+            m = mu.mean(2).reshape(-1)
+            v = (var * ghost / (ghost - 1)).mean(2).reshape(-1)
             state.mean.mul_(1 - momentum).add_(m, alpha=momentum)
             state.var.mul_(1 - momentum).add_(v, alpha=momentum)
     return _affine(out, gamma, beta)
@@ -59,29 +59,29 @@ def ghost_batch_norm(z, state, gamma, beta, *, ghost, train, update, momentum, e
 def lp_norm(z, state, gamma, beta, *, p, train, update, momentum, eps):
     """Subtract the batch mean, divide by the batch average lp magnitude (per unit)."""
     if train:
-        mu = z.mean(1, keepdim=True)
+        mu = z.mean(2, keepdim=True)
         c = z - mu
         if p == 1:
-            scale = c.abs().mean(1, keepdim=True)
+            scale = c.abs().mean(2, keepdim=True)
         elif p == 2:
-            scale = c.pow(2).mean(1, keepdim=True).sqrt()
+            scale = c.pow(2).mean(2, keepdim=True).sqrt()
         else:
-            scale = c.abs().amax(1, keepdim=True)
+            scale = c.abs().amax(2, keepdim=True)
         if update:
             with torch.no_grad():
                 state.mean.mul_(1 - momentum).add_(mu.reshape(-1), alpha=momentum)
                 state.var.mul_(1 - momentum).add_(scale.reshape(-1), alpha=momentum)
     else:
-        k, _, h = z.shape
-        c = z - state.mean.view(k, 1, h)
-        scale = state.var.view(k, 1, h)
+        k, h, _ = z.shape
+        c = z - state.mean.view(k, h, 1)
+        scale = state.var.view(k, h, 1)
     return _affine(c / (scale + eps), gamma, beta)
 
 
 def _affine(x, gamma, beta):
     if gamma is None:
         return x
-    return x * gamma.unsqueeze(1) + beta.unsqueeze(1)
+    return x * gamma.unsqueeze(2) + beta.unsqueeze(2)
 
 
 def draw_noise(gen: torch.Generator, n_layers: int, b: int, h: int, cfg) -> torch.Tensor:
@@ -101,11 +101,11 @@ def draw_noise(gen: torch.Generator, n_layers: int, b: int, h: int, cfg) -> torc
 
 
 def apply_norm(kind, z, state, gamma, beta, *, train, update, momentum, eps, ghost=0, noise=None):
-    """Dispatch on the spec's norm name; `noise` is [K, 2, B, H] for noisy_bn in training."""
+    """Dispatch on the spec's norm name; z is [K, H, B]; `noise` is [K, 2, B, H] for noisy_bn in training."""
     if kind in ("bn", "bn_noaffine", "noisy_bn"):
         out = batch_norm(z, state, gamma, beta, train=train, update=update, momentum=momentum, eps=eps)
         if kind == "noisy_bn" and train:
-            out = out * noise[:, 0] + noise[:, 1]
+            out = out * noise[:, 0].transpose(1, 2) + noise[:, 1].transpose(1, 2)
         return out
     if kind == "ghost_bn":
         return ghost_batch_norm(z, state, gamma, beta, ghost=ghost, train=train, update=update,

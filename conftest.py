@@ -1,0 +1,2 @@
+"""Wires the bnclaims pytest plugin for a plain `pytest` run from the repository root."""
+pytest_plugins = ["harness.plugin"]

@@ -1,0 +1,750 @@
+"""Small-sample statistics for claim checks: one-sided tests, effect sizes, CIs, verdicts.
+
+Inputs are 1-D arrays with one value per seed; every public result is made of JSON-safe builtins
+(float/int/str/bool/list/None) so it can travel between pytest-xdist processes. No torch here.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import warnings
+
+import numpy as np
+from scipy import optimize, special, stats
+
+TESTS = ("welch", "mannwhitney", "wilcoxon", "signflip", "tost", "trend")
+ALTERNATIVES = ("greater", "less")
+TRENDS = ("decreasing", "increasing")
+
+# Exact enumeration beyond ~20k arrangements costs seconds per call in scipy (measured), so larger
+# problems use a fixed-seed Monte-Carlo null of this many resamples (p floor 1/10000).
+EXACT_LIMIT = 20_000
+MC_RESAMPLES = 9_999
+SIGNFLIP_EXACT_N = 16          # 2**16 sign vectors still enumerate in a few ms
+ARE_RANK = 3 / math.pi         # Pitman efficiency of rank tests vs t under normality
+
+
+class InsufficientSeeds(ValueError):
+    """The test cannot produce p < alpha with this many seeds, whatever the data."""
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+def _num(v):
+    """Builtin float, or None for nan/inf (JSON has neither)."""
+    if v is None:
+        return None
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def _clean(obj):
+    """Recursively convert numpy scalars/arrays and tuples to JSON-safe builtins."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, np.ndarray)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return _num(obj)
+    return obj
+
+
+def _array(values, name):
+    a = np.asarray(values, dtype=float)
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (one value per seed), got shape {a.shape}")
+    return a
+
+
+def _check_finite(a, name):
+    bad = np.flatnonzero(~np.isfinite(a))
+    if bad.size:
+        raise ValueError(f"{name} has non-finite values (nan/inf) at positions {bad.tolist()}; "
+                         "convert diverged runs to a finite penalty value before comparing")
+
+
+def _values(values, name):
+    a = _array(values, name)
+    _check_finite(a, name)
+    return a
+
+
+def _check_alpha(alpha):
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+
+
+def _check_alternative(alternative):
+    if alternative not in ALTERNATIVES:
+        raise ValueError(f"alternative must be one of {ALTERNATIVES}, got {alternative!r}")
+
+
+def _check_pairing(test, paired, n_x, n_y):
+    if test in ("wilcoxon", "signflip") and not paired:
+        raise ValueError(f"{test!r} is a paired test; pass paired=True (seeds matched across arms)")
+    if test == "mannwhitney" and paired:
+        raise ValueError("'mannwhitney' is for independent arms; use 'wilcoxon' or 'signflip' for paired seeds")
+    if paired and n_y is not None and n_x != n_y:
+        raise ValueError(f"paired comparison needs equal n per arm, got {n_x} and {n_y}")
+
+
+def _fmt_p(p):
+    return f"{p:.2e}" if 0 < p < 1e-4 else f"{p:.4f}"
+
+
+def _sd(a):
+    return float(np.std(a, ddof=1)) if a.size >= 2 else None
+
+
+# ---------------------------------------------------------------------------------------------
+# attainable p and sample size
+
+def _trend_count(sizes):
+    """Number of distinct assignments of the pooled values to groups of these sizes."""
+    total, count = 0, 1
+    for n in sizes:
+        total += n
+        count *= math.comb(total, n)
+    return count
+
+
+def _trend_floor(sizes):
+    count = _trend_count(sizes)
+    # the Monte-Carlo p of scipy's permutation_test is (hits + 1) / (R + 1), so it never goes below 1/(R+1)
+    return 1.0 / count if count <= EXACT_LIMIT else 1.0 / (MC_RESAMPLES + 1)
+
+
+def min_attainable_p(test: str, n_x: int, n_y: int | None = None) -> float:
+    """Smallest one-sided p the test can return for these sizes (tie-free data).
+
+    mannwhitney: n_x, n_y per arm; wilcoxon/signflip: n_x pairs; welch/tost: 0.0 (1.0 below 2 per arm);
+    trend: n_x seeds in each of n_y groups.
+    """
+    if test not in TESTS:
+        raise ValueError(f"unknown test {test!r}; choose one of {TESTS}")
+    if n_x < 0 or (n_y is not None and n_y < 0):
+        raise ValueError("sample sizes must be >= 0")
+    if test in ("welch", "tost"):
+        n_y = n_x if n_y is None else n_y
+        return 0.0 if min(n_x, n_y) >= 2 else 1.0
+    if test == "mannwhitney":
+        n_y = n_x if n_y is None else n_y
+        return 1.0 / math.comb(n_x + n_y, n_x)
+    if test in ("wilcoxon", "signflip"):
+        if n_y is not None and n_y != n_x:
+            raise ValueError(f"{test} is paired: n_x and n_y must match, got {n_x} and {n_y}")
+        if test == "signflip" and n_x > SIGNFLIP_EXACT_N:
+            return 1.0 / (MC_RESAMPLES + 1)
+        return 2.0 ** -n_x
+    if n_y is None or n_y < 2:
+        raise ValueError("trend: pass n_x = seeds per group and n_y = number of groups (>= 2)")
+    return _trend_floor([n_x] * n_y)
+
+
+def _smallest_n(test, alpha, n_groups=2):
+    """Smallest balanced n (per arm / pairs / per group) whose floor is below alpha."""
+    for n in range(1, 10_000):
+        floor = (min_attainable_p(test, n, n_groups) if test == "trend"
+                 else min_attainable_p(test, n, None))
+        if floor < alpha:
+            return n
+    raise ValueError(f"no sample size reaches alpha={alpha}")
+
+
+_LABELS = {"welch": "Welch t", "mannwhitney": "exact Mann-Whitney",
+           "wilcoxon": "exact Wilcoxon signed-rank", "signflip": "exact sign-flip permutation",
+           "tost": "TOST (t)", "trend": "exact Jonckheere-Terpstra"}
+
+
+def check_n(test: str, n_x: int, n_y: int | None = None, alpha: float = 0.01) -> None:
+    """Raise InsufficientSeeds when no data at these sizes can give p < alpha."""
+    _check_alpha(alpha)
+    if test in ("welch", "tost"):
+        n_y = n_x if n_y is None else n_y
+        if min(n_x, n_y) < 2:
+            raise InsufficientSeeds(f"{_LABELS[test]} needs at least 2 seeds per arm, got {n_x} and {n_y}")
+        return
+    floor = min_attainable_p(test, n_x, n_y)
+    if floor < alpha:
+        return
+    if test == "mannwhitney":
+        n_y = n_x if n_y is None else n_y
+        what, unit = f"with {n_x} and {n_y} seeds", "per arm"
+    elif test == "trend":
+        what, unit = f"with {n_y} groups of {n_x} seeds", "per group"
+    else:
+        what, unit = f"with {n_x} seed pairs", "pairs"
+    need = _smallest_n(test, alpha, n_y if test == "trend" else 2)
+    raise InsufficientSeeds(f"{_LABELS[test]} {what} cannot reach p < {alpha:g} "
+                            f"(smallest attainable p = {floor:.3g}); use at least {need} {unit}")
+
+
+def _t_power(d, n, alpha, paired):
+    """One-sided power of the equal-n t test (Welch-equivalent) at standardized effect d; n may be fractional."""
+    if paired:
+        df, ncp = n - 1, d * math.sqrt(n)
+    else:
+        df, ncp = 2 * n - 2, d * math.sqrt(n / 2)
+    if df <= 0:
+        return 0.0
+    return float(stats.nct.sf(stats.t.isf(alpha, df), df, ncp))
+
+
+# the planning model treats a trend as a Mann-Whitney comparison of its end groups
+_FLOOR_TEST = {"trend": "mannwhitney"}
+
+
+def _power_model(test, paired):
+    """(uses a paired design?, efficiency relative to the t test) for the planning model."""
+    if test not in TESTS:
+        raise ValueError(f"unknown test {test!r}; choose one of {TESTS}")
+    if test == "mannwhitney" and paired:
+        raise ValueError("'mannwhitney' is for independent arms")
+    paired = paired or test in ("wilcoxon", "signflip")
+    # signflip is asymptotically as efficient as t, but at n ~ 8 its coarse exact null costs about as
+    # much power as a rank test's 3/pi (simulated), so it gets the same allowance
+    discounted = test in ("mannwhitney", "wilcoxon", "signflip", "trend")
+    return paired and test != "trend", (ARE_RANK if discounted else 1.0)
+
+
+def predicted_power(test: str, effect_size_d: float, n: int, alpha: float = 0.01,
+                    paired: bool = False) -> float:
+    """Planning-model power of the one-sided test with n per arm (or pairs) at standardized effect d.
+
+    t model (noncentral t); rank and sign-flip tests use n * 3/pi effective seeds; 0 when n cannot
+    reach alpha.
+    tost: d is the margin in sd units at a true difference of 0 (Bonferroni bound on the two sides).
+    trend: treated as a Mann-Whitney comparison of the end groups (d = end-to-end effect).
+    """
+    _check_alpha(alpha)
+    is_paired, eff = _power_model(test, paired)
+    if n < _smallest_n(_FLOOR_TEST.get(test, test), alpha):
+        return 0.0
+    if test == "tost":
+        return max(0.0, 1 - 2 * (1 - _t_power(effect_size_d, n, alpha, is_paired)))
+    return _t_power(effect_size_d, n * eff, alpha, is_paired)
+
+
+def seeds_needed(test: str, effect_size_d: float, alpha: float = 0.01, power: float = 0.95,
+                 paired: bool = False) -> int:
+    """Seeds per arm (pairs for paired designs, per group for trend) for a one-sided test.
+
+    d is Cohen's d (paired: mean/sd of the differences). t tests: smallest n whose noncentral-t power
+    reaches `power`; rank and sign-flip tests: that n inflated by 1/ARE = pi/3, then at least the n that
+    can reach alpha. wilcoxon/signflip are always planned as paired.
+    """
+    _check_alpha(alpha)
+    if not effect_size_d > 0:
+        raise ValueError(f"effect_size_d must be > 0, got {effect_size_d!r}")
+    if not 0 < power < 1:
+        raise ValueError(f"power must be in (0, 1), got {power!r}")
+    is_paired, eff = _power_model(test, paired)
+    # tost must pass both one-sided tests: ask each for half the miss rate (Bonferroni)
+    side_power = 1 - (1 - power) / 2 if test == "tost" else power
+    def enough(n):
+        return _t_power(effect_size_d, n, alpha, is_paired) >= side_power
+
+    # power grows with n: double until enough, then bisect for the smallest such n
+    lo, hi = 1, 2
+    while not enough(hi):
+        lo, hi = hi, hi * 2
+        if hi > 2 ** 30:
+            raise ValueError(f"effect size {effect_size_d!r} is too small to plan for")
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if enough(mid) else (mid, hi)
+    n = math.ceil(hi / eff - 1e-9)
+    return max(n, _smallest_n(_FLOOR_TEST.get(test, test), alpha))
+
+
+# ---------------------------------------------------------------------------------------------
+# effect sizes and intervals
+
+def hedges_g(x, y) -> float | None:
+    """Bias-corrected standardized mean difference (x - y) / pooled sd; x: (n_x,), y: (n_y,).
+
+    None when undefined (fewer than 2 residual df, or zero spread with a non-zero difference).
+    """
+    x, y = _values(x, "x"), _values(y, "y")
+    df = x.size + y.size - 2
+    if df < 2:
+        return None
+    ss = ((x - x.mean()) ** 2).sum() + ((y - y.mean()) ** 2).sum()
+    diff = x.mean() - y.mean()
+    if ss == 0:
+        return 0.0 if diff == 0 else None
+    # exact small-sample correction J(df) rather than the 1 - 3/(4df-1) approximation
+    j = math.exp(special.gammaln(df / 2) - special.gammaln((df - 1) / 2)) / math.sqrt(df / 2)
+    return _num(j * diff / math.sqrt(ss / df))
+
+
+def _u_stat(x, y, axis=-1):
+    # works on 1-D arrays and on the (batch, n) resamples permutation_test hands over
+    gt = (x[..., :, None] > y[..., None, :]).sum(axis=(-2, -1))
+    eq = (x[..., :, None] == y[..., None, :]).sum(axis=(-2, -1))
+    return gt + 0.5 * eq
+
+
+def prob_superiority(x, y) -> float:
+    """P(X > Y) + 0.5 P(X = Y) = U / (n_x n_y); x: (n_x,), y: (n_y,)."""
+    x, y = _values(x, "x"), _values(y, "y")
+    if x.size == 0 or y.size == 0:
+        raise ValueError("prob_superiority needs at least one value per arm")
+    return float(_u_stat(x, y)) / (x.size * y.size)
+
+
+def _mean_diff(x, y, axis=-1):
+    return np.mean(x, axis=axis) - np.mean(y, axis=axis)
+
+
+def _log_ratio(x, y, axis=-1):
+    return np.log(np.mean(x, axis=axis) / np.mean(y, axis=axis))
+
+
+_STATISTICS = {"mean_diff": _mean_diff, "log_ratio": _log_ratio}
+
+
+def _percentile_ci(x, y, fn, paired, level, rng, n_resamples):
+    # own resampling so that arms with a single value (where scipy refuses) still get an interval
+    if paired:
+        idx = rng.integers(0, x.size, (n_resamples, x.size))
+        boot = fn(x[idx], y[idx])
+    else:
+        boot = fn(x[rng.integers(0, x.size, (n_resamples, x.size))],
+                  y[rng.integers(0, y.size, (n_resamples, y.size))])
+    lo, hi = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
+
+
+def bca_ci(x, y, statistic: str = "mean_diff", paired: bool = False, level: float = 0.95,
+           seed: int = 0, n_resamples: int = 9999) -> tuple[float, float]:
+    """BCa bootstrap CI of mean(x) - mean(y) ("mean_diff") or log(mean x / mean y) ("log_ratio").
+
+    x: (n_x,), y: (n_y,) (equal n when paired: pairs are resampled together). Falls back to the
+    percentile interval where BCa is undefined; constant data give (d, d).
+    """
+    if statistic not in _STATISTICS:
+        raise ValueError(f"statistic must be one of {tuple(_STATISTICS)}, got {statistic!r}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    x, y = _values(x, "x"), _values(y, "y")
+    if x.size == 0 or y.size == 0:
+        raise ValueError("bca_ci needs at least one value per arm")
+    if paired and x.size != y.size:
+        raise ValueError(f"paired CI needs equal n per arm, got {x.size} and {y.size}")
+    if statistic == "log_ratio" and (x.min() <= 0 or y.min() <= 0):
+        raise ValueError("log_ratio needs strictly positive values in both arms")
+    fn = _STATISTICS[statistic]
+    d = float(fn(x, y))
+    # nothing to resample: every bootstrap replicate equals d
+    if (np.ptp(x) == 0 and np.ptp(y) == 0) or (paired and statistic == "mean_diff" and np.ptp(x - y) == 0):
+        return d, d
+    lo = hi = math.nan
+    if min(x.size, y.size) >= 2:
+        with warnings.catch_warnings():
+            # BCa's degenerate-data and divide warnings are handled by the fallback below
+            warnings.simplefilter("ignore")
+            try:
+                res = stats.bootstrap((x, y), fn, n_resamples=n_resamples, paired=paired,
+                                      vectorized=True, confidence_level=level, method="BCa",
+                                      rng=np.random.default_rng(seed))
+                lo, hi = res.confidence_interval
+            except (ValueError, FloatingPointError):
+                pass
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        lo, hi = _percentile_ci(x, y, fn, paired, level, np.random.default_rng(seed), n_resamples)
+    return float(lo), float(hi)
+
+
+# ---------------------------------------------------------------------------------------------
+# one-sided tests
+
+def _signflip(v, alternative, seed):
+    """p of sum(v) under independent sign flips; exact up to SIGNFLIP_EXACT_N values. Returns (p, exact)."""
+    v = v[v != 0]                                 # a zero flips to itself
+    if v.size == 0:
+        return 1.0, True
+    if v.size > SIGNFLIP_EXACT_N:
+        res = stats.permutation_test((v,), lambda a, axis=-1: np.sum(a, axis=axis),
+                                     permutation_type="samples", vectorized=True,
+                                     n_resamples=MC_RESAMPLES, alternative=alternative,
+                                     rng=np.random.default_rng(seed))
+        return float(res.pvalue), False
+    n = v.size
+    signs = ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1) * 2.0 - 1.0
+    null = signs @ v
+    obs = v.sum()
+    # sums of the same terms in another order can differ in the last bits; count those as ties
+    tol = 1e-10 * np.abs(v).sum()
+    hits = null >= obs - tol if alternative == "greater" else null <= obs + tol
+    return float(hits.mean()), True
+
+
+def _mannwhitney(x, y, alternative, seed):
+    pooled = np.concatenate([x, y])
+    if np.unique(pooled).size == pooled.size:
+        res = stats.mannwhitneyu(x, y, alternative=alternative, method="exact")
+        return float(res.pvalue), "exact Mann-Whitney"
+    # ties: scipy's exact null assumes none, so permute the U statistic itself
+    count = math.comb(x.size + y.size, x.size)
+    exact = count <= EXACT_LIMIT
+    res = stats.permutation_test((x, y), _u_stat, vectorized=True,
+                                 n_resamples=count if exact else MC_RESAMPLES,
+                                 alternative=alternative, rng=np.random.default_rng(seed))
+    kind = "exact" if exact else f"Monte-Carlo ({MC_RESAMPLES} resamples)"
+    return float(res.pvalue), f"{kind} permutation Mann-Whitney (ties)"
+
+
+def _wilcoxon(d, alternative, seed):
+    nz = d[d != 0]
+    if nz.size == 0:
+        return 1.0, "Wilcoxon signed-rank (all differences zero)"
+    if nz.size == d.size and np.unique(np.abs(d)).size == d.size:
+        res = stats.wilcoxon(d, alternative=alternative, method="exact")
+        return float(res.pvalue), "exact Wilcoxon signed-rank"
+    # zeros or tied |d|: the exact null is the sign-flip distribution of the mid-rank signed-rank sum
+    ranks = stats.rankdata(np.abs(nz))
+    p, exact = _signflip(np.sign(nz) * ranks, alternative, seed)
+    kind = "exact" if exact else "Monte-Carlo"
+    return p, f"{kind} sign-flip Wilcoxon signed-rank (zeros/ties dropped/mid-ranked)"
+
+
+def _t_p(x, y, alternative, paired, shift=0.0):
+    """One-sided Welch (or paired) t p for H1: mean diff - shift > 0 ('greater') or < 0 ('less')."""
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        # zero-variance arms give t = +-inf (p 0/1) or 0/0; the latter is mapped to "no evidence" below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if paired:
+            res = stats.ttest_rel(x - shift, y, alternative=alternative)
+        else:
+            res = stats.ttest_ind(x - shift, y, equal_var=False, alternative=alternative)
+    p = float(res.pvalue)
+    return 1.0 if math.isnan(p) else p
+
+
+def _one_sided(x, y, test, alternative, paired, seed):
+    """(p, method label) of the one-sided test; inputs already validated."""
+    if test == "welch":
+        return _t_p(x, y, alternative, paired), ("paired t" if paired else "Welch t")
+    if test == "mannwhitney":
+        return _mannwhitney(x, y, alternative, seed)
+    if test == "wilcoxon":
+        return _wilcoxon(x - y, alternative, seed)
+    if test == "signflip":
+        p, exact = _signflip(x - y, alternative, seed)
+        return p, ("exact sign-flip permutation" if exact
+                   else f"Monte-Carlo sign-flip permutation ({MC_RESAMPLES} resamples)")
+    if test in ("tost", "trend"):
+        raise ValueError(f"{test!r} is not a one-sided two-arm test; use "
+                         f"{'tost()' if test == 'tost' else 'trend_test()'}")
+    raise ValueError(f"unknown test {test!r}; choose one of {TESTS}")
+
+
+def one_sided_p(x, y, test: str, alternative: str, paired: bool = False, *, seed: int = 0) -> float:
+    """One-sided p of `test` for H1: x > y ("greater") or x < y ("less"); x: (n_x,), y: (n_y,).
+
+    seed only matters for the Monte-Carlo fallbacks (large tied Mann-Whitney, sign-flip with n > 16).
+    """
+    _check_alternative(alternative)
+    x, y = _values(x, "x"), _values(y, "y")
+    _check_pairing(test, paired, x.size, y.size)
+    return _one_sided(x, y, test, alternative, paired, seed)[0]
+
+
+def tost(x, y, low: float, upp: float, paired: bool = False) -> float:
+    """TOST p for H1: low < mean(x) - mean(y) < upp (Welch, or paired t); x: (n_x,), y: (n_y,)."""
+    if not low < upp:
+        raise ValueError(f"tost needs low < upp, got {low!r}, {upp!r}")
+    x, y = _values(x, "x"), _values(y, "y")
+    _check_pairing("tost", paired, x.size, y.size)
+    return max(_t_p(x, y, "greater", paired, low), _t_p(x, y, "less", paired, upp))
+
+
+# ---------------------------------------------------------------------------------------------
+# ordered groups
+
+def _jt_stat(*groups, axis=-1):
+    """Jonckheere-Terpstra: pairs (a in earlier group, b in later group) with b > a, ties count 1/2."""
+    s = 0.0
+    for i in range(len(groups)):
+        for j in range(i + 1, len(groups)):
+            s = s + _u_stat(groups[j], groups[i])
+    return s
+
+
+def _groups(groups):
+    if len(groups) < 2:
+        raise ValueError("a trend needs at least 2 ordered groups")
+    out = [_values(g, f"group {i}") for i, g in enumerate(groups)]
+    if any(g.size == 0 for g in out):
+        raise ValueError("every group needs at least one value")
+    return out
+
+
+def _trend(gs, alternative, seed):
+    count = _trend_count([g.size for g in gs])
+    exact = count <= EXACT_LIMIT
+    res = stats.permutation_test(gs, _jt_stat, vectorized=True,
+                                 n_resamples=count if exact else MC_RESAMPLES,
+                                 alternative="less" if alternative == "decreasing" else "greater",
+                                 rng=np.random.default_rng(seed))
+    method = ("exact Jonckheere-Terpstra" if exact
+              else f"Monte-Carlo Jonckheere-Terpstra ({MC_RESAMPLES} resamples)")
+    return float(res.statistic), float(res.pvalue), method
+
+
+def trend_test(groups: list, alternative: str = "decreasing", seed: int = 0) -> dict:
+    """Jonckheere-Terpstra test of a monotone trend across ordered groups (list of 1-D arrays).
+
+    statistic counts (earlier, later) pairs where the later value is larger (high = increasing).
+    p is exact by enumeration up to EXACT_LIMIT arrangements, else Monte-Carlo with a fixed rng.
+    Returns {"statistic", "p", "spearman_rho", "method"}.
+    """
+    if alternative not in TRENDS:
+        raise ValueError(f"alternative must be one of {TRENDS}, got {alternative!r}")
+    gs = _groups(groups)
+    stat, p, method = _trend(gs, alternative, seed)
+    return _clean({"statistic": stat, "p": p, "spearman_rho": _spearman(gs), "method": method})
+
+
+def _spearman(gs):
+    """Spearman rho between group position and value; nan when all values are equal."""
+    idx = np.concatenate([np.full(g.size, i) for i, g in enumerate(gs)])
+    vals = np.concatenate(gs)
+    return stats.spearmanr(idx, vals).statistic if np.ptp(vals) > 0 else math.nan
+
+
+# ---------------------------------------------------------------------------------------------
+# multiplicity and sequential plans
+
+def _pvals(pvals):
+    p = np.asarray(pvals, dtype=float).ravel()
+    if p.size and (not np.all(np.isfinite(p)) or p.min() < 0 or p.max() > 1):
+        raise ValueError("p-values must be finite and in [0, 1]")
+    return p
+
+
+def holm(pvals) -> list[float]:
+    """Holm step-down adjusted p-values, in the input order."""
+    p = _pvals(pvals)
+    m = p.size
+    order = np.argsort(p, kind="stable")
+    adj = np.maximum.accumulate(p[order] * (m - np.arange(m)))
+    out = np.empty(m)
+    out[order] = np.minimum(adj, 1.0)
+    return [float(v) for v in out]
+
+
+def bh(pvals) -> list[float]:
+    """Benjamini-Hochberg adjusted p-values (q-values), in the input order."""
+    p = _pvals(pvals)
+    if p.size == 0:
+        return []
+    return [float(v) for v in stats.false_discovery_control(p, method="bh")]
+
+
+@functools.lru_cache(maxsize=32)
+def _obf_two_stage(alpha):
+    # looks at information 1/2 and 1: corr(Z1, Z2) = sqrt(1/2); OBF bounds are C*sqrt(2) and C
+    r = math.sqrt(0.5)
+    cov = [[1.0, r], [r, 1.0]]
+
+    def excess(c):
+        inside = stats.multivariate_normal.cdf([c * math.sqrt(2), c], mean=[0.0, 0.0], cov=cov,
+                                               abseps=1e-10, releps=1e-10, rng=np.random.default_rng(0))
+        return (1 - inside) - alpha
+
+    c = optimize.brentq(excess, stats.norm.isf(alpha), stats.norm.isf(alpha / 2) + 1, xtol=1e-12)
+    return float(stats.norm.sf(c * math.sqrt(2))), float(stats.norm.sf(c))
+
+
+def obf_two_stage(alpha: float = 0.01) -> tuple[float, float]:
+    """One-sided O'Brien-Fleming plan with 2 equally spaced looks, as nominal one-sided p thresholds.
+
+    Solved so that P(Z1 > z1 or Z2 > z2) = alpha under H0 (bivariate normal, corr sqrt(1/2)).
+    """
+    if not 0 < alpha < 0.5:
+        raise ValueError(f"alpha must be in (0, 0.5), got {alpha!r}")
+    return _obf_two_stage(float(alpha))
+
+
+def sequential_verdict(p_stage1: float, p_stage2: float | None = None, alpha: float = 0.01) -> dict:
+    """Two-stage OBF decision. stop_at 1: rejected at the interim look; 2: final look; None: run stage 2."""
+    t1, t2 = obf_two_stage(alpha)
+    if p_stage1 < t1:
+        return {"stop_at": 1, "reject": True, "thresholds": [t1, t2]}
+    if p_stage2 is None:
+        return {"stop_at": None, "reject": False, "thresholds": [t1, t2]}
+    return {"stop_at": 2, "reject": bool(p_stage2 < t2), "thresholds": [t1, t2]}
+
+
+# ---------------------------------------------------------------------------------------------
+# verdicts
+
+def _margin(margin):
+    if margin is None:
+        raise ValueError("direction='equivalent' needs a margin")
+    if np.ndim(margin) == 0:
+        m = float(margin)
+        if not m > 0:
+            raise ValueError(f"margin must be > 0, got {margin!r}")
+        return -m, m
+    low, upp = (float(v) for v in margin)
+    if not low < upp:
+        raise ValueError(f"margin (low, upp) needs low < upp, got {margin!r}")
+    return low, upp
+
+
+def _summary(x, y, paired, seed):
+    """Per-arm summaries and effect sizes shared by compare()."""
+    out = {"n_x": x.size, "n_y": y.size,
+           "mean_x": x.mean(), "mean_y": y.mean(), "sd_x": _sd(x), "sd_y": _sd(y),
+           "median_x": np.median(x), "median_y": np.median(y),
+           "effect": x.mean() - y.mean(), "ci": list(bca_ci(x, y, "mean_diff", paired, 0.95, seed)),
+           "ci_level": 0.95, "ratio": None, "ratio_ci": None, "log_ratio": None, "log_ratio_ci": None,
+           "hedges_g": hedges_g(x, y), "p_superiority": prob_superiority(x, y)}
+    if x.min() > 0 and y.min() > 0:
+        lo, hi = bca_ci(x, y, "log_ratio", paired, 0.95, seed)
+        out["log_ratio"] = float(_log_ratio(x, y))
+        out["log_ratio_ci"] = [lo, hi]
+        out["ratio"] = x.mean() / y.mean()
+        out["ratio_ci"] = [math.exp(lo), math.exp(hi)]
+    return out
+
+
+def compare(x, y, *, direction: str, test: str, alpha: float = 0.01, paired: bool = False,
+            margin=None, sesoi: float | None = None, seed: int = 0) -> dict:
+    """Pre-registered comparison of arm x against arm y (1-D, one value per seed) with a verdict.
+
+    direction: "greater" (H1 x > y), "less" (H1 x < y) or "equivalent" (H1 |diff| < margin, test "tost";
+    margin m or (low, upp)). sesoi: TOST within +-sesoi counts as "not reproduced".
+    Returns a flat JSON-safe dict: per-arm n/mean/sd/median, effect + BCa ci, ratio (+ci, positive data),
+    hedges_g, p_superiority, p, p_opposite, p_tost_sesoi, verdict, reason, values_x/values_y.
+    """
+    if direction not in ("greater", "less", "equivalent"):
+        raise ValueError(f"direction must be 'greater', 'less' or 'equivalent', got {direction!r}")
+    if test == "trend":
+        raise ValueError("use trend_compare() for ordered groups")
+    if test not in TESTS:
+        raise ValueError(f"unknown test {test!r}; choose one of {TESTS}")
+    if (direction == "equivalent") != (test == "tost"):
+        raise ValueError("direction='equivalent' goes with test='tost' (and only then)")
+    if direction != "equivalent" and margin is not None:
+        raise ValueError("margin is only for direction='equivalent'; use sesoi for directional claims")
+    if direction == "equivalent" and sesoi is not None:
+        raise ValueError("sesoi is for directional claims; an equivalence claim uses its margin")
+    if sesoi is not None and not sesoi > 0:
+        raise ValueError(f"sesoi must be > 0, got {sesoi!r}")
+    _check_alpha(alpha)
+    x, y = _array(x, "x"), _array(y, "y")
+    _check_pairing(test, paired, x.size, y.size)
+    check_n(test, x.size, y.size, alpha)
+    _check_finite(x, "x")
+    _check_finite(y, "y")
+
+    out = {"test": test, "direction": direction, "alpha": alpha, "paired": paired,
+           "margin": margin, "sesoi": sesoi, "seed": seed,
+           "min_attainable_p": min_attainable_p(test, x.size, y.size)}
+    out.update(_summary(x, y, paired, seed))
+    p_sesoi = tost(x, y, -sesoi, sesoi, paired) if sesoi is not None else None
+
+    if direction == "equivalent":
+        low, upp = _margin(margin)
+        method = "TOST (paired t)" if paired else "TOST (Welch t)"
+        p = tost(x, y, low, upp, paired)
+        # evidence that the difference lies outside the margin, on whichever side it leans
+        p_opp = min(_t_p(x, y, "greater", paired, upp), _t_p(x, y, "less", paired, low))
+        band = f"({low:g}, {upp:g})"
+        if p < alpha:
+            verdict = "reproduced"
+            reason = f"{method} p={_fmt_p(p)} < alpha={alpha:g}: the mean difference lies within {band}"
+        elif p_opp < alpha:
+            verdict = "not reproduced"
+            reason = (f"one-sided {'paired' if paired else 'Welch'} t p={_fmt_p(p_opp)} < alpha={alpha:g}: "
+                      f"the mean difference lies outside {band}")
+        else:
+            verdict = "inconclusive"
+            reason = (f"{method} p={_fmt_p(p)} and outside-margin p={_fmt_p(p_opp)}, "
+                      f"both >= alpha={alpha:g}")
+    else:
+        opposite = "less" if direction == "greater" else "greater"
+        p, method = _one_sided(x, y, test, direction, paired, seed)
+        p_opp, _ = _one_sided(x, y, test, opposite, paired, seed)
+        sign = {"greater": "x > y", "less": "x < y"}
+        sesoi_txt = (f"TOST within ±{sesoi:g} p={_fmt_p(p_sesoi)}" if sesoi is not None else "")
+        if p < alpha:
+            verdict = "reproduced"
+            reason = (f"one-sided {method} p={_fmt_p(p)} < alpha={alpha:g} in the pre-registered "
+                      f"direction ({sign[direction]})")
+            if p_sesoi is not None and p_sesoi < alpha:
+                reason += f"; note the effect is also smaller than the SESOI ({sesoi_txt})"
+        elif p_opp < alpha:
+            verdict = "not reproduced"
+            reason = (f"one-sided {method} p={_fmt_p(p_opp)} < alpha={alpha:g} in the opposite "
+                      f"direction ({sign[opposite]})")
+        elif p_sesoi is not None and p_sesoi < alpha:
+            verdict = "not reproduced"
+            reason = (f"{sesoi_txt} < alpha={alpha:g}: the mean difference is smaller than the "
+                      f"smallest effect of interest (one-sided {method} p={_fmt_p(p)})")
+        else:
+            verdict = "inconclusive"
+            reason = (f"one-sided {method} p={_fmt_p(p)} in the pre-registered direction and "
+                      f"p={_fmt_p(p_opp)} in the opposite one, both >= alpha={alpha:g}"
+                      + (f"; {sesoi_txt}" if sesoi is not None else ""))
+    out.update({"method": method, "p": p, "p_opposite": p_opp, "p_tost_sesoi": p_sesoi,
+                "verdict": verdict, "reason": reason,
+                "values_x": x.tolist(), "values_y": y.tolist()})
+    return _clean(out)
+
+
+def trend_compare(groups, *, direction: str = "decreasing", alpha: float = 0.01, labels=None,
+                  seed: int = 0) -> dict:
+    """Pre-registered monotone trend across ordered groups (list of 1-D arrays), with a verdict.
+
+    effect = mean(last group) - mean(first group) with a BCa 95% CI. Returns a flat JSON-safe dict.
+    """
+    if direction not in TRENDS:
+        raise ValueError(f"direction must be one of {TRENDS}, got {direction!r}")
+    _check_alpha(alpha)
+    arrays = [_array(g, f"group {i}") for i, g in enumerate(groups)]
+    if len(arrays) < 2:
+        raise ValueError("a trend needs at least 2 ordered groups")
+    labels = [str(i) for i in range(len(arrays))] if labels is None else [str(s) for s in labels]
+    if len(labels) != len(arrays):
+        raise ValueError(f"got {len(labels)} labels for {len(arrays)} groups")
+    sizes = [a.size for a in arrays]
+    floor = _trend_floor(sizes)
+    if floor >= alpha:
+        k, n = len(sizes), min(sizes)
+        raise InsufficientSeeds(f"Jonckheere-Terpstra with {k} groups of {sizes} seeds cannot reach "
+                                f"p < {alpha:g} (smallest attainable p = {floor:.3g}); use at least "
+                                f"{max(n, _smallest_n('trend', alpha, k))} per group")
+    gs = _groups(arrays)
+    opposite = "increasing" if direction == "decreasing" else "decreasing"
+    stat, p, method = _trend(gs, direction, seed)
+    _, p_opp, _ = _trend(gs, opposite, seed)
+    first, last = gs[0], gs[-1]
+    if p < alpha:
+        verdict = "reproduced"
+        reason = f"one-sided {method} p={_fmt_p(p)} < alpha={alpha:g} for the pre-registered {direction} trend"
+    elif p_opp < alpha:
+        verdict = "not reproduced"
+        reason = f"one-sided {method} p={_fmt_p(p_opp)} < alpha={alpha:g} for the opposite ({opposite}) trend"
+    else:
+        verdict = "inconclusive"
+        reason = (f"one-sided {method} p={_fmt_p(p)} for the pre-registered {direction} trend and "
+                  f"p={_fmt_p(p_opp)} for the opposite one, both >= alpha={alpha:g}")
+    out = {"test": "trend", "method": method, "direction": direction, "alpha": alpha, "seed": seed,
+           "labels": labels, "n_groups": len(gs),
+           "groups": [{"label": lab, "n": g.size, "mean": g.mean(), "sd": _sd(g),
+                       "median": np.median(g), "values": g.tolist()} for lab, g in zip(labels, gs)],
+           "min_attainable_p": floor, "statistic": stat, "spearman_rho": _spearman(gs),
+           "effect": last.mean() - first.mean(),
+           "ci": list(bca_ci(last, first, "mean_diff", False, 0.95, seed)), "ci_level": 0.95,
+           "p": p, "p_opposite": p_opp, "verdict": verdict, "reason": reason}
+    return _clean(out)

@@ -1,0 +1,133 @@
+"""The batched-seed engine against the per-seed reference, determinism, divergence, probes."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from harness import engine
+from harness.spec import ModelSpec, TrainSpec
+
+SEEDS = [3, 4, 5]
+
+
+def _pair(spec, seeds=SEEDS):
+    return engine.train(spec, seeds, "batched")[0], engine.train(spec, seeds, "reference")[0]
+
+
+@pytest.mark.parametrize("model,steps,opt", [
+    (ModelSpec(depth=3, width=32), 50, dict(lr=0.1)),
+    (ModelSpec(depth=3, width=32, activation="sigmoid", init="small_gaussian"), 50, dict(lr=0.5, momentum=0.9)),
+    (ModelSpec(depth=2, width=32, activation="tanh"), 50, dict(optimizer="adam", lr=1e-2)),
+    (ModelSpec(depth=3, width=32, norm="bn"), 10, dict(lr=0.1)),
+    (ModelSpec(depth=3, width=32, norm="bn"), 10, dict(optimizer="adam", lr=1e-2)),
+    (ModelSpec(depth=3, width=32, norm="bn_noaffine"), 10, dict(lr=0.1, momentum=0.9)),
+    (ModelSpec(depth=3, width=32, norm="noisy_bn"), 10, dict(lr=0.1)),
+    (ModelSpec(depth=3, width=32, norm="ghost_bn", ghost_size=16), 10, dict(lr=0.1)),
+    (ModelSpec(depth=3, width=32, norm="l1"), 10, dict(lr=0.1)),
+    (ModelSpec(depth=3, width=32, norm="linf"), 10, dict(lr=0.1)),
+])
+def test_batched_matches_reference(model, steps, opt):
+    spec = TrainSpec(model=model, steps=steps, eval_every=5, **opt)
+    a, b = _pair(spec)
+    assert a["train_loss"].shape == (steps, len(SEEDS))
+    assert np.max(np.abs(a["train_loss"] - b["train_loss"])) <= 1e-5
+    assert np.max(np.abs(a["eval_test_loss"] - b["eval_test_loss"])) <= 1e-5
+    for key in a:
+        if key.startswith("running_"):
+            np.testing.assert_allclose(a[key], b[key], atol=1e-5, rtol=1e-5, err_msg=key)
+    if model.norm != "none":
+        assert any(k.startswith("running_mean") for k in a)
+
+
+def test_deep_linear_and_masks_match_reference():
+    dln = TrainSpec(model=ModelSpec(arch="dln", depth=8, width=10, activation="linear", init="glorot",
+                                    norm="bn", bias=False), data="dln", batch_size=0, lr=1e-3, steps=10)
+    a, b = _pair(dln, [0, 1])
+    assert np.max(np.abs(a["train_loss"] - b["train_loss"])) <= 1e-5 * max(1, np.abs(b["train_loss"]).max())
+    for trainable in ("bn_affine", "random_linear"):
+        spec = TrainSpec(model=ModelSpec(depth=2, width=32, norm="bn"), trainable=trainable, freeze_output=True,
+                         lr=0.1, momentum=0.9, steps=20, eval_every=10)
+        a, b = _pair(spec, [0, 1])
+        assert np.max(np.abs(a["train_loss"] - b["train_loss"])) <= 1e-5
+
+
+def test_bn_and_plain_arms_share_linear_init():
+    from harness.nets import init_params
+    p1 = init_params(ModelSpec(norm="none"), 40, 10, 7)
+    p2 = init_params(ModelSpec(norm="bn"), 40, 10, 7)
+    assert all(torch.equal(x["w"], y["w"]) for x, y in zip(p1, p2))
+
+
+def test_seeds_do_not_depend_on_ensemble_company():
+    spec = TrainSpec(model=ModelSpec(depth=2, width=16, norm="bn"), steps=20, eval_every=10)
+    alone = engine.train(spec, [4])[0]["train_loss"][:, 0]
+    together = engine.train(spec, [1, 4, 9])[0]["train_loss"][:, 1]
+    assert np.max(np.abs(alone - together)) <= 1e-5
+
+
+def test_probes_do_not_disturb_training():
+    base = TrainSpec(model=ModelSpec(depth=3, width=32, norm="noisy_bn"), steps=30, eval_every=10, lr=0.05,
+                     momentum=0.9)
+    probed = base.replace(probes=("ics", "drift", "landscape"), probe_every=5, probe_layers=(1, 2))
+    a, _ = engine.train(base, [0, 1])
+    b, _ = engine.train(probed, [0, 1])
+    np.testing.assert_array_equal(a["train_loss"], b["train_loss"])
+    np.testing.assert_array_equal(a["running_mean1"], b["running_mean1"])
+    np.testing.assert_array_equal(a["eval_test_loss"], b["eval_test_loss"])
+    assert b["probe_ics_cos"].shape == (6, 2, 2)
+    assert b["probe_post_mean"].shape == (6, 2, 3, 32)
+    assert np.all(np.isfinite(b["probe_land_loss_range"]))
+
+
+def test_ics_probe_is_exact_without_earlier_layers_moving():
+    """For the first layer nothing before it moves, so G' = G: cos 1, relative difference 0."""
+    spec = TrainSpec(model=ModelSpec(depth=3, width=32, norm="bn"), steps=10, probes=("ics",), probe_every=5,
+                     probe_layers=(0, 2))
+    a, _ = engine.train(spec, [0, 1])
+    np.testing.assert_allclose(a["probe_ics_cos"][:, :, 0], 1.0, atol=1e-5)
+    assert np.all(a["probe_ics_rel"][:, :, 0] < 1e-4)
+    assert np.all(a["probe_ics_rel"][:, :, 1] > 1e-4)       # later layers do see a shift
+
+
+def test_divergence_is_recorded_not_raised():
+    spec = TrainSpec(model=ModelSpec(depth=3, width=64), lr=50.0, steps=60, eval_every=20)
+    for eng in ("batched", "reference"):
+        a, info = engine.train(spec, [0, 1], eng)
+        assert np.all(a["diverged_at"] >= 0), eng
+        assert info["diverged"] == 2
+        assert np.isnan(a["eval_test_loss"][-1]).all()
+    # a diverging member does not poison its ensemble neighbours
+    both, _ = engine.train(spec.replace(lr=0.1), [0, 1], lrs=[50.0, 0.1])
+    assert both["diverged_at"][0] >= 0 and both["diverged_at"][1] == -1
+    assert np.isfinite(both["train_loss"][:, 1]).all()
+
+
+def test_bad_spec_values_raise_clearly():
+    with pytest.raises(ValueError, match="unknown norm"):
+        ModelSpec(norm="layer")
+    with pytest.raises(ValueError, match="lr must be"):
+        TrainSpec(lr=0)
+    with pytest.raises(ValueError, match="unknown engine"):
+        engine.train(TrainSpec(steps=1), [0], "gpu")
+    with pytest.raises(ValueError, match="reference engine"):
+        engine.train(TrainSpec(model=ModelSpec(arch="cnn"), steps=1), [0])
+
+
+_SCRIPT = """
+import json, sys
+from harness import engine
+from harness.spec import ModelSpec, TrainSpec
+spec = TrainSpec(model=ModelSpec(depth=2, width=32, norm="noisy_bn"), steps=25, eval_every=10, momentum=0.9)
+a, info = engine.train(spec, [0, 1])
+print(json.dumps({"loss": a["train_loss"].tolist(), "acc": a["eval_test_acc"].tolist(), "threads": info["threads"]}))
+"""
+
+
+def test_fresh_process_determinism():
+    runs = [json.loads(subprocess.run([sys.executable, "-c", _SCRIPT], capture_output=True, text=True,
+                                      check=True).stdout) for _ in range(2)]
+    assert runs[0] == runs[1]
+    assert runs[0]["threads"] == 1
