@@ -1,4 +1,4 @@
-"""All article claims and their hypotheses, in id order (the claim modules fill CLAIMS).
+"""All article claims and their hypotheses, in id order; ids are stable.
 
     find(["C1", "C3.a"]) -> the hypotheses of claim C1 and hypothesis C3.a
 """
@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from harness.hypothesis import Claim, Hypothesis
 
-CLAIMS: list[Claim] = []
+from claims import c3
+
+CLAIMS: list[Claim] = [c3.CLAIM]
 
 
 def all_hypotheses() -> list[Hypothesis]:

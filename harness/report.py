@@ -314,7 +314,8 @@ def table_row(r: dict) -> list[str]:
 
 
 def _md_cell(s) -> str:
-    return str(s).replace("|", "\\|").replace("\n", " ")
+    return (str(s).replace("<", "&lt;").replace(">", "&gt;")
+            .replace("|", "\\|").replace("\n", " "))
 
 
 def _run_line(report: dict) -> str:

@@ -147,13 +147,16 @@ def min_attainable_p(test: str, n_x: int, n_y: int | None = None) -> float:
 
 
 def _smallest_n(test, alpha, n_groups=2):
-    """Smallest balanced n (per arm / pairs / per group) whose floor is below alpha."""
-    for n in range(1, 10_000):
+    """Smallest balanced n (per arm / pairs / per group) whose floor is below alpha; None if none.
+
+    Monte-Carlo floors (1/10000) stop shrinking, so the search is bounded.
+    """
+    for n in range(1, 200):
         floor = (min_attainable_p(test, n, n_groups) if test == "trend"
                  else min_attainable_p(test, n, None))
         if floor < alpha:
             return n
-    raise ValueError(f"no sample size reaches alpha={alpha}")
+    return None
 
 
 _LABELS = {"welch": "Welch t", "mannwhitney": "exact Mann-Whitney",
@@ -180,8 +183,9 @@ def check_n(test: str, n_x: int, n_y: int | None = None, alpha: float = 0.01) ->
     else:
         what, unit = f"with {n_x} seed pairs", "pairs"
     need = _smallest_n(test, alpha, n_y if test == "trend" else 2)
+    advice = f"use at least {need} {unit}" if need else "no number of seeds reaches it with this test"
     raise InsufficientSeeds(f"{_LABELS[test]} {what} cannot reach p < {alpha:g} "
-                            f"(smallest attainable p = {floor:.3g}); use at least {need} {unit}")
+                            f"(smallest attainable p = {floor:.3g}); {advice}")
 
 
 def _t_power(d, n, alpha, paired):
@@ -223,7 +227,8 @@ def predicted_power(test: str, effect_size_d: float, n: int, alpha: float = 0.01
     """
     _check_alpha(alpha)
     is_paired, eff = _power_model(test, paired)
-    if n < _smallest_n(_FLOOR_TEST.get(test, test), alpha):
+    need = _smallest_n(_FLOOR_TEST.get(test, test), alpha)
+    if need is None or n < need:
         return 0.0
     if test == "tost":
         return max(0.0, 1 - 2 * (1 - _t_power(effect_size_d, n, alpha, is_paired)))
@@ -258,8 +263,10 @@ def seeds_needed(test: str, effect_size_d: float, alpha: float = 0.01, power: fl
     while hi - lo > 1:
         mid = (lo + hi) // 2
         lo, hi = (lo, mid) if enough(mid) else (mid, hi)
-    n = math.ceil(hi / eff - 1e-9)
-    return max(n, _smallest_n(_FLOOR_TEST.get(test, test), alpha))
+    need = _smallest_n(_FLOOR_TEST.get(test, test), alpha)
+    if need is None:
+        raise ValueError(f"{test} cannot reach alpha={alpha:g} at any number of seeds")
+    return max(math.ceil(hi / eff - 1e-9), need)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -721,9 +728,11 @@ def trend_compare(groups, *, direction: str = "decreasing", alpha: float = 0.01,
     floor = _trend_floor(sizes)
     if floor >= alpha:
         k, n = len(sizes), min(sizes)
+        need = _smallest_n("trend", alpha, k)
+        advice = (f"use at least {max(n, need)} per group" if need
+                  else "no number of seeds reaches it with this test")
         raise InsufficientSeeds(f"Jonckheere-Terpstra with {k} groups of {sizes} seeds cannot reach "
-                                f"p < {alpha:g} (smallest attainable p = {floor:.3g}); use at least "
-                                f"{max(n, _smallest_n('trend', alpha, k))} per group")
+                                f"p < {alpha:g} (smallest attainable p = {floor:.3g}); {advice}")
     gs = _groups(arrays)
     opposite = "increasing" if direction == "decreasing" else "decreasing"
     stat, p, method = _trend(gs, direction, seed)

@@ -136,7 +136,8 @@ def test_same_report_under_xdist(fake):
     j2 = json.loads((fake.path / "rep2" / "report.json").read_text())
     assert j2["timing"]["workers"] == 2 and set(j2["timing"]["wall_s"]) == set(j0["timing"]["wall_s"])
     assert _strip(j0) == _strip(j2)
-    assert (fake.path / "rep0" / "report.md").read_text() == (fake.path / "rep2" / "report.md").read_text()
+    for name in ("report.md", "figures/c8a_lines.png", "figures/c8a_side.png"):
+        assert (fake.path / "rep0" / name).read_bytes() == (fake.path / "rep2" / name).read_bytes(), name
     assert [r["id"] for r in j2["hypotheses"]] == ["C8.a", "C8.b", "C8.c", "C9.a", "C9.b", "C9.c"]
     extra = j2["hypotheses"][0]["extra"]
     assert extra["store_env_ok"] and extra["omp"] is not None      # store exported to workers
@@ -166,7 +167,7 @@ def test_verdicts_map_to_outcomes_and_report(fake):
     assert "**Overall verdict: contradicted**" in md and "beyond the article" in md
     assert ("| hypothesis | statement | stance | test | n per arm | effect [95% CI] | g | p | verdict | role |"
             in md)
-    assert "BN <lowers> loss & \\| pipes" in md and "not reproduced (expected)" in md and "exploratory" in md
+    assert "BN &lt;lowers&gt; loss & \\| pipes" in md and "not reproduced (expected)" in md and "exploratory" in md
     assert "![loss](figures/c8a_lines.png)" in md and "![side by side](figures/c8a_side.png)" in md
     assert (fake.path / "rep" / "figures" / "c8a_side.png").stat().st_size > 1000
     assert "## Suite-level multiplicity" in md
@@ -190,8 +191,6 @@ def test_claims_ids_selects_a_claim(fake):
     j = json.loads((fake.path / "rep" / "report.json").read_text())
     assert [h["id"] for h in j["hypotheses"]] == ["C9.a", "C9.b", "C9.c"]
     assert j["run"]["ids"] == ["C9"]
-    r = run(fake, "--claims-ids", "C9.b,C8.a", "--claims-report", "rep")
-    r.assert_outcomes(passed=1, failed=1, deselected=5)
 
 
 def test_bad_options_are_usage_errors(fake):
@@ -204,12 +203,20 @@ def test_bad_options_are_usage_errors(fake):
 
 
 def test_compare_gates_on_verdict_change(fake):
-    r = run(fake, "--claims-ids", "C8.a", "--claims-report", "old")
-    assert r.ret == 0
-    old = json.loads((fake.path / "old" / "report.json").read_text())
-    old["hypotheses"][0]["verdict"] = "not reproduced"
+    # the old report, built in-process from the same fake hypotheses but a different verdict
+    from harness.context import RunContext
+    from harness.report import build_report
+
+    ns = {}
+    exec(HELPERS, ns)
+    hyp = ns["C8"][0]
+    ev = ns["make_run_fn"]("not reproduced")(hyp, RunContext())
+    old = build_report([ev], run_info={"profile": "ci", "seed_base": 0})
     (fake.path / "old.json").write_text(json.dumps(old))
+    # hypothesis-level selection (C8.a) passes on its own; the verdict change fails the session
     r = run(fake, "--claims-ids", "C8.a", "--claims-report", "new", "--claims-compare", "old.json")
     r.assert_outcomes(passed=1, deselected=6)
     assert r.ret == 1
-    assert "C8.a: not reproduced -> reproduced" in r.stdout.str()
+    out = r.stdout.str()
+    assert "verdict changes (1):" in out and "C8.a: not reproduced -> reproduced" in out
+    assert "C8.a: effect -0.4 [-0.6, -0.2] -> 0.5 [0.3, 0.7]" in out      # drift is reported too

@@ -1,0 +1,138 @@
+"""Running one pre-registered check: seeds from the profile, training through the run store,
+per-seed metric values, statistics, and the evidence record.
+
+Data flows one way: spec -> store (run or reuse) -> engine -> per-seed values -> stats -> evidence.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+
+from . import stats as st
+from .evidence import make_evidence
+from .spec import spec_dict, spec_hash
+from .store import RunStore, environment_key
+
+RUN_FORMAT = 1      # bump when the engine's numbers change, so stale store entries are not reused
+
+
+def with_budget(spec, hyp, ctx):
+    """The spec with the profile's step budget (a budget of 0 steps keeps the spec's own)."""
+    steps = hyp.budget(ctx.profile).steps
+    if not steps or steps == spec.steps:
+        return spec
+    kw = {"steps": steps}
+    if getattr(spec, "probe_until", 0) and spec.probe_until > steps:
+        kw["probe_until"] = steps
+    return dataclasses.replace(spec, **kw)
+
+
+def run(spec, seeds, *, ctx=None, engine="batched", lrs=None) -> dict:
+    """Arrays of one ensemble run, from the store when present (shared safely across xdist workers)."""
+    from . import engine as eng          # torch is imported only when something actually trains
+    seeds = [int(s) for s in seeds]
+    key = {"run": spec_dict(spec), "seeds": seeds, "engine": engine,
+           "lrs": None if lrs is None else [float(x) for x in lrs], "format": RUN_FORMAT, **environment_key()}
+    store = RunStore(ctx.store if ctx is not None else None)
+    arrays, _info, _status = store.get_or_compute(key, lambda: eng.train(spec, seeds, engine, lrs=lrs))
+    return arrays
+
+
+def lr_grid_run(spec, lrs, seeds, *, ctx=None) -> dict:
+    """One ensemble for a learning-rate grid x seeds; returns {lr: arrays restricted to that lr's seeds}."""
+    members_lr = [lr for lr in lrs for _ in seeds]
+    members_seed = [s for _ in lrs for s in seeds]
+    arrays = run(spec, members_seed, ctx=ctx, lrs=members_lr)
+    n = len(seeds)
+    out = {}
+    for j, lr in enumerate(lrs):
+        sl = slice(j * n, (j + 1) * n)
+        out[lr] = {k: _member_slice(k, v, sl) for k, v in arrays.items()}
+    return out
+
+
+def _member_slice(key, v, sl):
+    if key in ("eval_step", "probe_step") or v.ndim == 0:
+        return v
+    if key.startswith(("eval_", "train_loss", "probe_")):
+        return v[:, sl]
+    return v[sl]
+
+
+def compare_arms(hyp, ctx, x, y, seed=0) -> dict:
+    """Stats for two arms as pre-registered; under smoke, too few seeds give a descriptive record."""
+    try:
+        return st.compare(np.asarray(x, float), np.asarray(y, float), direction=hyp.direction, test=hyp.test,
+                          alpha=hyp.alpha, paired=hyp.paired, margin=hyp.margin, sesoi=hyp.sesoi, seed=seed)
+    except st.InsufficientSeeds as e:
+        if not ctx.smoke:
+            raise
+        return {"test": hyp.test, "direction": hyp.direction, "alpha": hyp.alpha, "verdict": "inconclusive",
+                "reason": f"smoke profile: {e}", "n_x": len(x), "n_y": len(y),
+                "mean_x": float(np.mean(x)), "mean_y": float(np.mean(y)),
+                "effect": float(np.mean(x) - np.mean(y)), "ci": None, "p": None,
+                "values_x": [float(v) for v in x], "values_y": [float(v) for v in y]}
+
+
+def arm_record(spec, seeds, values, arrays=None) -> dict:
+    rec = {"seeds": list(seeds), "values": [float(v) for v in values]}
+    if spec is not None:
+        rec.update(spec=spec_dict(spec), spec_hash=spec_hash(spec))
+    if arrays is not None and "diverged_at" in arrays:
+        rec["diverged"] = [None if d < 0 else int(d) for d in np.atleast_1d(arrays["diverged_at"])]
+    return rec
+
+
+def two_arm(hyp, claim, ctx, specs: dict, metric, *, figures=None, extra=None, engine="batched"):
+    """The common check: train each arm's spec on the profile's seeds, reduce each run to one number
+    per seed with `metric(arrays, arm)`, and compare arms[0] against arms[1] as pre-registered."""
+    t0 = time.perf_counter()
+    seeds = ctx.seeds(hyp)
+    specs = {arm: with_budget(s, hyp, ctx) for arm, s in specs.items()}
+    arrays = {arm: run(s, seeds, ctx=ctx, engine=engine) for arm, s in specs.items()}
+    values = {arm: np.asarray(metric(arrays[arm], arm), float) for arm in specs}
+    x, y = values[hyp.arms[0]], values[hyp.arms[1]]
+    stats = compare_arms(hyp, ctx, x, y)
+    arms = {arm: arm_record(specs[arm], seeds, values[arm], arrays[arm]) for arm in specs}
+    figs = figures(arrays, values) if figures else []
+    ex = extra(arrays, values) if callable(extra) else (extra or {})
+    return make_evidence(hyp, claim, ctx, arms=arms, stats=stats, engine=engine, figures=figs, extra=ex,
+                         wall_s=time.perf_counter() - t0)
+
+
+def deterministic(hyp, claim, ctx, errors: dict, tolerance, *, what: str, figures=(), extra=None):
+    """A check with no sampling error: every case's error must be within its tolerance.
+
+    errors: {case label: error}; tolerance: one number, or {case label: tolerance}. The values
+    reported are error / tolerance, so the verdict is reproduced when the worst ratio is <= 1.
+    """
+    tol = tolerance if isinstance(tolerance, dict) else {c: tolerance for c in errors}
+    vals = np.asarray([errors[c] / tol[c] for c in errors], float)
+    worst = float(np.nanmax(vals)) if vals.size else float("nan")
+    ok = bool(vals.size) and bool(np.all(np.isfinite(vals))) and worst <= 1.0
+    worst_case = list(errors)[int(np.nanargmax(vals))] if vals.size else "-"
+    stats = {"test": "deterministic", "direction": "deterministic", "alpha": None, "n_x": int(vals.size),
+             "n_y": None, "effect": worst, "ci": None, "p": None,
+             "verdict": "reproduced" if ok else "not reproduced",
+             "reason": f"worst {what} / tolerance over {vals.size} cases = {worst:.3g} ({worst_case}: "
+                       f"{errors[worst_case]:.3g} vs {tol[worst_case]:.3g})" if vals.size else "no cases",
+             "values_x": [float(v) for v in vals]}
+    arms = {"cases": {"seeds": list(range(len(vals))), "values": [float(v) for v in vals]}}
+    ex = {"cases": list(errors.keys()), **(extra or {})}
+    return make_evidence(hyp, claim, ctx, arms=arms, stats=stats, engine="analytic", figures=list(figures),
+                         extra=ex)
+
+
+# ---------------------------------------------------------------------------- reductions
+def band(curves: np.ndarray):
+    """[T, K] -> (median, 15th, 85th percentile) over seeds, for figure bands; NaN-safe."""
+    with np.errstate(all="ignore"):
+        return (np.nanmedian(curves, 1), np.nanpercentile(curves, 15, 1), np.nanpercentile(curves, 85, 1))
+
+
+def finite_or(values, fill):
+    """Diverged seeds become a pre-declared finite penalty (e.g. chance-level loss)."""
+    v = np.asarray(values, float)
+    return np.where(np.isfinite(v), v, fill)
