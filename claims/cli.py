@@ -50,7 +50,8 @@ def cmd_list(args) -> int:
             role = "confirmatory" if h.confirmatory else "exploratory"
             expect = "" if h.expect == "reproduced" else f", expected {h.expect}"
             print(f"  {h.id:<8} {h.title}")
-            print(f"           {h.stance} the claim; {h.test} ({h.direction}), alpha {h.alpha}, {role}{expect}")
+            test = h.test if h.direction == h.test else f"{h.test} ({h.direction})"
+            print(f"           {h.stance} the claim; {test}, alpha {h.alpha}, {role}{expect}")
             print(f"           source: {h.source}")
     return 0
 

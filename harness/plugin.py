@@ -31,7 +31,7 @@ class _Settings:
 
 @dataclass
 class _State:
-    records: list = field(default_factory=list)    # (evidence dict, pytest outcome)
+    records: list = field(default_factory=list)    # evidence dicts, each with "outcome" added
     missing: dict = field(default_factory=dict)    # id -> pre-registration without evidence
     paths: dict = field(default_factory=dict)
     comparison: dict | None = None
@@ -311,6 +311,7 @@ class _ClaimsReporter:
         if not (state.records or state.missing or state.errors):
             return
         tr = terminalreporter
+        tr.ensure_newline()
         tr.section("bnclaims")
         for line in summary_lines(state.records, self._missing(), ctx.profile):
             tr.write_line(line)
@@ -336,9 +337,9 @@ def summary_lines(records: list[dict], missing: list[dict], profile: str) -> lis
     w = max([len(r["id"]) for r in rows] + [len(m["id"]) for m in missing] + [4])
     for r in rows:
         st = r["stats"]
-        lines.append(f"{r['id']:<{w}}  {r['verdict']:<14}  effect {fmt_num(st.get('effect'), 3)} "
-                     f"{fmt_ci(st.get('ci'), 3)}  p {fmt_num(st.get('p'), 3)}  n {arm_counts(r)}  "
-                     f"[{r.get('outcome', '?')}]")
+        ci = f" {fmt_ci(st.get('ci'), 3)}" if st.get("ci") else ""
+        lines.append(f"{r['id']:<{w}}  {r['verdict']:<14}  effect {fmt_num(st.get('effect'), 3)}{ci}  "
+                     f"p {fmt_num(st.get('p'), 3)}  n {arm_counts(r)}  [{r.get('outcome', '?')}]")
     for m in sorted(missing, key=lambda m: id_key(m["id"])):
         lines.append(f"{m['id']:<{w}}  {'no evidence':<14}  (the test raised before evidence was recorded)  "
                      f"[{m.get('outcome', '?')}]")

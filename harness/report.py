@@ -307,8 +307,8 @@ def table_row(r: dict) -> list[str]:
     test = st.get("test") or h.get("test")
     direction = st.get("direction") or h.get("direction")
     return [f"{r['id']} {h.get('title', '')}".strip(), h.get("statement", ""), h.get("stance", ""),
-            f"{test} ({direction})", arm_counts(r),
-            f"{fmt_num(st.get('effect'), 3)} {fmt_ci(st.get('ci'), 3)}",
+            test if direction in (None, test) else f"{test} ({direction})", arm_counts(r),
+            f"{fmt_num(st.get('effect'), 3)} {fmt_ci(st.get('ci'), 3)}".replace(" —", ""),
             fmt_num(st.get("hedges_g"), 3), fmt_num(st.get("p"), 3), _verdict_cell(r),
             "confirmatory" if h.get("confirmatory", True) else "exploratory"]
 

@@ -88,7 +88,8 @@ def _check_pairing(test, paired, n_x, n_y):
     if test in ("wilcoxon", "signflip") and not paired:
         raise ValueError(f"{test!r} is a paired test; pass paired=True (seeds matched across arms)")
     if test == "mannwhitney" and paired:
-        raise ValueError("'mannwhitney' is for independent arms; use 'wilcoxon' or 'signflip' for paired seeds")
+        raise ValueError("'mannwhitney' is for independent arms; "
+                         "use 'wilcoxon' or 'signflip' for paired seeds")
     if paired and n_y is not None and n_x != n_y:
         raise ValueError(f"paired comparison needs equal n per arm, got {n_x} and {n_y}")
 
@@ -115,7 +116,7 @@ def _trend_count(sizes):
 
 def _trend_floor(sizes):
     count = _trend_count(sizes)
-    # the Monte-Carlo p of scipy's permutation_test is (hits + 1) / (R + 1), so it never goes below 1/(R+1)
+    # scipy's Monte-Carlo p is (hits + 1) / (R + 1), so it never goes below 1/(R+1)
     return 1.0 / count if count <= EXACT_LIMIT else 1.0 / (MC_RESAMPLES + 1)
 
 
@@ -160,8 +161,8 @@ def _smallest_n(test, alpha, n_groups=2):
 
 
 _LABELS = {"welch": "Welch t", "mannwhitney": "exact Mann-Whitney",
-           "wilcoxon": "exact Wilcoxon signed-rank", "signflip": "exact sign-flip permutation",
-           "tost": "TOST (t)", "trend": "exact Jonckheere-Terpstra"}
+           "wilcoxon": "exact Wilcoxon signed-rank", "signflip": "sign-flip permutation",
+           "tost": "TOST (t)", "trend": "Jonckheere-Terpstra"}
 
 
 def check_n(test: str, n_x: int, n_y: int | None = None, alpha: float = 0.01) -> None:
@@ -170,7 +171,8 @@ def check_n(test: str, n_x: int, n_y: int | None = None, alpha: float = 0.01) ->
     if test in ("welch", "tost"):
         n_y = n_x if n_y is None else n_y
         if min(n_x, n_y) < 2:
-            raise InsufficientSeeds(f"{_LABELS[test]} needs at least 2 seeds per arm, got {n_x} and {n_y}")
+            raise InsufficientSeeds(f"{_LABELS[test]} needs at least 2 seeds per arm, "
+                                    f"got {n_x} and {n_y}")
         return
     floor = min_attainable_p(test, n_x, n_y)
     if floor < alpha:
@@ -189,7 +191,10 @@ def check_n(test: str, n_x: int, n_y: int | None = None, alpha: float = 0.01) ->
 
 
 def _t_power(d, n, alpha, paired):
-    """One-sided power of the equal-n t test (Welch-equivalent) at standardized effect d; n may be fractional."""
+    """One-sided power of the equal-n t test (Welch-equivalent) at standardized effect d.
+
+    n (per arm, or pairs) may be fractional, as the rank-test allowance produces.
+    """
     if paired:
         df, ncp = n - 1, d * math.sqrt(n)
     else:
@@ -251,6 +256,7 @@ def seeds_needed(test: str, effect_size_d: float, alpha: float = 0.01, power: fl
     is_paired, eff = _power_model(test, paired)
     # tost must pass both one-sided tests: ask each for half the miss rate (Bonferroni)
     side_power = 1 - (1 - power) / 2 if test == "tost" else power
+
     def enough(n):
         return _t_power(effect_size_d, n, alpha, is_paired) >= side_power
 
@@ -349,7 +355,8 @@ def bca_ci(x, y, statistic: str = "mean_diff", paired: bool = False, level: floa
     fn = _STATISTICS[statistic]
     d = float(fn(x, y))
     # nothing to resample: every bootstrap replicate equals d
-    if (np.ptp(x) == 0 and np.ptp(y) == 0) or (paired and statistic == "mean_diff" and np.ptp(x - y) == 0):
+    constant_diffs = paired and statistic == "mean_diff" and np.ptp(x - y) == 0
+    if (np.ptp(x) == 0 and np.ptp(y) == 0) or constant_diffs:
         return d, d
     lo = hi = math.nan
     if min(x.size, y.size) >= 2:
@@ -372,7 +379,7 @@ def bca_ci(x, y, statistic: str = "mean_diff", paired: bool = False, level: floa
 # one-sided tests
 
 def _signflip(v, alternative, seed):
-    """p of sum(v) under independent sign flips; exact up to SIGNFLIP_EXACT_N values. Returns (p, exact)."""
+    """(p, exact?) of sum(v) under independent sign flips; v: (n,). Exact up to SIGNFLIP_EXACT_N."""
     v = v[v != 0]                                 # a zero flips to itself
     if v.size == 0:
         return 1.0, True
@@ -581,7 +588,10 @@ def obf_two_stage(alpha: float = 0.01) -> tuple[float, float]:
 
 
 def sequential_verdict(p_stage1: float, p_stage2: float | None = None, alpha: float = 0.01) -> dict:
-    """Two-stage OBF decision. stop_at 1: rejected at the interim look; 2: final look; None: run stage 2."""
+    """Two-stage OBF decision on one-sided p-values.
+
+    stop_at 1: rejected at the interim look; 2: decided at the final look; None: run stage 2.
+    """
     t1, t2 = obf_two_stage(alpha)
     if p_stage1 < t1:
         return {"stop_at": 1, "reject": True, "thresholds": [t1, t2]}
@@ -630,8 +640,8 @@ def compare(x, y, *, direction: str, test: str, alpha: float = 0.01, paired: boo
 
     direction: "greater" (H1 x > y), "less" (H1 x < y) or "equivalent" (H1 |diff| < margin, test "tost";
     margin m or (low, upp)). sesoi: TOST within +-sesoi counts as "not reproduced".
-    Returns a flat JSON-safe dict: per-arm n/mean/sd/median, effect + BCa ci, ratio (+ci, positive data),
-    hedges_g, p_superiority, p, p_opposite, p_tost_sesoi, verdict, reason, values_x/values_y.
+    Returns a flat JSON-safe dict: per-arm n/mean/sd/median, effect + BCa ci, ratio (+ci, positive
+    data), hedges_g, p_superiority, p, p_opposite, p_tost_sesoi, verdict, reason, values_x/values_y.
     """
     if direction not in ("greater", "less", "equivalent"):
         raise ValueError(f"direction must be 'greater', 'less' or 'equivalent', got {direction!r}")
@@ -672,8 +682,8 @@ def compare(x, y, *, direction: str, test: str, alpha: float = 0.01, paired: boo
             reason = f"{method} p={_fmt_p(p)} < alpha={alpha:g}: the mean difference lies within {band}"
         elif p_opp < alpha:
             verdict = "not reproduced"
-            reason = (f"one-sided {'paired' if paired else 'Welch'} t p={_fmt_p(p_opp)} < alpha={alpha:g}: "
-                      f"the mean difference lies outside {band}")
+            reason = (f"one-sided {'paired' if paired else 'Welch'} t p={_fmt_p(p_opp)} "
+                      f"< alpha={alpha:g}: the mean difference lies outside {band}")
         else:
             verdict = "inconclusive"
             reason = (f"{method} p={_fmt_p(p)} and outside-margin p={_fmt_p(p_opp)}, "
@@ -731,7 +741,8 @@ def trend_compare(groups, *, direction: str = "decreasing", alpha: float = 0.01,
         need = _smallest_n("trend", alpha, k)
         advice = (f"use at least {max(n, need)} per group" if need
                   else "no number of seeds reaches it with this test")
-        raise InsufficientSeeds(f"Jonckheere-Terpstra with {k} groups of {sizes} seeds cannot reach "
+        raise InsufficientSeeds(f"Jonckheere-Terpstra with {k} groups of "
+                                f"{'/'.join(map(str, sizes))} seeds cannot reach "
                                 f"p < {alpha:g} (smallest attainable p = {floor:.3g}); {advice}")
     gs = _groups(arrays)
     opposite = "increasing" if direction == "decreasing" else "decreasing"
@@ -740,10 +751,12 @@ def trend_compare(groups, *, direction: str = "decreasing", alpha: float = 0.01,
     first, last = gs[0], gs[-1]
     if p < alpha:
         verdict = "reproduced"
-        reason = f"one-sided {method} p={_fmt_p(p)} < alpha={alpha:g} for the pre-registered {direction} trend"
+        reason = (f"one-sided {method} p={_fmt_p(p)} < alpha={alpha:g} for the pre-registered "
+                  f"{direction} trend")
     elif p_opp < alpha:
         verdict = "not reproduced"
-        reason = f"one-sided {method} p={_fmt_p(p_opp)} < alpha={alpha:g} for the opposite ({opposite}) trend"
+        reason = (f"one-sided {method} p={_fmt_p(p_opp)} < alpha={alpha:g} for the opposite "
+                  f"({opposite}) trend")
     else:
         verdict = "inconclusive"
         reason = (f"one-sided {method} p={_fmt_p(p)} for the pre-registered {direction} trend and "
