@@ -49,16 +49,16 @@ def lr_grid_run(spec, lrs, seeds, *, ctx=None) -> dict:
     out = {}
     for j, lr in enumerate(lrs):
         sl = slice(j * n, (j + 1) * n)
-        out[lr] = {k: _member_slice(k, v, sl) for k, v in arrays.items()}
+        out[lr] = {k: v if member_axis(k, v) is None else np.take(v, range(sl.start, sl.stop), member_axis(k, v))
+                   for k, v in arrays.items()}
     return out
 
 
-def _member_slice(key, v, sl):
+def member_axis(key: str, v: np.ndarray):
+    """The seed (member) axis of a result array: 1 for curves and probes, 0 for per-seed arrays."""
     if key in ("eval_step", "probe_step") or v.ndim == 0:
-        return v
-    if key.startswith(("eval_", "train_loss", "probe_")):
-        return v[:, sl]
-    return v[sl]
+        return None
+    return 1 if key.startswith(("eval_", "train_loss", "probe_")) else 0
 
 
 def compare_arms(hyp, ctx, x, y, seed=0) -> dict:
@@ -87,19 +87,61 @@ def arm_record(spec, seeds, values, arrays=None) -> dict:
 
 def two_arm(hyp, claim, ctx, specs: dict, metric, *, figures=None, extra=None, engine="batched"):
     """The common check: train each arm's spec on the profile's seeds, reduce each run to one number
-    per seed with `metric(arrays, arm)`, and compare arms[0] against arms[1] as pre-registered."""
+    per seed with `metric(arrays, arm)`, and compare arms[0] against arms[1] as pre-registered.
+    With `hyp.sequential`, the first half of the seeds is run and tested first (O'Brien-Fleming
+    two-stage plan, overall alpha kept); the second half is trained only when stage 1 is not decisive."""
     t0 = time.perf_counter()
     seeds = ctx.seeds(hyp)
     specs = {arm: with_budget(s, hyp, ctx) for arm, s in specs.items()}
-    arrays = {arm: run(s, seeds, ctx=ctx, engine=engine) for arm, s in specs.items()}
-    values = {arm: np.asarray(metric(arrays[arm], arm), float) for arm in specs}
-    x, y = values[hyp.arms[0]], values[hyp.arms[1]]
-    stats = compare_arms(hyp, ctx, x, y)
+    stages = [seeds[:len(seeds) // 2], seeds[len(seeds) // 2:]] if hyp.sequential and not ctx.smoke else [seeds]
+    parts = {arm: [] for arm in specs}
+    stats, plan = None, None
+    for i, stage_seeds in enumerate(stages):
+        for arm, s in specs.items():
+            parts[arm].append(run(s, stage_seeds, ctx=ctx, engine=engine))
+        arrays = {arm: concat_members(parts[arm]) for arm in specs}
+        values = {arm: np.asarray(metric(arrays[arm], arm), float) for arm in specs}
+        x, y = values[hyp.arms[0]], values[hyp.arms[1]]
+        if len(stages) == 1:
+            stats = compare_arms(hyp, ctx, x, y)
+            break
+        stats, plan, decided = sequential_stage(hyp, x, y, i)
+        if decided:
+            break
+    seeds = [int(v) for v in arrays[hyp.arms[0]]["seeds"]]
+    if plan is not None:
+        stats["sequential"] = plan
     arms = {arm: arm_record(specs[arm], seeds, values[arm], arrays[arm]) for arm in specs}
     figs = figures(arrays, values) if figures else []
     ex = extra(arrays, values) if callable(extra) else (extra or {})
     return make_evidence(hyp, claim, ctx, arms=arms, stats=stats, engine=engine, figures=figs, extra=ex,
                          wall_s=time.perf_counter() - t0)
+
+
+def sequential_stage(hyp, x, y, stage: int):
+    """Stage `stage` (0 or 1) of the two-stage plan: (stats, plan, decided)."""
+    p1, p2 = st.obf_two_stage(hyp.alpha)
+    level = p1 if stage == 0 else p2
+    plan = {"looks": 2, "boundaries_p": [p1, p2], "stopped_at": stage + 1, "n_per_arm": [len(x), len(y)]}
+    if stage == 0 and st.min_attainable_p(hyp.test, len(x), len(y)) >= p1:
+        plan["note"] = "stage 1 cannot reach its boundary with this test and n; went straight to stage 2"
+        return None, plan, False
+    stats = st.compare(x, y, direction=hyp.direction, test=hyp.test, alpha=level, paired=hyp.paired,
+                       margin=hyp.margin, sesoi=hyp.sesoi)
+    decided = stats["verdict"] != "inconclusive" or stage == 1
+    stats["alpha_overall"] = hyp.alpha
+    return stats, plan, decided
+
+
+def concat_members(runs: list) -> dict:
+    """Join ensemble results along the seed axis (probe/eval arrays: axis 1; per-seed arrays: axis 0)."""
+    if len(runs) == 1:
+        return runs[0]
+    out = {}
+    for key, v in runs[0].items():
+        axis = member_axis(key, v)
+        out[key] = v if axis is None else np.concatenate([r[key] for r in runs], axis)
+    return out
 
 
 def deterministic(hyp, claim, ctx, errors: dict, tolerance, *, what: str, figures=(), extra=None):

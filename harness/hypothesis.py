@@ -40,6 +40,7 @@ class Hypothesis:
     paired: bool = False         # arms paired by seed (same init stream and data order)
     margin: float | None = None  # equivalence margin (direction "equivalent")
     sesoi: float | None = None   # smallest effect of interest: TOST inside it means "not reproduced"
+    sequential: bool = False     # two-stage group-sequential plan (O'Brien-Fleming): half the seeds first
     expect: str = "reproduced"   # pre-registered expectation; "not reproduced" = strict expected failure
     expect_reason: str = ""      # why (pilot evidence), shown when the expected failure happens
     notes: str = ""
