@@ -328,6 +328,21 @@ def _run_line(report: dict) -> str:
             + (f"; {versions}" if versions else ""))
 
 
+def details(r: dict) -> list[tuple[str, str]]:
+    """(label, text) pairs explaining one record below the table: metric, measured reason, notes."""
+    h, stt = r.get("hypothesis", {}), r.get("stats", {})
+    out = [("metric", h.get("metric", "")), ("result", stt.get("reason") or "")]
+    seq = stt.get("sequential")
+    if seq:
+        out.append(("sequential plan", f"two looks, boundaries p {seq.get('boundaries_p')}, "
+                                       f"stopped at look {seq.get('stopped_at')}"))
+    if h.get("expect") == "not reproduced":
+        out.append(("pre-registered expected failure", h.get("expect_reason", "")))
+    if h.get("notes"):
+        out.append(("notes", h["notes"]))
+    return [(k, v) for k, v in out if v]
+
+
 def render_markdown(report: dict, files: dict[str, str] | None = None) -> str:
     files = figure_files(report) if files is None else files
     by_claim = {}
@@ -346,6 +361,9 @@ def render_markdown(report: dict, files: dict[str, str] | None = None) -> str:
         if recs:
             out += ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
             out += ["| " + " | ".join(_md_cell(x) for x in table_row(r)) + " |" for r in recs]
+            out.append("")
+            for r in recs:
+                out.append(f"- **{r['id']}**: " + "; ".join(f"*{k}:* {_md_cell(v)}" for k, v in details(r)))
         miss = [m for m in report.get("missing", []) if m["claim"]["id"] == c["id"]]
         for m in miss:
             out.append(f"\n- {m['id']}: no evidence (pytest outcome: {m.get('outcome', '?')})")
@@ -406,7 +424,11 @@ def render_html(report: dict, figure_paths: dict[str, Path] | None = None) -> st
                 out.append("<tr>" + "".join(
                     f'<td class="{_cls(x)}">{e(x)}</td>' if i == 8 else f"<td>{e(x)}</td>"
                     for i, x in enumerate(cells)) + "</tr>")
-            out.append("</table>")
+            out.append("</table><ul>")
+            for r in recs:
+                out.append(f"<li><strong>{e(r['id'])}</strong>: " + "; ".join(
+                    f"<em>{e(k)}:</em> {e(v)}" for k, v in details(r)) + "</li>")
+            out.append("</ul>")
         for m in report.get("missing", []):
             if m["claim"]["id"] == c["id"]:
                 out.append(f"<p>{e(m['id'])}: no evidence (pytest outcome: {e(str(m.get('outcome', '?')))})</p>")
