@@ -33,8 +33,9 @@ def run(spec, seeds, *, ctx=None, engine="batched", lrs=None) -> dict:
     """Arrays of one ensemble run, from the store when present (shared safely across xdist workers)."""
     from . import engine as eng          # torch is imported only when something actually trains
     seeds = [int(s) for s in seeds]
-    key = {"run": spec_dict(spec), "seeds": seeds, "engine": engine,
-           "lrs": None if lrs is None else [float(x) for x in lrs], "format": RUN_FORMAT, **environment_key()}
+    key = {"run": spec_dict(spec), "seeds": seeds, "engine": engine, "device": eng.DEVICE if engine == "batched"
+           else "cpu", "lrs": None if lrs is None else [float(x) for x in lrs], "format": RUN_FORMAT,
+           **environment_key()}
     store = RunStore(ctx.store if ctx is not None else None)
     arrays, _info, _status = store.get_or_compute(key, lambda: eng.train(spec, seeds, engine, lrs=lrs))
     return arrays

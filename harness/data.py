@@ -43,6 +43,16 @@ def load(name: str, seed: int = 42) -> Dataset:
     return _MEMO[key]
 
 
+def to_device(ds: Dataset, device) -> Dataset:
+    if torch.device(device).type == "cpu":
+        return ds
+    key = ("device", id(ds), str(device))
+    if key not in _MEMO:
+        _MEMO[key] = Dataset(ds.x.to(device), ds.y.to(device), ds.x_test.to(device), ds.y_test.to(device),
+                             ds.n_out, ds.task)
+    return _MEMO[key]
+
+
 def _cached_npz(fname: str, make) -> dict:
     path = cache_dir() / fname
     if path.exists():

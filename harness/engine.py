@@ -20,6 +20,10 @@ from .spec import TrainSpec
 
 THREADS = int(os.environ.get("BNCLAIMS_THREADS", "1"))
 torch.set_num_threads(THREADS)      # 2 threads on a loaded 2-core box run up to 100x slower
+# The batched engine can run on an accelerator (BNCLAIMS_DEVICE=cuda) for paper-scale budgets. Random
+# draws (init, data order, noise) stay on CPU generators, so seeds mean the same on every device;
+# the device is part of every run-store key, since its numbers differ in the last bits.
+DEVICE = os.environ.get("BNCLAIMS_DEVICE", "cpu")
 
 ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8
 
@@ -107,19 +111,20 @@ def random_weight_mask(shapes, count: int, seed: int) -> list[torch.Tensor]:
 
 
 # ----------------------------------------------------------------------------- batched engine
-def train_batched(spec: TrainSpec, seeds, lrs=None):
+def train_batched(spec: TrainSpec, seeds, lrs=None, device=None):
     """Train len(seeds) members of one spec as one stacked model. `lrs` (optional) gives each member
     its own learning rate, e.g. an LR grid as one ensemble. Returns (arrays, info)."""
     t0 = time.perf_counter()
+    dev = torch.device(device or DEVICE)
     seeds = [int(s) for s in seeds]
-    ds = data.load(spec.data, spec.data_seed)
+    ds = data.to_device(data.load(spec.data, spec.data_seed), dev)
     m, k = spec.model, len(seeds)
-    net = nets.StackedNet(m, ds.x.shape[1], ds.n_out, seeds)
+    net = nets.StackedNet(m, ds.x.shape[1], ds.n_out, seeds).to(dev)
     names = list(net.params)
-    masks = trainable_masks(spec, net, seeds)
+    masks = {n: v.to(dev) if torch.is_tensor(v) else v for n, v in trainable_masks(spec, net, seeds).items()}
     train_names = [n for n in names if masks[n] is not False]
     opt = StackedOptimizer(spec)
-    lr = torch.tensor(lrs if lrs is not None else [spec.lr] * k, dtype=torch.float32)
+    lr = torch.tensor(lrs if lrs is not None else [spec.lr] * k, dtype=torch.float32, device=dev)
     if lr.shape != (k,):
         raise ValueError("lrs must give one learning rate per seed")
     n_train = ds.x.shape[0]
@@ -129,16 +134,16 @@ def train_batched(spec: TrainSpec, seeds, lrs=None):
     noise_gens = [data.generator(s, "noise") for s in seeds] if noise_layers else None
     probe = Prober(spec, net, ds, seeds) if spec.probes else None
 
-    train_loss = torch.full((spec.steps, k), float("nan"))
-    diverged = torch.full((k,), -1, dtype=torch.long)
-    alive = torch.ones(k, dtype=torch.bool)
+    train_loss = torch.full((spec.steps, k), float("nan"), device=dev)
+    diverged = torch.full((k,), -1, dtype=torch.long, device=dev)
+    alive = torch.ones(k, dtype=torch.bool, device=dev)
     evals = []
     for t in range(spec.steps):
         if t % spec.eval_every == 0:
             evals.append((t, evaluate(net, net.params, ds)))
-        idx = order.next()
+        idx = order.next().to(dev)
         xb, yb = _gather(ds.x, idx), _gather(ds.y, idx)
-        noise = _draw_noise(noise_gens, noise_layers, bs, m.width, m.noise) if noise_layers else None
+        noise = _draw_noise(noise_gens, noise_layers, bs, m.width, m.noise, dev) if noise_layers else None
         out = net.forward(net.params, xb, train=True, update=True, noise=noise)
         losses = _member_loss(ds.task, out, yb)
         grads = dict(zip(train_names, torch.autograd.grad(losses.sum(), [net.params[n] for n in train_names])))
@@ -162,20 +167,25 @@ def train_batched(spec: TrainSpec, seeds, lrs=None):
                 net.params[n].add_(d)
     evals.append((spec.steps, evaluate(net, net.params, ds)))
 
+    diverged = diverged.cpu()
     arrays = _eval_arrays(evals, alive_mask=_alive_after(diverged, [e[0] for e in evals]))
-    arrays.update(seeds=np.array(seeds), lr=lr_array(spec, lrs, k), train_loss=train_loss.numpy(),
+    arrays.update(seeds=np.array(seeds), lr=lr_array(spec, lrs, k), train_loss=_np(train_loss),
                   diverged_at=diverged.numpy())
     for l, st in net.states.items():   # running statistics, final affine parameters
-        arrays[f"running_mean{l}"] = st.mean.view(k, -1).numpy().copy()
-        arrays[f"running_var{l}"] = st.var.view(k, -1).numpy().copy()
+        arrays[f"running_mean{l}"] = _np(st.mean.view(k, -1))
+        arrays[f"running_var{l}"] = _np(st.var.view(k, -1))
         if f"g{l}" in net.params:
-            arrays[f"gamma{l}"] = net.params[f"g{l}"].detach().numpy().copy()
-            arrays[f"beta{l}"] = net.params[f"be{l}"].detach().numpy().copy()
+            arrays[f"gamma{l}"] = _np(net.params[f"g{l}"])
+            arrays[f"beta{l}"] = _np(net.params[f"be{l}"])
     if probe is not None:
         arrays.update(probe.arrays())
     info = {"engine": "batched", "seeds": seeds, "wall_s": round(time.perf_counter() - t0, 3),
-            "threads": torch.get_num_threads(), "diverged": int((diverged >= 0).sum())}
+            "threads": torch.get_num_threads(), "device": str(dev), "diverged": int((diverged >= 0).sum())}
     return arrays, info
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().cpu().numpy().copy()
 
 
 def lr_array(spec, lrs, k):
@@ -196,9 +206,9 @@ def _eval_arrays(evals, alive_mask):
     return out
 
 
-def _draw_noise(gens, layers, b, h, cfg):
-    """Each seed draws its own noise from its own generator: [K, 2, B, H] per noisy layer."""
-    per_seed = torch.stack([norms.draw_noise(g, len(layers), b, h, cfg) for g in gens])
+def _draw_noise(gens, layers, b, h, cfg, dev):
+    """Each seed draws its own noise from its own (CPU) generator: [K, 2, B, H] per noisy layer."""
+    per_seed = torch.stack([norms.draw_noise(g, len(layers), b, h, cfg) for g in gens]).to(dev)
     return {l: per_seed[:, j] for j, l in enumerate(layers)}
 
 
@@ -209,8 +219,8 @@ def evaluate(net: nets.StackedNet, params, ds: data.Dataset) -> dict:
     for split, x, y in (("train", ds.x, ds.y), ("test", ds.x_test, ds.y_test)):
         o = net.forward(params, x.unsqueeze(0).expand(net.k, -1, -1), train=False)
         yk = y.unsqueeze(0).expand(net.k, *y.shape)
-        out[f"{split}_loss"] = _member_loss(ds.task, o, yk).numpy()
-        out[f"{split}_acc"] = ((o.argmax(-1) == yk).float().mean(1).numpy() if ds.task == "classification"
+        out[f"{split}_loss"] = _np(_member_loss(ds.task, o, yk))
+        out[f"{split}_acc"] = (_np((o.argmax(-1) == yk).float().mean(1)) if ds.task == "classification"
                                else np.full(net.k, np.nan))
     return out
 
@@ -247,7 +257,7 @@ class Prober:
         return t % s.probe_every == 0 and (s.probe_until == 0 or t < s.probe_until)
 
     def _add(self, key, value):
-        self.rows.setdefault(key, []).append(value.detach().numpy().astype(np.float32))
+        self.rows.setdefault(key, []).append(_np(value).astype(np.float32))
 
     def _loss_grads(self, params, xb, yb, noise, wrt):
         with torch.enable_grad():
@@ -305,7 +315,8 @@ class Prober:
         net = self.net
         noise = None
         if net.noise_layers():
-            noise = _draw_noise(self.gens, net.noise_layers(), self.xp.shape[1], net.m.width, net.m.noise)
+            noise = _draw_noise(self.gens, net.noise_layers(), self.xp.shape[1], net.m.width, net.m.noise,
+                                self.xp.device)
         rec = []
         net.forward(net.params, self.xp, train=True, update=False, noise=noise, record=rec)
         pre = torch.stack([z for z, _ in rec], 1)       # [K, L, P, H]
@@ -314,7 +325,7 @@ class Prober:
         self._add("pre_var", pre.var(2, unbiased=False))
         self._add("post_mean", post.mean(2))
         self._add("post_var", post.var(2, unbiased=False))
-        q = torch.tensor([0.15, 0.5, 0.85])
+        q = torch.tensor([0.15, 0.5, 0.85], device=post.device)
         self._add("pct_last_unit0", torch.quantile(post[:, -1, :, 0], q, dim=1).T)
 
     def arrays(self) -> dict:
@@ -422,9 +433,9 @@ def _evaluate_module(model, ds) -> dict:
     return out
 
 
-def train(spec: TrainSpec, seeds, engine: str = "batched", lrs=None):
+def train(spec: TrainSpec, seeds, engine: str = "batched", lrs=None, device=None):
     if engine == "batched":
-        return train_batched(spec, seeds, lrs=lrs)
+        return train_batched(spec, seeds, lrs=lrs, device=device)
     if engine == "reference":
         if lrs is not None:
             raise ValueError("per-seed learning rates need the batched engine")

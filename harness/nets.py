@@ -90,6 +90,13 @@ class StackedNet:
     def _bias(self, l: int) -> bool:
         return layer_has_bias(self.m, l)
 
+    def to(self, device) -> "StackedNet":
+        if torch.device(device).type != "cpu":
+            self.params = {n: p.detach().to(device).requires_grad_(True) for n, p in self.params.items()}
+            for st in self.states.values():
+                st.mean, st.var = st.mean.to(device), st.var.to(device)
+        return self
+
     def layer_of(self, name: str) -> int:
         return int(name.lstrip("wbge"))
 
