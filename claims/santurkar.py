@@ -96,6 +96,14 @@ SE_COMMON = dict(claim="S", budgets=BUDGETS, alpha=0.01, confirmatory=False,
 
 
 def _speed_hyp(norm: str) -> Hypothesis:
+    kw = {}
+    if norm == "linf":
+        # Marked AFTER measuring (the rule for a pre-registered check that does not reproduce):
+        # the hypothesis, margin and test are unchanged; only the expectation records what was measured.
+        kw = dict(expect="not reproduced",
+                  expect_reason="measured, not piloted: at lr 0.3 the linf net's training-loss area is ~18% above "
+                                "BN's (paired log difference +0.167 [0.162, 0.176] at seed base 0, +0.166 at seed "
+                                "base 1), outside the +-15% margin; marked after those two runs")
     return Hypothesis(
         id=f"S.e.speed_{norm}", title=f"{norm} normalization trains about as fast as BN",
         statement=f"With {norm} normalization in place of BN (centre each unit over the batch, divide by its batch "
@@ -104,7 +112,8 @@ def _speed_hyp(norm: str) -> Hypothesis:
         metric="per seed: log of the mean minibatch training loss over all steps (diverged steps count as ln 10); "
                f"equivalence margin +-log 1.15 on the paired difference (same init and data order)",
         arms=(norm, "bn"), direction="equivalent", test="tost", paired=True, margin=SPEED_MARGIN,
-        notes="Not piloted (exploratory): the margin comes from the dossier's 'TOST on AUC +-15%'.", **SE_COMMON)
+        notes="Not piloted (exploratory): the margin comes from the dossier's 'TOST on AUC +-15%'.", **kw,
+        **SE_COMMON)
 
 
 def _drift_hyp(norm: str) -> Hypothesis:
@@ -231,7 +240,7 @@ def _band_series(label, steps, curves):
 def landscape_figure(fid, title, runs, lr, key, ylabel, logy=True):
     steps = runs["bn"][lr]["probe_step"]
     return figure(fid, title, [_band_series(f"{arm}", steps, runs[arm][lr][key]) for arm in ("bn", "none")],
-                  xlabel="training step", ylabel=ylabel + " (median, 15-85% over seeds)", logy=logy)
+                  xlabel="training step", ylabel=ylabel + " (median, 15-85%)", logy=logy)
 
 
 MEASURES = {  # hypothesis id -> (probe key, lr, fill for a seed with no finite probe, log?, shift of the BN arm)
@@ -265,11 +274,8 @@ def check_landscape(hyp, ctx, perturb=None):
         extra["other_measures_lr_0.03"] = {
             LABELS[k]: {arm: probe_median(arr[arm], k, f).tolist() for arm in arr}
             for k, f in (("probe_land_grad_pred", 10.0), ("probe_land_beta_eff", 1e3))}
-    figs = [landscape_figure(f"{hyp.id}-bands", f"{LABELS[key]} over training, lr {lr} (Santurkar Fig. 4 style)",
+    figs = [landscape_figure(f"{hyp.id}-bands", f"{LABELS[key]}, lr {lr} (Fig. 4 style)",
                              runs, lr, key, LABELS[key], logy=key != "probe_land_grad_pred")]
-    if hyp.id == "S.a":
-        figs.append(landscape_figure("S.a-gradient-bands", f"gradient change along g over training, lr {lr}",
-                                     runs, lr, "probe_land_grad_pred", LABELS["probe_land_grad_pred"], logy=False))
     return make_evidence(hyp, CLAIM, ctx, arms=arms, stats=stats, engine="batched", figures=figs, extra=extra,
                          wall_s=time.perf_counter() - t0)
 
@@ -328,11 +334,11 @@ def check_lp(hyp, ctx, perturb=None):
     if speed:
         figs = [figure(f"{hyp.id}-loss", f"training loss, {norm} vs BN, lr {LR_EDGE}",
                        [_curve_series(arm, a["train_loss"]) for arm, (_, a) in arms_.items()],
-                       xlabel="training step", ylabel="minibatch loss (median, 15-85% over seeds)", logy=True)]
+                       xlabel="training step", ylabel="minibatch loss (median, 15-85%)", logy=True)]
     else:
-        figs = [figure(f"{hyp.id}-drift", f"relative drift of the nonlinearity input, {norm} vs BN",
+        figs = [figure(f"{hyp.id}-drift", f"relative drift, {norm} vs BN",
                        [series(arm, list(range(len(seeds))), np.exp(values[arm])) for arm in arms_],
-                       xlabel="seed position", ylabel="mean |d mean|/std + |d var|/var per probe interval",
+                       xlabel="seed position", ylabel="|d mean|/std + |d var|/var per interval",
                        kind="bar")]
     extra = {"lr": LR_EDGE, "perturb": perturb,
              "final_train_acc": {arm: final_train_acc(a).tolist() for arm, (_, a) in arms_.items()}}
@@ -402,9 +408,9 @@ def check_theorem41(hyp, ctx, perturb=None):
     c_form = "1/sqrt(m)" if hyp.id == "S.f.v3" else "1/m"
     errors = theorem41_errors(c_form, perturb)
     by_m = {m: max(v for k, v in errors.items() if k.startswith(f"m={m} ")) for m in BATCHES}
-    fig = figure(f"{hyp.id}-slack", f"Thm 4.1 with c = {c_form}: worst (LHS - RHS) / scale by batch size",
+    fig = figure(f"{hyp.id}-slack", f"Thm 4.1, c = {c_form}: worst violation",
                  [series("worst case", list(BATCHES), [by_m[m] for m in BATCHES])],
-                 xlabel="batch size m", ylabel="(LHS - RHS) / (gamma^2/sigma^2 |grad_z L|^2); > 0 violates",
+                 xlabel="batch size m", ylabel="(LHS - RHS) / scale; > 0 violates",
                  kind="bar")
     return checks.deterministic(hyp, CLAIM, ctx, errors, THEOREM_TOL, what="relative bound violation",
                                 figures=[fig], extra={"c": c_form, "perturb": perturb, "eps": THEOREM_EPS,

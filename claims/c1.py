@@ -1,0 +1,442 @@
+"""C1: BN does not remove internal covariate shift (ICS). Whether that holds depends on which definition of
+ICS is used, so the claim is checked under both: Santurkar's gradient definition (C1.a, C1.b) and Ioffe's
+distributional one (C1.c), plus Santurkar's noisy-BN experiment (C1.d, C1.e) and the article's side claim (C1.f).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from harness import checks
+from harness import stats as st
+from harness.evidence import figure, make_evidence, panels, series
+from harness.hypothesis import Budget, Claim, Hypothesis
+from harness.spec import ModelSpec, TrainSpec
+
+LN10 = math.log(10.0)
+SANTURKAR = "Santurkar et al. 2018"
+IOFFE = "Ioffe & Szegedy 2015"
+
+# ------------------------------------------------------------------ the shared MLP ensembles
+# One spec per norm (none / bn / noisy_bn), identical otherwise, so C1.a, C1.c, C1.d, C1.d2 and C1.e read
+# the same three store entries. lr 0.02: a moderate rate where the dossier's gradient-ICS pilot has no sign
+# flips (at lr 0.1 the plain net oscillates and the comparison reverses late in training).
+MLP_LR = 0.02
+PROBE_LAYERS = (1, 3)          # 2nd and 4th hidden layer (0-based), as in the dossier's pilot
+PROBE_EVERY = 25
+EARLY_PHASE = 500              # gradient ICS is summarised over the probes at t < 500
+
+
+def mlp_spec(norm: str) -> TrainSpec:
+    return TrainSpec(model=ModelSpec(depth=4, width=128, activation="relu", norm=norm), lr=MLP_LR,
+                     batch_size=64, steps=2000, eval_every=250, probes=("ics", "drift"),
+                     probe_every=PROBE_EVERY, probe_until=0, probe_layers=PROBE_LAYERS)
+
+
+# Seeds: dossier pilot at lr 0.02 (5 seeds/arm, 2000 steps) gives gaps of >= 10 pooled sd for cos(G, G'),
+# drift and the noisy-BN loss; seeds_needed("mannwhitney", d=10, alpha=0.01, power=0.95) = 5 = the exact MWU
+# floor (5 vs 5: min p = 1/252 = 0.004). Steps: the pilot's 2000. The plain net sits on its initial plateau
+# for the first ~400-700 steps at this rate; with 1000 steps the whole-run drift median of a late-starting
+# plain seed falls into that plateau (seen at seed base 1 with a first 1000-step version: C1.c inconclusive).
+MLP_BUDGETS = {"smoke": Budget(seeds=3, steps=50), "ci": Budget(seeds=5, steps=2000),
+               "full": Budget(seeds=10, steps=4000)}
+
+# ------------------------------------------------------------------ deep linear network (Santurkar App. A.1)
+DLN_LAYERS = (8, 16)           # layers #9 and #17 of the paper, 0-based
+
+
+def dln_spec(norm: str) -> TrainSpec:
+    # lr 1e-4, not the paper's 1e-6: the dossier pilot reproduces the paper's picture at 1e-4 in 2000 steps;
+    # at 1e-3 the plain net becomes unstable (cos down to -0.9 at layer 17).
+    return TrainSpec(model=ModelSpec(arch="dln", depth=25, width=10, activation="linear", init="glorot",
+                                     bias=False, norm=norm),
+                     data="dln", batch_size=0, lr=1e-4, steps=800, eval_every=100, probes=("ics",),
+                     probe_every=50, probe_until=0, probe_layers=DLN_LAYERS)
+
+
+# Pilot (3 seeds, 2000 steps): plain cos 0.96-0.999 (sd ~0.02) vs BN -0.28..0.98 -> d ~ 3-5;
+# seeds_needed("mannwhitney", d=5) = 5. Loss: log final loss, pilot d ~ 3-5 -> seeds_needed("welch", 5) = 4;
+# 5 seeds keep both on one ensemble. 800 steps fit the CPU budget (a BN DLN step costs ~2 ms for 5 seeds).
+DLN_BUDGETS = {"smoke": Budget(seeds=3, steps=20), "ci": Budget(seeds=5, steps=800),
+               "full": Budget(seeds=8, steps=3000)}
+
+# ------------------------------------------------------------------ mini-batch vs full batch (side claim)
+BATCH_SIZES = (16, 64, 0)      # 0 = full batch (all 4000 training rows)
+
+
+def batch_spec(batch_size: int) -> TrainSpec:
+    # Plain net, same rate as C1.a; drift is measured between consecutive steps (probe_every=1), where the
+    # mini-batch gradient noise enters, over the first steps only (a full-batch step costs ~35 ms per seed).
+    return TrainSpec(model=ModelSpec(depth=4, width=128, activation="relu", norm="none"), lr=MLP_LR,
+                     batch_size=batch_size, steps=40, eval_every=40, probes=("drift",), probe_every=1,
+                     probe_until=0, probe_layers=PROBE_LAYERS)
+
+
+# Jonckheere-Terpstra with 3 groups of 3 seeds: min p = 1/1680 = 6e-4 < 0.01; exploratory, not piloted.
+BATCH_BUDGETS = {"smoke": Budget(seeds=3, steps=10), "ci": Budget(seeds=3, steps=40),
+                 "full": Budget(seeds=6, steps=200)}
+
+# ------------------------------------------------------------------ hypotheses
+C1A = Hypothesis(
+    id="C1.a", claim="C1", title="gradient ICS: BN has more (MLP)",
+    statement="Under Santurkar's gradient definition of ICS, a BN network shows more internal covariate shift "
+              "than the same network without BN: the gradient of a layer changes more when the layers before "
+              "it take their update, so cos(G, G') is lower with BN.",
+    source=f"{SANTURKAR}, Sec. 2.2, Def. 2.1, Fig. 3",
+    stance="supports",
+    metric="per seed: median over the early-phase probes (t < 500, every 25 steps) of cos(G, G') at hidden "
+           "layers 2 and 4, averaged over the two layers (G and G' on the same batch, same noise draw); "
+           "MNIST-1D MLP 4x128 ReLU, SGD lr 0.02, batch 64",
+    arms=("bn", "none"), direction="less", test="mannwhitney", budgets=MLP_BUDGETS,
+    notes="The relative difference |G - G'| / |G| (H1: higher with BN) is reported in extra as a second, "
+          "scale-free view of the same effect; raw l2 differences are not compared because BN rescales "
+          "gradients. Early phase only: at larger rates the plain net oscillates and the sign can flip.")
+
+C1B = Hypothesis(
+    id="C1.b", claim="C1", title="gradient ICS: BN has more (deep linear net)",
+    statement="In a 25-layer deep linear network trained by full-batch gradient descent, the gradients of the "
+              "plain network barely change when earlier layers move (cos(G, G') close to 1), while with BN "
+              "they change a lot (cos(G, G') clearly lower).",
+    source=f"{SANTURKAR}, Sec. 2.2, Fig. 3b; App. A.1 (DLN set-up)",
+    stance="supports",
+    metric="per seed: median over all probes (every 50 steps) of cos(G, G') at layers #9 and #17, averaged "
+           "over the two layers; DLN 25 x (10x10), Glorot, n = 1000 full batch, GD lr 1e-4",
+    arms=("bn", "none"), direction="less", test="mannwhitney", budgets=DLN_BUDGETS)
+
+C1B2 = Hypothesis(
+    id="C1.b2", claim="C1", title="DLN: BN still optimises better",
+    statement="In the same deep linear network, BN reaches a lower training loss than the plain network "
+              "despite its larger gradient ICS.",
+    source=f"{SANTURKAR}, Sec. 2.2, Fig. 3b (loss panel)",
+    stance="supports",
+    metric="per seed: log of the full-batch training loss at the last step (a diverged seed counts with its "
+           "step-0 loss: no progress); same runs as C1.b",
+    arms=("bn", "none"), direction="less", test="welch", budgets=DLN_BUDGETS, confirmatory=False,
+    notes="A second hypothesis rather than a gate on C1.b: it is what makes 'more ICS' informative (BN helps "
+          "here although it does not reduce ICS). Exploratory: it supports the myth-busting reading, not "
+          "the ICS statement itself.")
+
+C1C = Hypothesis(
+    id="C1.c", claim="C1", title="distributional ICS: BN has less",
+    statement="Under Ioffe's distributional definition (how much the distribution of a layer's input to the "
+              "nonlinearity moves during training), BN stabilises the distribution: the step-to-step change of "
+              "the mean and variance of the nonlinearity's inputs is smaller with BN.",
+    source=f"{IOFFE}, Sec. 2 (definition), Sec. 4.1 and Fig. 1b,c",
+    stance="contradicts",
+    metric="per seed: drift = mean over units of |d mu| + |d sigma^2| of the nonlinearity's input (post-norm) "
+           "on a fixed probe batch (first 512 training rows, batch statistics), between consecutive probes "
+           "25 steps apart; median over all probe intervals of the run; averaged over hidden layers 2 and 4; "
+           "same runs as C1.a",
+    arms=("bn", "none"), direction="less", test="mannwhitney", budgets=MLP_BUDGETS,
+    notes="If reproduced this CONTRADICTS the article: under Ioffe's own definition BN does reduce ICS, so "
+          "'BN does not reduce ICS' holds only under Santurkar's gradient definition (C1.a, C1.b). The "
+          "window is the whole run, as in Ioffe's Fig. 1 and in the dossier pilot that gave the 2-17x "
+          "reduction, over the pilot's 2000 steps. During development (seed base 0, before this check "
+          "existed) the early window alone (t < 500) reversed at layer 4: the plain net still sits on its "
+          "initial plateau there, and a net that is not learning looks stable (dossier Sec. 3 item 6). A first "
+          "version with 1000 steps was inconclusive at seed base 1 (one plain seed started late); the run "
+          "length was then raised to the pilot's 2000 steps and seed base 2 kept as an untouched replication. "
+          "The early-window and a scale-free (relative) drift are reported in extra.")
+
+C1D = Hypothesis(
+    id="C1.d", claim="C1", title="noisy BN still trains better than no BN",
+    statement="BN with Santurkar's injected per-unit noise (random shift and scale after normalisation, "
+              "changing every step) reaches a lower training loss than the network without BN.",
+    source=f"{SANTURKAR}, Sec. 2.1, Fig. 2, App. A.2.1 (Algorithm 1)",
+    stance="supports",
+    metric="per seed: full-train-set loss (eval mode, no noise) at the end of training; same runs as C1.a "
+           "(noisy-BN constants n_mu 0.5, n_sigma 1.25, r_mu = r_sigma = 0.1)",
+    arms=("noisy_bn", "none"), direction="less", test="mannwhitney", budgets=MLP_BUDGETS)
+
+C1D2 = Hypothesis(
+    id="C1.d2", claim="C1", title="noisy BN: less stable distributions than no BN",
+    statement="The noisy-BN network's nonlinearity inputs drift much more from step to step than those of the "
+              "network without BN, although it trains better (C1.d): distributional stability is not what "
+              "makes BN work.",
+    source=f"{SANTURKAR}, Sec. 2.1, Fig. 2 and Fig. 8",
+    stance="supports",
+    metric="per seed: the C1.c drift (median over all probe intervals, hidden layers 2 and 4, fresh noise on "
+           "each probe as in training); same runs as C1.a",
+    arms=("noisy_bn", "none"), direction="greater", test="mannwhitney", budgets=MLP_BUDGETS)
+
+C1E = Hypothesis(
+    id="C1.e", claim="C1", title="noisy BN trains as well as BN",
+    statement="Noisy BN and clean BN reach the same training accuracy: their difference lies within 5 "
+              "percentage points.",
+    source=f"{SANTURKAR}, Sec. 2.1 and Fig. 2 ('almost non-existent' performance difference)",
+    stance="supports",
+    metric="per seed: full-train-set accuracy (eval mode) at the end of training; TOST margin +-0.05; same runs "
+           "as C1.a",
+    arms=("noisy_bn", "bn"), direction="equivalent", test="tost", margin=0.05, budgets=MLP_BUDGETS,
+    confirmatory=False, expect="not reproduced",
+    expect_reason="dossier pilot (lr 0.02, 2000 steps, 5 seeds): noisy BN reaches train accuracy "
+                  "0.705 +- 0.052 against 0.995 +- 0.002 for BN, a 29-point gap far outside any useful margin",
+    notes="Exploratory. Santurkar trained a VGG for 15k steps; in a small MLP at a fixed budget the injected "
+          "noise costs a lot of accuracy.")
+
+C1F = Hypothesis(
+    id="C1.f", claim="C1", title="article side claim, no primary source: ICS is worse with mini-batches",
+    statement="Article side claim, no primary source: with everything else fixed, the per-step drift of the "
+              "nonlinearity inputs is larger for smaller mini-batches and smallest for full-batch training.",
+    source="article side claim, no primary source (dossier Sec. 5.7(ii); related: Santurkar et al. 2018 App. "
+           "A.1 uses full batches for the DLN to remove gradient noise)",
+    stance="supports",
+    metric="per seed: drift between consecutive steps (C1.c formula, probe every step) over the first steps of "
+           "training, median over steps, hidden layers 2 and 4; plain MLP 4x128, SGD lr 0.02; batch sizes "
+           "16, 64 and 4000 (full batch)",
+    arms=("B=16", "B=64", "B=full"), direction="decreasing", test="trend", budgets=BATCH_BUDGETS,
+    confirmatory=False,
+    notes="Exploratory. Expected from the SGD step: E|d theta|^2 = lr^2 (|grad L|^2 + tr Sigma / B). "
+          "Only the distributional definition is measured; Def. 2.1 uses the same batch for G and G', so "
+          "sampling noise enters it only through the update.")
+
+HYPOTHESES = (C1A, C1B, C1B2, C1C, C1D, C1D2, C1E, C1F)
+
+CLAIM = Claim(
+    id="C1",
+    article_text="Batch normalization does not remove, or even reduce, internal covariate shift; its benefit "
+                 "must come from somewhere else.",
+    source=f"{SANTURKAR} Sec. 2 (Def. 2.1, Figs. 1-3, 8); {IOFFE} Sec. 2, 4.1, Fig. 1",
+    hypotheses=HYPOTHESES,
+)
+
+
+# ------------------------------------------------------------------ reductions (one number per seed)
+def gradient_ics(arrays, key: str = "probe_ics_cos", until: int | None = EARLY_PHASE) -> np.ndarray:
+    """[K]: median over probes (t < until) of cos(G, G') or |G - G'|/|G|, averaged over the probed layers."""
+    keep = arrays["probe_step"] < until if until else np.ones(len(arrays["probe_step"]), bool)
+    v = arrays[key][keep]                                   # [P, K, L]
+    with np.errstate(all="ignore"):
+        return np.nanmean(np.nanmedian(v, 0), -1)
+
+
+def drift_series(arrays, layers=PROBE_LAYERS, relative: bool = False):
+    """(interval end steps [P-1], drift [P-1, K, len(layers)]): mean over units of |d mu| + |d sigma^2| of
+    the nonlinearity's input between consecutive probes; relative=True divides by sigma and sigma^2."""
+    mu = arrays["probe_post_mean"][:, :, list(layers)].astype(np.float64)    # [P, K, L, H]
+    var = arrays["probe_post_var"][:, :, list(layers)].astype(np.float64)
+    dmu, dvar = np.abs(np.diff(mu, axis=0)), np.abs(np.diff(var, axis=0))
+    if relative:
+        with np.errstate(all="ignore"):
+            dmu, dvar = dmu / np.sqrt(var[:-1]), dvar / var[:-1]
+    return arrays["probe_step"][1:], (dmu + dvar).mean(-1)
+
+
+def distributional_drift(arrays, layers=PROBE_LAYERS, window=None, relative: bool = False) -> np.ndarray:
+    """[K]: median over probe intervals (ending in window = (lo, hi], default all) of the drift, averaged
+    over layers."""
+    steps, d = drift_series(arrays, layers, relative)
+    if window is not None:
+        d = d[(steps > window[0]) & (steps <= window[1])]
+    with np.errstate(all="ignore"):
+        return np.nanmean(np.nanmedian(d, 0), -1)
+
+
+def final_train_loss(arrays) -> np.ndarray:
+    return checks.finite_or(arrays["eval_train_loss"][-1], LN10)       # diverged: chance-level loss
+
+
+def final_train_acc(arrays) -> np.ndarray:
+    return checks.finite_or(arrays["eval_train_acc"][-1], 0.1)         # diverged: chance accuracy
+
+
+def dln_log_final_loss(arrays) -> np.ndarray:
+    tl = arrays["train_loss"]                                          # [T, K], full batch: the objective
+    return np.log(np.where(np.isfinite(tl[-1]), tl[-1], tl[0]))
+
+
+# ------------------------------------------------------------------ figures
+def _thin(n: int, limit: int = 60) -> np.ndarray:
+    return np.unique(np.linspace(0, n - 1, min(n, limit)).round().astype(int)) if n else np.arange(0)
+
+
+def _band_series(label, x, curves):
+    """Median and 15-85th percentile band over seeds of curves [T, K], thinned to <= 60 points."""
+    idx = _thin(len(x))
+    med, lo, hi = checks.band(np.asarray(curves, float)[idx])
+    return series(label, np.asarray(x)[idx], med, lo, hi)
+
+
+def _ics_figures(arrays_by_arm, arms, layers, what, fid):
+    figs = []
+    for j, layer in enumerate(layers):
+        ser = [_band_series(arm, a["probe_step"], a["probe_ics_cos"][:, :, j]) for arm, a in arrays_by_arm.items()
+               if arm in arms]
+        figs.append(figure(f"{fid}-l{layer}", f"hidden layer {layer + 1}", ser, xlabel="step",
+                           ylabel="cos(G, G')"))
+    return [panels(fid, f"{what}: cos(G, G') over training, median and 15-85% band over seeds", figs)]
+
+
+def _drift_figure(arrays_by_arm, fid, title):
+    figs = []
+    for j, layer in enumerate(PROBE_LAYERS):
+        ser = []
+        for arm, a in arrays_by_arm.items():
+            steps, d = drift_series(a)
+            ser.append(_band_series(arm, steps, d[:, :, j]))
+        figs.append(figure(f"{fid}-l{layer}", f"hidden layer {layer + 1}", ser, xlabel="step",
+                           ylabel="|d mu| + |d sigma^2| per 25 steps", logy=True))
+    return [panels(fid, title, figs)]
+
+
+def _loss_figure(arrays_by_arm, fid):
+    ser = [_band_series(arm, a["eval_step"], a["eval_train_loss"]) for arm, a in arrays_by_arm.items()]
+    return [figure(fid, "full-train-set loss during training (eval mode), median and 15-85% band", ser,
+                   xlabel="step", ylabel="train loss")]
+
+
+# ------------------------------------------------------------------ checks
+def _arms(hyp, specs: dict, perturb):
+    """Specs in the order the evidence expects (x, y, then context arms). perturb="control" gives arm x the
+    control arm's spec (the negative control: identical runs, so the check must not come out reproduced)."""
+    ordered = {a: specs[a] for a in hyp.arms}
+    ordered.update({a: s for a, s in specs.items() if a not in ordered})
+    if perturb == "control":
+        ordered[hyp.arms[0]] = ordered[hyp.arms[1]]
+    elif perturb is not None:
+        raise ValueError(f"unknown perturbation {perturb!r}")
+    return ordered
+
+
+def _side_compare(hyp, ctx, x, y, direction):
+    """A secondary comparison reported in extra (same test and alpha, not gating)."""
+    return checks.compare_arms(dataclasses.replace(hyp, direction=direction), ctx, x, y)
+
+
+def check_c1a(hyp, ctx, perturb=None):
+    specs = _arms(hyp, {"bn": mlp_spec("bn"), "none": mlp_spec("none")}, perturb)
+
+    def extra(arrays, values):
+        rel = {arm: gradient_ics(a, "probe_ics_rel") for arm, a in arrays.items()}
+        per_layer = {arm: np.nanmedian(a["probe_ics_cos"][a["probe_step"] < EARLY_PHASE], 0).mean(0)
+                     for arm, a in arrays.items()}
+        return {"relative_difference": {"values": rel, "stats": _side_compare(hyp, ctx, rel["bn"], rel["none"],
+                                                                                "greater")},
+                "cos_per_layer_mean_over_seeds": {arm: dict(zip(["layer 2", "layer 4"], v))
+                                                  for arm, v in per_layer.items()},
+                "early_phase": f"probes at t < {EARLY_PHASE}", "perturb": perturb}
+
+    return checks.two_arm(hyp, CLAIM, ctx, specs, lambda a, arm: gradient_ics(a),
+                          figures=lambda arrays, values: _ics_figures(arrays, hyp.arms, PROBE_LAYERS,
+                                                                      "MNIST-1D MLP, lr 0.02", "c1a-cos"),
+                          extra=extra)
+
+
+def check_c1b(hyp, ctx, perturb=None):
+    specs = _arms(hyp, {"bn": dln_spec("bn"), "none": dln_spec("none")}, perturb)
+
+    def extra(arrays, values):
+        rel = {arm: gradient_ics(a, "probe_ics_rel", until=None) for arm, a in arrays.items()}
+        return {"relative_difference": rel, "final_log_loss": {arm: dln_log_final_loss(a) for arm, a in arrays.items()},
+                "perturb": perturb}
+
+    return checks.two_arm(hyp, CLAIM, ctx, specs, lambda a, arm: gradient_ics(a, until=None),
+                          figures=lambda arrays, values: _ics_figures(arrays, hyp.arms, DLN_LAYERS,
+                                                                      "25-layer deep linear net, GD lr 1e-4",
+                                                                      "c1b-cos"),
+                          extra=extra)
+
+
+def check_c1b2(hyp, ctx, perturb=None):
+    specs = _arms(hyp, {"bn": dln_spec("bn"), "none": dln_spec("none")}, perturb)
+
+    def figures(arrays, values):
+        ser = [_band_series(arm, np.arange(a["train_loss"].shape[0]), a["train_loss"]) for arm, a in arrays.items()]
+        return [figure("c1b2-loss", "DLN full-batch training loss, median and 15-85% band", ser, xlabel="step",
+                       ylabel="loss", logy=True)]
+
+    return checks.two_arm(hyp, CLAIM, ctx, specs, lambda a, arm: dln_log_final_loss(a), figures=figures,
+                          extra={"perturb": perturb})
+
+
+def check_c1c(hyp, ctx, perturb=None):
+    specs = _arms(hyp, {"bn": mlp_spec("bn"), "none": mlp_spec("none")}, perturb)
+
+    def extra(arrays, values):
+        early = {arm: distributional_drift(a, window=(0, EARLY_PHASE)) for arm, a in arrays.items()}
+        rel = {arm: distributional_drift(a, relative=True) for arm, a in arrays.items()}
+        per_layer = {arm: {f"layer {l + 1}": float(np.mean(distributional_drift(a, layers=(l,))))
+                           for l in range(a["probe_post_mean"].shape[2])} for arm, a in arrays.items()}
+        return {"early_window_drift": {"values": early,
+                                       "stats": _side_compare(hyp, ctx, early["bn"], early["none"], "less")},
+                "relative_drift": {"values": rel,
+                                   "stats": _side_compare(hyp, ctx, rel["bn"], rel["none"], "less")},
+                "drift_per_layer_mean_over_seeds": per_layer,
+                "reading": "reproduced = BN does reduce distributional ICS (Ioffe's definition), against the "
+                           "article's wording", "perturb": perturb}
+
+    return checks.two_arm(hyp, CLAIM, ctx, specs, lambda a, arm: distributional_drift(a),
+                          figures=lambda arrays, values: _drift_figure(
+                              arrays, "c1c-drift", "distributional drift of the nonlinearity's input per 25 steps "
+                                                   "(fixed probe batch), median and 15-85% band"),
+                          extra=extra)
+
+
+def _noisy_specs():
+    return {"noisy_bn": mlp_spec("noisy_bn"), "none": mlp_spec("none"), "bn": mlp_spec("bn")}
+
+
+def check_c1d(hyp, ctx, perturb=None):
+    specs = _arms(hyp, _noisy_specs(), perturb)
+    return checks.two_arm(hyp, CLAIM, ctx, specs, lambda a, arm: final_train_loss(a),
+                          figures=lambda arrays, values: _loss_figure(arrays, "c1d-loss"),
+                          extra=lambda arrays, values: {
+                              "final_train_acc": {arm: final_train_acc(a) for arm, a in arrays.items()},
+                              "perturb": perturb})
+
+
+def check_c1d2(hyp, ctx, perturb=None):
+    specs = _arms(hyp, _noisy_specs(), perturb)
+    return checks.two_arm(hyp, CLAIM, ctx, specs, lambda a, arm: distributional_drift(a),
+                          figures=lambda arrays, values: _drift_figure(
+                              arrays, "c1d2-drift", "drift of the nonlinearity's input: noisy BN, no BN, BN"),
+                          extra={"perturb": perturb})
+
+
+def check_c1e(hyp, ctx, perturb=None):
+    """perturb="control" gives the noisy arm clean BN's spec: identical runs, so the TOST must pass (a positive
+    control showing the expected failure is not built in)."""
+    specs = _arms(hyp, _noisy_specs(), perturb)
+    return checks.two_arm(hyp, CLAIM, ctx, specs, lambda a, arm: final_train_acc(a),
+                          figures=lambda arrays, values: [figure(
+                              "c1e-acc", "full-train-set accuracy (eval mode), median and 15-85% band",
+                              [_band_series(arm, a["eval_step"], a["eval_train_acc"]) for arm, a in arrays.items()],
+                              xlabel="step", ylabel="train accuracy")],
+                          extra={"perturb": perturb})
+
+
+def check_c1f(hyp, ctx, perturb=None):
+    """Trend across batch sizes; perturb="control" runs every arm at batch 64 (no trend can exist)."""
+    if perturb not in (None, "control"):
+        raise ValueError(f"unknown perturbation {perturb!r}")
+    seeds = ctx.seeds(hyp)
+    sizes = [64] * len(BATCH_SIZES) if perturb == "control" else list(BATCH_SIZES)
+    specs = {arm: checks.with_budget(batch_spec(b), hyp, ctx) for arm, b in zip(hyp.arms, sizes)}
+    arrays = {arm: checks.run(s, seeds, ctx=ctx) for arm, s in specs.items()}
+    values = {arm: distributional_drift(a) for arm, a in arrays.items()}
+    groups = [values[arm] for arm in hyp.arms]
+    try:
+        stats = st.trend_compare(groups, direction=hyp.direction, alpha=hyp.alpha, labels=list(hyp.arms))
+    except st.InsufficientSeeds as e:
+        if not ctx.smoke:
+            raise
+        stats = {"test": "trend", "direction": hyp.direction, "alpha": hyp.alpha, "verdict": "inconclusive",
+                 "reason": f"smoke profile: {e}", "effect": float(np.mean(groups[-1]) - np.mean(groups[0])),
+                 "ci": None, "p": None}
+    arms = {arm: checks.arm_record(specs[arm], seeds, values[arm], arrays[arm]) for arm in hyp.arms}
+    figs = [figure("c1f-drift", "per-step drift of the nonlinearity's input (layer 4) by batch size, median and "
+                                "15-85% band", [_band_series(arm, *_layer4(a)) for arm, a in arrays.items()],
+                   xlabel="step", ylabel="|d mu| + |d sigma^2| per step", logy=True)]
+    return make_evidence(hyp, CLAIM, ctx, arms=arms, stats=stats, engine="batched", figures=figs,
+                         extra={"batch_sizes": ["full (4000)" if b == 0 else b for b in sizes], "perturb": perturb})
+
+
+def _layer4(arrays):
+    steps, d = drift_series(arrays, layers=(3,))
+    return steps, d[:, :, 0]
+
+
+RUNNERS = {"C1.a": check_c1a, "C1.b": check_c1b, "C1.b2": check_c1b2, "C1.c": check_c1c, "C1.d": check_c1d,
+           "C1.d2": check_c1d2, "C1.e": check_c1e, "C1.f": check_c1f}

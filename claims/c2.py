@@ -1,0 +1,381 @@
+"""C2: BN speeds up convergence, tolerates larger learning rates and a careless initialization.
+
+Speed is counted in steps, never seconds (a BN step costs ~1.4x on CPU). C2.a/C2.b share one learning-rate
+grid per arm (one stacked ensemble each); C2.c is Ioffe's careless-init argument; C2.d his Fig. 1 on MNIST-1D.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from harness import checks
+from harness.evidence import figure, make_evidence, panels, series
+from harness.hypothesis import Budget, Claim, Hypothesis
+from harness.spec import ModelSpec, TrainSpec
+
+LN10 = math.log(10.0)
+IOFFE = "Ioffe & Szegedy 2015"
+SANTURKAR = "Santurkar et al. 2018"
+
+# ------------------------------------------------------------------ learning-rate grid (C2.a, C2.a2, C2.b, C2.b2)
+GRID_LRS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+HIGH_LR = 3.0                  # the grid rate where the dossier pilot's plain net stays at chance
+LOSS_TARGET = 1.0              # "trained": full-train-set loss below 1 (chance is ln 10 = 2.303)
+
+
+def grid_spec(norm: str) -> TrainSpec:
+    # lr is a placeholder: the grid passes one rate per member. eval every 100 steps = the AUC checkpoints.
+    return TrainSpec(model=ModelSpec(depth=4, width=128, activation="relu", norm=norm), lr=0.1, batch_size=64,
+                     steps=800, eval_every=100)
+
+
+# Pilot (5 seeds, 2000 steps): best-rate AUC 0.38 +- 0.01 (BN) vs 0.86 +- 0.02 (none), d > 10;
+# seeds_needed("mannwhitney", d=10, alpha=0.01, power=0.95) = 5 (= the exact MWU floor, min p 0.004).
+# 800 steps: the pilot's plain net first reaches loss < 1 at 700-900 steps at its best rate, so the budget
+# still resolves it (never = censored at the budget).
+GRID_BUDGETS = {"smoke": Budget(seeds=3, steps=40), "ci": Budget(seeds=5, steps=800),
+                "full": Budget(seeds=8, steps=2000)}
+
+# ------------------------------------------------------------------ careless initialization (C2.c)
+CARELESS_LR = 1.0              # the largest rate <= 1 at which the pilot's plain net stayed at chance
+
+
+def careless_spec(norm: str) -> TrainSpec:
+    return TrainSpec(model=ModelSpec(depth=4, width=128, activation="sigmoid", init="small_gaussian",
+                                     init_std=0.01, norm=norm),
+                     lr=CARELESS_LR, batch_size=64, steps=800, eval_every=100)
+
+
+# Pilot: plain net 2.303-2.31 at every lr <= 1 (sd ~0.003) vs BN 1.27-1.52 -> d >> 10: 5 seeds (MWU floor).
+CARELESS_BUDGETS = {"smoke": Budget(seeds=3, steps=40), "ci": Budget(seeds=5, steps=800),
+                    "full": Budget(seeds=8, steps=3000)}
+
+# ------------------------------------------------------------------ Ioffe Fig. 1 on MNIST-1D (C2.d)
+IOFFE_LR = 1.0
+STEP_BUDGETS = (200, 500, 1000, 2000, 5000, 10000)   # test accuracy is read at these steps (<= the run length)
+
+
+def ioffe_spec(norm: str) -> TrainSpec:
+    # Ioffe: 3 x 100 sigmoid, batch 60, "small random Gaussian" init, optimizer and lr not stated.
+    # Init: Glorot normal, i.e. N(0, 0.1^2) for the 100x100 layers - small and Gaussian, and a scale at
+    # which the plain sigmoid net does train (Ioffe's baseline reaches high MNIST accuracy); N(0, 0.01^2)
+    # would repeat C2.c, where the plain net never leaves chance. lr 1.0 for both arms: the best of
+    # {0.1, 0.3, 1.0} for the plain arm alone (3 seeds, 2000 steps, test accuracy), which favours the
+    # control, not BN. Plain SGD, as in Santurkar's "standard SGD".
+    return TrainSpec(model=ModelSpec(depth=3, width=100, activation="sigmoid", init="glorot", norm=norm),
+                     lr=IOFFE_LR, batch_size=60, steps=2000, eval_every=100, probes=("drift",), probe_every=50,
+                     probe_until=0)
+
+
+# Not piloted with BN. The plain arm reaches test accuracy 0.38-0.42 at 2000 steps; the 4x128 ReLU BN pilot
+# reaches ~0.7. For a gap of 0.1 with sd 0.03 (d ~ 3) seeds_needed("mannwhitney", 3) = 7; the ci budget
+# keeps 5 (the MWU floor) for CPU time and the full profile uses 8.
+IOFFE_BUDGETS = {"smoke": Budget(seeds=3, steps=40), "ci": Budget(seeds=5, steps=2000),
+                 "full": Budget(seeds=8, steps=5000)}
+
+# ------------------------------------------------------------------ hypotheses
+SELECTION_NOTE = ("Each arm runs at its own best grid rate (lowest mean AUC over seeds). The rate is chosen on the "
+                  "same seeds that are then compared, which is optimistic for both arms alike.")
+
+C2A = Hypothesis(
+    id="C2.a", claim="C2", title="BN converges faster at tuned rates (AUC)",
+    statement="With each network at its own best learning rate, the BN network's training loss falls faster: "
+              "the area under its training-loss curve is smaller.",
+    source=f"{IOFFE}, abstract, Sec. 4.1 and 4.2.2 (Fig. 3 table); {SANTURKAR}, Fig. 1",
+    stance="supports",
+    metric="per seed: AUC = mean full-train-set loss (eval mode) over the checkpoints every 100 steps, at the "
+           "arm's best grid rate (grid 0.01, 0.03, 0.1, 0.3, 1, 3; diverged checkpoints count as ln 10); "
+           "MNIST-1D MLP 4x128 ReLU, SGD batch 64",
+    arms=("bn", "none"), direction="less", test="mannwhitney", budgets=GRID_BUDGETS, notes=SELECTION_NOTE)
+
+C2A2 = Hypothesis(
+    id="C2.a2", claim="C2", title="BN converges faster at tuned rates (steps to loss < 1)",
+    statement="At each network's best learning rate, BN needs fewer steps until the training loss drops "
+              "below 1.",
+    source=f"{IOFFE}, Sec. 4.2.2 (steps to reach a target accuracy)",
+    stance="supports",
+    metric="per seed: first checkpoint (every 100 steps) with full-train-set loss < 1, at the arm's best grid "
+           "rate by AUC (C2.a); never reached = the step budget (pre-declared censoring penalty); same runs as "
+           "C2.a",
+    arms=("bn", "none"), direction="less", test="mannwhitney", budgets=GRID_BUDGETS, notes=SELECTION_NOTE)
+
+C2B = Hypothesis(
+    id="C2.b", claim="C2", title="BN trains at a rate where the plain net does not",
+    statement="At learning rate 3, where the plain network stays at chance, the BN network still trains: its "
+              "final training loss is lower than the plain network's and far below chance (ln 10).",
+    source=f"{IOFFE}, Sec. 3.3 and 4.2.2 (BN-x30); {SANTURKAR}, Sec. 3.1 and Fig. 11; Bjorck et al. 2018",
+    stance="supports",
+    metric="per seed: full-train-set loss at the end of training at lr 3 (diverged = ln 10); pre-declared "
+           "criterion besides the test: BN's mean final loss < ln 10 - 0.5; same runs as C2.a",
+    arms=("bn", "none"), direction="less", test="mannwhitney", budgets=GRID_BUDGETS)
+
+C2B2 = Hypothesis(
+    id="C2.b2", claim="C2", title="BN trains at more grid rates",
+    statement="BN tolerates a wider range of learning rates: on the same grid it trains (final loss < 1) at "
+              "more rates than the plain network.",
+    source=f"{SANTURKAR}, Sec. 3.1 and Fig. 11; {IOFFE}, Sec. 3.3",
+    stance="supports",
+    metric="per seed: number of the 6 grid rates with final full-train-set loss < 1 (diverged = not trained); "
+           "same runs as C2.a",
+    arms=("bn", "none"), direction="greater", test="mannwhitney", budgets=GRID_BUDGETS)
+
+C2C = Hypothesis(
+    id="C2.c", claim="C2", title="BN trains from a careless initialization",
+    statement="With sigmoid units and all weights drawn from N(0, 0.01^2), the BN network trains while the "
+              "plain network stays at chance.",
+    source=f"{IOFFE}, abstract and Sec. 4.2 (be less careful about initialization; Inception with sigmoid)",
+    stance="supports",
+    metric="per seed: full-train-set loss at the end of training (diverged = ln 10); MLP 4x128 sigmoid, "
+           "init N(0, 0.01^2) for every layer in both arms, SGD lr 1, batch 64. Pre-declared criteria besides "
+           "the test: BN's mean final loss < ln 10 - 0.1 and the plain net's mean within 0.05 of ln 10",
+    arms=("bn", "none"), direction="less", test="mannwhitney", budgets=CARELESS_BUDGETS,
+    notes="lr 1 is the largest rate <= 1 at which the dossier pilot's plain net stayed at chance, i.e. the rate "
+          "that gives the plain net its best chance. Part of the effect is the tiny output layer, kept the "
+          "same in both arms.")
+
+C2D = Hypothesis(
+    id="C2.d", claim="C2", title="Ioffe Fig. 1: higher test accuracy at fixed step budgets",
+    statement="In a 3x100 sigmoid network with batch 60, the BN network has higher test accuracy than the "
+              "plain network at fixed step budgets.",
+    source=f"{IOFFE}, Sec. 4.1 and Fig. 1a (MNIST, 3 x 100 sigmoid, batch 60)",
+    stance="supports",
+    metric="per seed: test accuracy (eval mode) averaged over the pre-declared step budgets 200, 500, 1000, "
+           "2000 (ci; full adds 5000; always the final step); MNIST-1D, Glorot-normal init, SGD lr 1 in both "
+           "arms",
+    arms=("bn", "none"), direction="greater", test="mannwhitney", budgets=IOFFE_BUDGETS,
+    notes="Ioffe states neither the optimizer, the rate nor the init scale. Glorot normal is small and "
+          "Gaussian and lets the plain net train (N(0, 0.01^2) is C2.c); lr 1 was picked on the plain arm "
+          "alone. The figures show test accuracy against steps and the 15/50/85th percentiles of one "
+          "last-hidden-layer sigmoid input (Ioffe Fig. 1b,c).")
+
+HYPOTHESES = (C2A, C2A2, C2B, C2B2, C2C, C2D)
+
+CLAIM = Claim(
+    id="C2",
+    article_text="Batch normalization speeds up training: it converges in fewer steps, tolerates higher learning "
+                 "rates and is less sensitive to initialization.",
+    source=f"{IOFFE} abstract, Sec. 3.3, 4.1, 4.2; {SANTURKAR} Sec. 3.1, Fig. 1, 11; Bjorck et al. 2018",
+    hypotheses=HYPOTHESES,
+)
+
+
+# ------------------------------------------------------------------ reductions (one number per seed)
+def train_loss_curve(arrays) -> np.ndarray:
+    return checks.finite_or(arrays["eval_train_loss"], LN10)      # [E, K]; diverged checkpoints: chance
+
+
+def auc(arrays) -> np.ndarray:
+    return train_loss_curve(arrays).mean(0)
+
+
+def final_loss(arrays) -> np.ndarray:
+    return train_loss_curve(arrays)[-1]
+
+
+def steps_to_loss(arrays, target: float = LOSS_TARGET) -> np.ndarray:
+    """First checkpoint with loss < target; never = the run length (censored)."""
+    curve, steps = train_loss_curve(arrays), arrays["eval_step"]
+    hit = curve < target
+    return np.where(hit.any(0), steps[np.argmax(hit, 0)], steps[-1]).astype(float)
+
+
+def budget_test_acc(arrays) -> np.ndarray:
+    steps = arrays["eval_step"]
+    keep = np.isin(steps, [b for b in STEP_BUDGETS if b <= steps[-1]] + [steps[-1]])
+    return checks.finite_or(arrays["eval_test_acc"][keep], 0.1).mean(0)
+
+
+# ------------------------------------------------------------------ figures
+def _thin(n: int, limit: int = 60) -> np.ndarray:
+    return np.unique(np.linspace(0, n - 1, min(n, limit)).round().astype(int)) if n else np.arange(0)
+
+
+def _band_series(label, x, curves):
+    idx = _thin(len(x))
+    med, lo, hi = checks.band(np.asarray(curves, float)[idx])
+    return series(label, np.asarray(x)[idx], med, lo, hi)
+
+
+# ------------------------------------------------------------------ shared pieces
+def _perturbed(hyp, specs: dict, perturb) -> dict:
+    """perturb="control": arm x gets the control arm's spec (identical runs: the check must not reproduce)."""
+    specs = {a: specs[a] for a in hyp.arms}
+    if perturb == "control":
+        specs[hyp.arms[0]] = specs[hyp.arms[1]]
+    elif perturb is not None:
+        raise ValueError(f"unknown perturbation {perturb!r}")
+    return specs
+
+
+def grids(hyp, ctx, perturb=None):
+    """{arm: (spec with budget, {lr: arrays})}: one stacked ensemble per arm over GRID_LRS x seeds."""
+    specs = _perturbed(hyp, {"bn": grid_spec("bn"), "none": grid_spec("none")}, perturb)
+    seeds = ctx.seeds(hyp)
+    out = {}
+    for arm, spec in specs.items():
+        spec = checks.with_budget(spec, hyp, ctx)
+        out[arm] = (spec, checks.lr_grid_run(spec, GRID_LRS, seeds, ctx=ctx))
+    return out, seeds
+
+
+def best_rate(grid: dict) -> float:
+    """The grid rate with the lowest mean AUC over seeds (first on ties)."""
+    means = [float(np.mean(auc(grid[lr]))) for lr in GRID_LRS]
+    return GRID_LRS[int(np.argmin(means))]
+
+
+def _with_criteria(stats: dict, criteria: dict) -> dict:
+    """Pre-declared descriptive criteria on top of the test: any failed criterion makes the verdict
+    'not reproduced' (the test alone cannot tell 'trains' from 'slightly below a chance-level control')."""
+    stats = dict(stats)
+    stats["criteria"] = {k: bool(v[0]) for k, v in criteria.items()}
+    failed = [f"{k} ({v[1]})" for k, v in criteria.items() if not v[0]]
+    if failed and stats.get("verdict") != "not reproduced":
+        stats["verdict"] = "not reproduced"
+        stats["reason"] = f"pre-declared criterion failed: {'; '.join(failed)}; test: {stats.get('reason')}"
+    elif not failed:
+        stats["reason"] = f"{stats.get('reason')}; criteria met: {', '.join(criteria)}"
+    return stats
+
+
+def _grid_evidence(hyp, ctx, stats, arms, figs, extra, t0):
+    return make_evidence(hyp, CLAIM, ctx, arms=arms, stats=stats, engine="batched", figures=figs, extra=extra,
+                         wall_s=time.perf_counter() - t0)
+
+
+def _grid_table(g):
+    return {arm: {str(lr): {"auc": float(np.mean(auc(res[lr]))), "final_loss": float(np.mean(final_loss(res[lr])))}
+                  for lr in GRID_LRS} for arm, (_, res) in g.items()}
+
+
+def _lr_figure(g):
+    ser = []
+    for arm, (_, res) in g.items():
+        fl = np.stack([final_loss(res[lr]) for lr in GRID_LRS])            # [n_lr, K]
+        med, lo, hi = checks.band(fl)
+        ser.append(series(arm, np.log10(GRID_LRS), med, lo, hi))
+    return figure("c2-final-vs-lr", "final full-train-set loss against learning rate (median, 15-85% band; "
+                                    "ln 10 = chance)", ser, xlabel="log10 learning rate", ylabel="final train loss")
+
+
+# ------------------------------------------------------------------ checks
+def _auc_figure(g):
+    ser = []
+    for arm, (_, res) in g.items():
+        med, lo, hi = checks.band(np.stack([auc(res[lr]) for lr in GRID_LRS]))
+        ser.append(series(arm, np.log10(GRID_LRS), med, lo, hi))
+    return figure("c2-auc-vs-lr", "AUC of the training loss against learning rate: the best rate of each arm is "
+                                  "its minimum (median, 15-85% band)", ser, xlabel="log10 learning rate",
+                  ylabel="AUC (mean train loss)")
+
+
+def _check_best_rate(hyp, ctx, metric, perturb, with_curves=True):
+    t0 = time.perf_counter()
+    g, seeds = grids(hyp, ctx, perturb)
+    best = {arm: best_rate(res) for arm, (_, res) in g.items()}
+    values = {arm: metric(g[arm][1][best[arm]]) for arm in g}
+    stats = checks.compare_arms(hyp, ctx, values[hyp.arms[0]], values[hyp.arms[1]])
+    arms = {arm: checks.arm_record(spec.replace(lr=best[arm]), seeds, values[arm], res[best[arm]])
+            for arm, (spec, res) in g.items()}
+    curves = figure("c2-best-rate-loss", "full-train-set loss at each arm's best grid rate (median, 15-85% band)",
+                    [_band_series(f"{arm} (lr {best[arm]:g})", res[best[arm]]["eval_step"],
+                                  train_loss_curve(res[best[arm]])) for arm, (_, res) in g.items()],
+                    xlabel="step", ylabel="train loss")
+    extra = {"best_lr": best, "grid": _grid_table(g), "selection": SELECTION_NOTE, "perturb": perturb}
+    return _grid_evidence(hyp, ctx, stats, arms, [curves] if with_curves else [_auc_figure(g)], extra, t0)
+
+
+def check_c2a(hyp, ctx, perturb=None):
+    return _check_best_rate(hyp, ctx, auc, perturb)
+
+
+def check_c2a2(hyp, ctx, perturb=None):
+    # the loss curves at the best rates are C2.a's figure; this one shows how the rates were chosen
+    return _check_best_rate(hyp, ctx, steps_to_loss, perturb, with_curves=False)
+
+
+def check_c2b(hyp, ctx, perturb=None):
+    t0 = time.perf_counter()
+    g, seeds = grids(hyp, ctx, perturb)
+    values = {arm: final_loss(res[HIGH_LR]) for arm, (_, res) in g.items()}
+    x, y = values[hyp.arms[0]], values[hyp.arms[1]]
+    stats = checks.compare_arms(hyp, ctx, x, y)
+    stats = _with_criteria(stats, {"BN far below chance": (np.mean(x) < LN10 - 0.5,
+                                                           f"mean {np.mean(x):.3f} vs {LN10 - 0.5:.3f}")})
+    arms = {arm: checks.arm_record(spec.replace(lr=HIGH_LR), seeds, values[arm], res[HIGH_LR])
+            for arm, (spec, res) in g.items()}
+    extra = {"lr": HIGH_LR, "plain_within_0.05_of_chance": bool(abs(np.mean(y) - LN10) < 0.05),
+             "grid": _grid_table(g), "perturb": perturb}
+    return _grid_evidence(hyp, ctx, stats, arms, [_lr_figure(g)], extra, t0)
+
+
+def check_c2b2(hyp, ctx, perturb=None):
+    t0 = time.perf_counter()
+    g, seeds = grids(hyp, ctx, perturb)
+    values = {arm: np.sum([final_loss(res[lr]) < LOSS_TARGET for lr in GRID_LRS], 0).astype(float)
+              for arm, (_, res) in g.items()}
+    stats = checks.compare_arms(hyp, ctx, values[hyp.arms[0]], values[hyp.arms[1]])
+    arms = {arm: checks.arm_record(spec, seeds, values[arm]) for arm, (spec, res) in g.items()}
+    trained = {arm: [float(np.mean(final_loss(res[lr]) < LOSS_TARGET)) for lr in GRID_LRS]
+               for arm, (_, res) in g.items()}
+    fig = figure("c2-trained-by-lr", "fraction of seeds with final train loss < 1 at each grid rate",
+                 [series(arm, [f"{lr:g}" for lr in GRID_LRS], v) for arm, v in trained.items()], kind="bar",
+                 xlabel="learning rate", ylabel="fraction trained")
+    extra = {"grid_lrs": list(GRID_LRS), "perturb": perturb,
+             "trained_fraction_by_lr": {arm: dict(zip(map(str, GRID_LRS), v)) for arm, v in trained.items()}}
+    return _grid_evidence(hyp, ctx, stats, arms, [fig], extra, t0)
+
+
+def check_c2c(hyp, ctx, perturb=None):
+    t0 = time.perf_counter()
+    specs = {a: checks.with_budget(s, hyp, ctx)
+             for a, s in _perturbed(hyp, {"bn": careless_spec("bn"), "none": careless_spec("none")}, perturb).items()}
+    seeds = ctx.seeds(hyp)
+    arrays = {arm: checks.run(s, seeds, ctx=ctx) for arm, s in specs.items()}
+    values = {arm: final_loss(a) for arm, a in arrays.items()}
+    x, y = values[hyp.arms[0]], values[hyp.arms[1]]
+    stats = checks.compare_arms(hyp, ctx, x, y)
+    stats = _with_criteria(stats, {
+        "BN trains": (np.mean(x) < LN10 - 0.1, f"BN mean {np.mean(x):.3f}, needs < {LN10 - 0.1:.3f}"),
+        "plain net at chance": (abs(np.mean(y) - LN10) < 0.05, f"plain mean {np.mean(y):.3f}, needs within 0.05 "
+                                                              f"of {LN10:.3f}")})
+    arms = {arm: checks.arm_record(specs[arm], seeds, values[arm], arrays[arm]) for arm in specs}
+    fig = figure("c2c-loss", "sigmoid net, N(0, 0.01^2) init: full-train-set loss (median, 15-85% band)",
+                 [_band_series(arm, a["eval_step"], train_loss_curve(a)) for arm, a in arrays.items()],
+                 xlabel="step", ylabel="train loss")
+    return make_evidence(hyp, CLAIM, ctx, arms=arms, stats=stats, engine="batched", figures=[fig],
+                         extra={"lr": CARELESS_LR, "perturb": perturb}, wall_s=time.perf_counter() - t0)
+
+
+def check_c2d(hyp, ctx, perturb=None):
+    specs = _perturbed(hyp, {"bn": ioffe_spec("bn"), "none": ioffe_spec("none")}, perturb)
+
+    def figures(arrays, values):
+        acc = figure("c2d-acc", "test accuracy", [_band_series(arm, a["eval_step"], a["eval_test_acc"])
+                                                  for arm, a in arrays.items()], xlabel="step",
+                     ylabel="test accuracy")
+        pct = []
+        for arm, a in arrays.items():
+            p = a["probe_pct_last_unit0"][:, 0, :]                       # first seed, unit 0: [P, 3]
+            idx = _thin(len(a["probe_step"]))
+            pct.append(figure(f"c2d-pct-{arm}", f"{arm}: input to one last-hidden-layer sigmoid (seed "
+                                                f"{int(a['seeds'][0])}, unit 0)",
+                              [series(f"{q}th percentile", a["probe_step"][idx], p[idx, j])
+                               for j, q in enumerate((15, 50, 85))], xlabel="step", ylabel="sigmoid input"))
+        return [acc, panels("c2d-pct", "15th, 50th and 85th percentiles of a last-hidden-layer sigmoid input "
+                                       "over training (Ioffe Fig. 1b,c)", pct)]
+
+    def extra(arrays, values):
+        steps = arrays[hyp.arms[0]]["eval_step"]
+        at = [b for b in STEP_BUDGETS if b <= steps[-1]] + ([int(steps[-1])] if steps[-1] not in STEP_BUDGETS else [])
+        return {"step_budgets": at, "lr": IOFFE_LR, "perturb": perturb,
+                "test_acc_at_budgets": {arm: {str(b): float(np.nanmean(a["eval_test_acc"][list(steps).index(b)]))
+                                              for b in at} for arm, a in arrays.items()}}
+
+    return checks.two_arm(hyp, CLAIM, ctx, specs, lambda a, arm: budget_test_acc(a), figures=figures, extra=extra)
+
+
+RUNNERS = {"C2.a": check_c2a, "C2.a2": check_c2a2, "C2.b": check_c2b, "C2.b2": check_c2b2, "C2.c": check_c2c,
+           "C2.d": check_c2d}
