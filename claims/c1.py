@@ -283,8 +283,8 @@ def _drift_figure(arrays_by_arm, fid, title):
 
 def _loss_figure(arrays_by_arm, fid):
     ser = [_band_series(arm, a["eval_step"], a["eval_train_loss"]) for arm, a in arrays_by_arm.items()]
-    return [figure(fid, "full-train-set loss during training (eval mode), median and 15-85% band", ser,
-                   xlabel="step", ylabel="train loss")]
+    return [figure(fid, "full-train-set loss (eval mode)", ser, xlabel="step",
+                   ylabel="train loss (median, 15-85%)")]
 
 
 # ------------------------------------------------------------------ checks
@@ -344,8 +344,8 @@ def check_c1b2(hyp, ctx, perturb=None):
 
     def figures(arrays, values):
         ser = [_band_series(arm, np.arange(a["train_loss"].shape[0]), a["train_loss"]) for arm, a in arrays.items()]
-        return [figure("c1b2-loss", "DLN full-batch training loss, median and 15-85% band", ser, xlabel="step",
-                       ylabel="loss", logy=True)]
+        return [figure("c1b2-loss", "DLN full-batch training loss", ser, xlabel="step",
+                       ylabel="loss (median, 15-85%)", logy=True)]
 
     return checks.two_arm(hyp, CLAIM, ctx, specs, lambda a, arm: dln_log_final_loss(a), figures=figures,
                           extra={"perturb": perturb})
@@ -401,9 +401,9 @@ def check_c1e(hyp, ctx, perturb=None):
     specs = _arms(hyp, _noisy_specs(), perturb)
     return checks.two_arm(hyp, CLAIM, ctx, specs, lambda a, arm: final_train_acc(a),
                           figures=lambda arrays, values: [figure(
-                              "c1e-acc", "full-train-set accuracy (eval mode), median and 15-85% band",
+                              "c1e-acc", "full-train-set accuracy (eval mode)",
                               [_band_series(arm, a["eval_step"], a["eval_train_acc"]) for arm, a in arrays.items()],
-                              xlabel="step", ylabel="train accuracy")],
+                              xlabel="step", ylabel="train accuracy (median, 15-85%)")],
                           extra={"perturb": perturb})
 
 
@@ -426,9 +426,9 @@ def check_c1f(hyp, ctx, perturb=None):
                  "reason": f"smoke profile: {e}", "effect": float(np.mean(groups[-1]) - np.mean(groups[0])),
                  "ci": None, "p": None}
     arms = {arm: checks.arm_record(specs[arm], seeds, values[arm], arrays[arm]) for arm in hyp.arms}
-    figs = [figure("c1f-drift", "per-step drift of the nonlinearity's input (layer 4) by batch size, median and "
-                                "15-85% band", [_band_series(arm, *_layer4(a)) for arm, a in arrays.items()],
-                   xlabel="step", ylabel="|d mu| + |d sigma^2| per step", logy=True)]
+    figs = [figure("c1f-drift", "per-step drift at hidden layer 4, by batch size",
+                   [_band_series(arm, *_layer4(a)) for arm, a in arrays.items()],
+                   xlabel="step", ylabel="|d mu| + |d sigma^2| (median, 15-85%)", logy=True)]
     return make_evidence(hyp, CLAIM, ctx, arms=arms, stats=stats, engine="batched", figures=figs,
                          extra={"batch_sizes": ["full (4000)" if b == 0 else b for b in sizes], "perturb": perturb})
 

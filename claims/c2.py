@@ -256,8 +256,8 @@ def _lr_figure(g):
         fl = np.stack([final_loss(res[lr]) for lr in GRID_LRS])            # [n_lr, K]
         med, lo, hi = checks.band(fl)
         ser.append(series(arm, np.log10(GRID_LRS), med, lo, hi))
-    return figure("c2-final-vs-lr", "final full-train-set loss against learning rate (median, 15-85% band; "
-                                    "ln 10 = chance)", ser, xlabel="log10 learning rate", ylabel="final train loss")
+    return figure("c2-final-vs-lr", "final train loss vs rate (chance: ln 10 = 2.30)", ser,
+                  xlabel="log10 learning rate", ylabel="final train loss (median, 15-85%)")
 
 
 # ------------------------------------------------------------------ checks
@@ -266,9 +266,8 @@ def _auc_figure(g):
     for arm, (_, res) in g.items():
         med, lo, hi = checks.band(np.stack([auc(res[lr]) for lr in GRID_LRS]))
         ser.append(series(arm, np.log10(GRID_LRS), med, lo, hi))
-    return figure("c2-auc-vs-lr", "AUC of the training loss against learning rate: the best rate of each arm is "
-                                  "its minimum (median, 15-85% band)", ser, xlabel="log10 learning rate",
-                  ylabel="AUC (mean train loss)")
+    return figure("c2-auc-vs-lr", "AUC vs rate (each arm's minimum = its best rate)", ser,
+                  xlabel="log10 learning rate", ylabel="AUC, mean train loss (median, 15-85%)")
 
 
 def _check_best_rate(hyp, ctx, metric, perturb, with_curves=True):
@@ -279,10 +278,10 @@ def _check_best_rate(hyp, ctx, metric, perturb, with_curves=True):
     stats = checks.compare_arms(hyp, ctx, values[hyp.arms[0]], values[hyp.arms[1]])
     arms = {arm: checks.arm_record(spec.replace(lr=best[arm]), seeds, values[arm], res[best[arm]])
             for arm, (spec, res) in g.items()}
-    curves = figure("c2-best-rate-loss", "full-train-set loss at each arm's best grid rate (median, 15-85% band)",
+    curves = figure("c2-best-rate-loss", "train loss at each arm's best grid rate",
                     [_band_series(f"{arm} (lr {best[arm]:g})", res[best[arm]]["eval_step"],
                                   train_loss_curve(res[best[arm]])) for arm, (_, res) in g.items()],
-                    xlabel="step", ylabel="train loss")
+                    xlabel="step", ylabel="train loss (median, 15-85%)")
     extra = {"best_lr": best, "grid": _grid_table(g), "selection": SELECTION_NOTE, "perturb": perturb}
     return _grid_evidence(hyp, ctx, stats, arms, [curves] if with_curves else [_auc_figure(g)], extra, t0)
 
@@ -320,7 +319,7 @@ def check_c2b2(hyp, ctx, perturb=None):
     arms = {arm: checks.arm_record(spec, seeds, values[arm]) for arm, (spec, res) in g.items()}
     trained = {arm: [float(np.mean(final_loss(res[lr]) < LOSS_TARGET)) for lr in GRID_LRS]
                for arm, (_, res) in g.items()}
-    fig = figure("c2-trained-by-lr", "fraction of seeds with final train loss < 1 at each grid rate",
+    fig = figure("c2-trained-by-lr", "fraction of seeds with final train loss < 1",
                  [series(arm, [f"{lr:g}" for lr in GRID_LRS], v) for arm, v in trained.items()], kind="bar",
                  xlabel="learning rate", ylabel="fraction trained")
     extra = {"grid_lrs": list(GRID_LRS), "perturb": perturb,
@@ -342,9 +341,9 @@ def check_c2c(hyp, ctx, perturb=None):
         "plain net at chance": (abs(np.mean(y) - LN10) < 0.05, f"plain mean {np.mean(y):.3f}, needs within 0.05 "
                                                               f"of {LN10:.3f}")})
     arms = {arm: checks.arm_record(specs[arm], seeds, values[arm], arrays[arm]) for arm in specs}
-    fig = figure("c2c-loss", "sigmoid net, N(0, 0.01^2) init: full-train-set loss (median, 15-85% band)",
+    fig = figure("c2c-loss", "sigmoid net, N(0, 0.01^2) init: train loss",
                  [_band_series(arm, a["eval_step"], train_loss_curve(a)) for arm, a in arrays.items()],
-                 xlabel="step", ylabel="train loss")
+                 xlabel="step", ylabel="train loss (median, 15-85%)")
     return make_evidence(hyp, CLAIM, ctx, arms=arms, stats=stats, engine="batched", figures=[fig],
                          extra={"lr": CARELESS_LR, "perturb": perturb}, wall_s=time.perf_counter() - t0)
 
@@ -355,13 +354,12 @@ def check_c2d(hyp, ctx, perturb=None):
     def figures(arrays, values):
         acc = figure("c2d-acc", "test accuracy", [_band_series(arm, a["eval_step"], a["eval_test_acc"])
                                                   for arm, a in arrays.items()], xlabel="step",
-                     ylabel="test accuracy")
+                     ylabel="test accuracy (median, 15-85%)")
         pct = []
         for arm, a in arrays.items():
             p = a["probe_pct_last_unit0"][:, 0, :]                       # first seed, unit 0: [P, 3]
             idx = _thin(len(a["probe_step"]))
-            pct.append(figure(f"c2d-pct-{arm}", f"{arm}: input to one last-hidden-layer sigmoid (seed "
-                                                f"{int(a['seeds'][0])}, unit 0)",
+            pct.append(figure(f"c2d-pct-{arm}", f"{arm}: seed {int(a['seeds'][0])}, last hidden layer, unit 0",
                               [series(f"{q}th percentile", a["probe_step"][idx], p[idx, j])
                                for j, q in enumerate((15, 50, 85))], xlabel="step", ylabel="sigmoid input"))
         return [acc, panels("c2d-pct", "15th, 50th and 85th percentiles of a last-hidden-layer sigmoid input "

@@ -279,11 +279,21 @@ def fmt_seeds(seeds) -> str:
     return shown + (", ..." if len(seeds) > 8 else "")
 
 
+def arm_roles(ev: dict) -> list[tuple[str, str | None]]:
+    """(arm name, "x"/"y"/None): x and y are the hypothesis's first two arms, whatever the key order
+    (evidence travels as JSON with sorted keys, so arm order in the dict carries no meaning)."""
+    declared = list(ev.get("hypothesis", {}).get("arms") or [])
+    role = {name: r for name, r in zip(declared[:2], ("x", "y"))}
+    names = [n for n in declared if n in ev["arms"]] + [n for n in ev["arms"] if n not in declared]
+    return [(n, role.get(n)) for n in names]
+
+
 def arm_counts(ev: dict) -> str:
     """n per arm as 'a=8, b=7': the n the test used (stats n_x, n_y), else the non-missing values."""
     parts = []
-    for i, (name, arm) in enumerate(ev["arms"].items()):
-        n = ev["stats"].get(("n_x", "n_y")[i]) if i < 2 else None
+    for name, role in arm_roles(ev):
+        arm = ev["arms"][name]
+        n = ev["stats"].get(f"n_{role}") if role else None
         if not isinstance(n, int) or isinstance(n, bool):
             n = sum(v is not None for v in arm["values"])
         parts.append(f"{name}={n}")
@@ -304,14 +314,14 @@ def evidence_table(ev: dict) -> str:
         f"alpha {fmt_num(st.get('alpha', h.get('alpha')))}, profile {ev['profile']}, "
         f"seed base {ev['seed_base']}, engine {ev['engine']}",
     ]
-    names = list(ev["arms"])
-    width = max([len("arm")] + [len(n) for n in names])
+    roles = arm_roles(ev)
+    width = max([len("arm")] + [len(n) for n, _ in roles])
     lines.append(f"  {'arm':<{width}}  {'n':>4}  {'mean':>11}  {'sd':>11}  {'diverged':>8}  seeds")
-    for i, name in enumerate(names):
+    for name, role in roles:
         arm = ev["arms"][name]
         vals = [v for v in arm["values"] if isinstance(v, (int, float))]
-        mean = st.get("mean_x" if i == 0 else "mean_y") if i < 2 else None
-        sd = st.get("sd_x" if i == 0 else "sd_y") if i < 2 else None
+        mean = st.get(f"mean_{role}") if role else None
+        sd = st.get(f"sd_{role}") if role else None
         if mean is None and vals:
             mean = sum(vals) / len(vals)
         ndiv = sum(d is not None for d in arm["diverged"])
