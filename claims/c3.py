@@ -24,7 +24,7 @@ C3A = Hypothesis(
               "deviation stays within the eps-derived bound eps/(2 sigma^2) |x - mu|.",
     source="Ioffe & Szegedy 2015, Sec. 3 (the identity-transform argument); Santurkar et al. 2018, Obs. 4.3",
     stance="supports",
-    metric="max |BN(x) - x| over units and samples, relative to the batch scale |mu| + sigma; one value per case "
+    metric="max |BN(x) - x| over units and samples, relative to the batch scale max|x| + sigma; one value per case "
            "(input distribution x batch size x width)",
     arms=("cases",), direction="deterministic", test="deterministic",
     budgets={"smoke": Budget(seeds=1), "ci": Budget(seeds=1), "full": Budget(seeds=1)},
@@ -438,7 +438,7 @@ def _recovery_figures(hyp, a):
             lo, hi = float(a[theirs][i].min()), float(a[theirs][i].max())
             figs.append(figure(f"{hyp.id}-seed{seeds[i]}", f"seed {seeds[i]}: {mine} against the unit's original {name}",
                                [series("units", a[theirs][i, ::step], a[mine][i, ::step]),
-                                series(f"{mine} = {name} (full recovery)", [lo, hi], [lo, hi])],
+                                series(f"{mine} = {name}: full recovery (line end points)", [lo, hi], [lo, hi])],
                                xlabel=f"original {name} of the unit", ylabel=mine, kind="scatter"))
     else:
         curve = a["curve_affine"]

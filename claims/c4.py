@@ -1,6 +1,6 @@
-"""C4: BN regularizes through the noise of mini-batch statistics. Ghost-batch arms vary only the noise
-(fixed optimizer batch); BN against no BN at each arm's learning rate; noise removed and Monte Carlo BN
-(Teye et al. 2018) run in a small private loop, since they need statistics or weights the engine does not expose.
+"""C4: BN regularizes through the noise of mini-batch statistics. Ghost-batch arms vary only that noise (fixed
+optimizer batch); BN against no BN; less noise (large-batch statistics) and Monte Carlo BN (Teye et al. 2018)
+run in a small private loop, since they need statistics or weights the engine does not expose.
 """
 from __future__ import annotations
 
@@ -75,7 +75,11 @@ C4C = Hypothesis(
     metric=f"final test accuracy (eval mode), one value per seed, paired by seed (same Linear init and data "
            f"order); a diverged seed counts as chance ({CHANCE})",
     arms=("bn", "no_bn"), direction="greater", test="wilcoxon", paired=True, budgets=C4_BUDGETS,
-    notes="Learning rates are the dossier pilot's (BN 0.1, no BN 0.05), fixed before this run; no selection on the "
+    confirmatory=False,
+    notes="Exploratory (non-gating), as the dossier's statistical recipe (Sec. 8) lists C4-c; it was first run as "
+          "confirmatory, came out inconclusive at seed base 0 (+0.9 pp, p 0.16) and reproduced at seed base 1 "
+          "(+1.85 pp); a 3 x 256 / 2000-step re-run by the lead gave +0.6 pp (p 0.19). "
+          "Learning rates are the dossier pilot's (BN 0.1, no BN 0.05), fixed before this run; no selection on the "
           "test set (the engine has no held-out split of the train set to tune on). The learning-rate difference "
           "confounds the comparison: Bjorck et al. 2018 attribute BN's generalization benefit to the larger "
           "learning rate it allows, not to noise. The BN arm is C4.a's G = 128 ensemble. A re-pilot at the ci size "
@@ -90,7 +94,9 @@ PRIVATE = {"data": "mnist1d", "data_seed": 42, "depth": 3, "width": 128, "batch_
            "momentum": 0.9, "bn_eps": 1e-5, "bn_momentum": 0.1, "stats_batch": 512, "mc_passes": 16}
 PRIVATE_FORMAT = 1
 # Not piloted (Teye et al. report no MLP/MNIST-1D numbers); 8 seeds is the smallest n with room for one
-# discordant pair at alpha 0.01 in the paired one-sided Wilcoxon (exact floor 2^-8).
+# discordant pair at alpha 0.01 in the paired one-sided Wilcoxon (exact floor 2^-8). 800 steps: both arms fit
+# the train set (~99% train accuracy), so fitting speed does not decide the comparison (a 600-step variant,
+# tried to save CPU, left the BN arm at ~96% and was dropped). The large-statistics arm costs ~4x a BN step.
 PRIVATE_BUDGETS = {"smoke": Budget(seeds=3, steps=40), "ci": Budget(seeds=8, steps=800),
                    "full": Budget(seeds=12, steps=4000)}
 _PRIVATE_NOTES = ("Private stacked loop in claims/c4.py: MLP 3 x 128 with BN (no bias before BN), same init "

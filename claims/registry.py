@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from harness.hypothesis import Claim, Hypothesis
 
-from claims import c1, c2, c3, santurkar, yang
+from claims import c1, c2, c3, c4, santurkar, yang
 
-CLAIMS: list[Claim] = [c1.CLAIM, c2.CLAIM, c3.CLAIM, santurkar.CLAIM, yang.CLAIM]
+CLAIMS: list[Claim] = [c1.CLAIM, c2.CLAIM, c3.CLAIM, c4.CLAIM, santurkar.CLAIM, yang.CLAIM]
 
 
 def all_hypotheses() -> list[Hypothesis]:

@@ -43,16 +43,14 @@ def ghost_batch_norm(z, state, gamma, beta, *, ghost, train, update, momentum, e
         return batch_norm(z, state, gamma, beta, train=False, update=False, momentum=momentum, eps=eps)
     if b % ghost:
         raise ValueError(f"batch {b} is not a multiple of the ghost batch size {ghost}")
-    zg = z.reshape(k, h, b // ghost, ghost)
-    mu = zg.mean(3, keepdim=True)
-    var = zg.var(3, unbiased=False, keepdim=True)
-    out = ((zg - mu) / torch.sqrt(var + eps)).reshape(k, h, b)
+    # Each ghost batch is a channel of a [1, K*H*(B/G), G] view (no copy), so F.batch_norm's kernel
+    # computes every ghost batch's statistics at once.
+    out = F.batch_norm(z.reshape(1, k * h * (b // ghost), ghost), None, None, training=True, eps=eps).view(k, h, b)
     if update:
         with torch.no_grad():   # average of the ghost batches' statistics, unbiased variance as BN does
-            m = mu.mean(2).reshape(-1)
-            v = (var * ghost / (ghost - 1)).mean(2).reshape(-1)
-            state.mean.mul_(1 - momentum).add_(m, alpha=momentum)
-            state.var.mul_(1 - momentum).add_(v, alpha=momentum)
+            var, mu = torch.var_mean(z.reshape(k, h, b // ghost, ghost), dim=3, unbiased=True)
+            state.mean.mul_(1 - momentum).add_(mu.mean(2).reshape(-1), alpha=momentum)
+            state.var.mul_(1 - momentum).add_(var.mean(2).reshape(-1), alpha=momentum)
     return _affine(out, gamma, beta)
 
 

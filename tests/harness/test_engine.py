@@ -54,6 +54,26 @@ def test_deep_linear_and_masks_match_reference():
         assert np.max(np.abs(a["train_loss"] - b["train_loss"])) <= 1e-5
 
 
+def test_ghost_bn_against_per_chunk_batch_norm():
+    """Ghost BN checked against an independent computation: F.batch_norm on each ghost chunk."""
+    import torch.nn.functional as F
+    from harness import norms
+    g = torch.Generator().manual_seed(0)
+    k, h, b, ghost = 3, 5, 32, 8
+    z = torch.randn(k, h, b, generator=g) * 3 + 1
+    gamma, beta = torch.randn(k, h, generator=g), torch.randn(k, h, generator=g)
+    state = norms.NormState(k, h)
+    out = norms.ghost_batch_norm(z, state, gamma, beta, ghost=ghost, train=True, update=True, momentum=0.1, eps=1e-5)
+    for j in range(k):
+        for c in range(b // ghost):
+            chunk = z[j, :, c * ghost:(c + 1) * ghost].T                    # [G, H]
+            ref = F.batch_norm(chunk, None, None, gamma[j], beta[j], training=True, eps=1e-5)
+            torch.testing.assert_close(out[j, :, c * ghost:(c + 1) * ghost].T, ref, atol=1e-5, rtol=1e-5)
+    chunks = z.view(k, h, b // ghost, ghost)
+    torch.testing.assert_close(state.mean.view(k, h), 0.1 * chunks.mean(3).mean(2))
+    torch.testing.assert_close(state.var.view(k, h), 0.9 + 0.1 * chunks.var(3, unbiased=True).mean(2))
+
+
 def test_bn_and_plain_arms_share_linear_init():
     from harness.nets import init_params
     p1 = init_params(ModelSpec(norm="none"), 40, 10, 7)
