@@ -6,6 +6,7 @@ whose verdict equals the seed-base-0 (or first) verdict.
 """
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -23,8 +24,11 @@ def run_base(base, args, outdir):
         cmd.append(f"--claims-store={args.store}")
     if args.ids:
         cmd.append("--claims-ids=" + ",".join(args.ids))
+    shutil.rmtree(report, ignore_errors=True)          # never read a stale report from an earlier run
     t0 = time.perf_counter()
-    subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if proc.returncode not in (0, 1) or not (report / "report.json").exists():
+        sys.exit(f"seed base {base}: pytest exited {proc.returncode} without a report\n{proc.stdout[-3000:]}")
     data = json.loads((report / "report.json").read_text())
     return {h["id"]: (h["verdict"], h["hypothesis"].get("confirmatory", True)) for h in data["hypotheses"]}, \
         time.perf_counter() - t0

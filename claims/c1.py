@@ -138,7 +138,10 @@ C1C = Hypothesis(
           "initial plateau there, and a net that is not learning looks stable (dossier Sec. 3 item 6). A first "
           "version with 1000 steps was inconclusive at seed base 1 (one plain seed started late); the run "
           "length was then raised to the pilot's 2000 steps and seed base 2 kept as an untouched replication. "
-          "The early-window and a scale-free (relative) drift are reported in extra.")
+          "The early-window and a scale-free (relative) drift are reported in extra. Largely by construction: "
+          "on a fixed probe batch in training mode a BN unit's output has mean beta and variance close to "
+          "gamma^2, so BN's drift is the movement of gamma and beta - which is exactly Ioffe's argument that "
+          "BN stabilizes the nonlinearity's input.")
 
 C1D = Hypothesis(
     id="C1.d", claim="C1", title="noisy BN still trains better than no BN",

@@ -125,6 +125,8 @@ def grad_sq_norms(activation: str, norm: bool, init: str, batch: int, seed: int)
     """|dL/dW_l|_F^2 for every hidden layer of one freshly initialized network, one batch, training mode."""
     import torch
     import torch.nn.functional as F
+
+    from harness import engine  # noqa: F401  (sets one torch thread per process)
     g = torch.Generator().manual_seed(int(seed))
     x = torch.randn(batch, D_IN, generator=g)
     labels = torch.randint(0, CLASSES, (batch,), generator=g)

@@ -153,16 +153,18 @@ def deterministic(hyp, claim, ctx, errors: dict, tolerance, *, what: str, figure
     """
     tol = tolerance if isinstance(tolerance, dict) else {c: tolerance for c in errors}
     vals = np.asarray([errors[c] / tol[c] for c in errors], float)
-    worst = float(np.nanmax(vals)) if vals.size else float("nan")
-    ok = bool(vals.size) and bool(np.all(np.isfinite(vals))) and worst <= 1.0
-    worst_case = list(errors)[int(np.nanargmax(vals))] if vals.size else "-"
+    vals = np.where(np.isfinite(vals), vals, np.inf)      # a NaN error is a failure, and names its case
+    worst = float(vals.max()) if vals.size else float("nan")
+    ok = bool(vals.size) and worst <= 1.0
+    worst_case = list(errors)[int(vals.argmax())] if vals.size else "-"
     stats = {"test": "deterministic", "direction": "deterministic", "alpha": None, "n_x": int(vals.size),
              "n_y": None, "effect": worst, "ci": None, "p": None,
              "verdict": "reproduced" if ok else "not reproduced",
              "reason": f"worst {what} / tolerance over {vals.size} cases = {worst:.3g} ({worst_case}: "
                        f"{errors[worst_case]:.3g} vs {tol[worst_case]:.3g})" if vals.size else "no cases",
-             "values_x": [float(v) for v in vals]}
-    arms = {"cases": {"seeds": list(range(len(vals))), "values": [float(v) for v in vals]}}
+             "values_x": [float(v) if np.isfinite(v) else None for v in vals]}
+    arms = {"cases": {"seeds": list(range(len(vals))), "values": [float(v) if np.isfinite(v) else None
+                                                                  for v in vals]}}
     ex = {"cases": list(errors.keys()), **(extra or {})}
     return make_evidence(hyp, claim, ctx, arms=arms, stats=stats, engine="analytic", figures=list(figures),
                          extra=ex)

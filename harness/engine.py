@@ -387,12 +387,14 @@ def _train_one_reference(spec: TrainSpec, seed: int) -> dict:
         for p, mask in masks.items():
             p.grad.mul_(mask)
         opt.step()
-    end = (spec.steps, _evaluate_module(model, ds)) if diverged < 0 else (spec.steps, None)
-    evals.append(end)
-    steps = [e[0] for e in evals]
+    evals.append((spec.steps, _evaluate_module(model, ds) if diverged < 0 else None))
+    # Every seed reports the same checkpoints (as the batched engine does); after divergence they are NaN.
+    steps = list(range(0, spec.steps, spec.eval_every)) + [spec.steps]
+    done = dict(evals)
     out = {"eval_step": np.array(steps), "diverged_at": np.array(diverged)}
     for key in ("train_loss", "train_acc", "test_loss", "test_acc"):
-        out["eval_" + key] = np.array([e[1][key] if e[1] is not None else np.nan for e in evals], dtype=np.float64)
+        out["eval_" + key] = np.array([done[t][key] if done.get(t) is not None else np.nan for t in steps],
+                                      dtype=np.float64)
     out["train_loss"] = train_loss
     norm_mods = [mod for mod in model.modules() if isinstance(mod, (torch.nn.BatchNorm1d, nets._StackedNormModule))]
     for l, mod in zip(spec.model.norm_layers or range(len(norm_mods)), norm_mods):

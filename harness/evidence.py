@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from harness.hypothesis import VERDICTS
 
 SCHEMA = 1
-ENGINES = ("batched", "reference", "analytic")
+ENGINES = ("batched", "reference", "private", "analytic")   # private: a claim module's own small loop
 EVIDENCE_VERDICTS = VERDICTS + ("smoke",)
 FIGURE_KINDS = ("lines", "scatter", "bar")
 REQUIRED_KEYS = ("schema", "id", "claim", "hypothesis", "profile", "seed_base", "arms", "stats",
@@ -98,7 +98,8 @@ def environment(*, import_torch: bool = True) -> dict:
         except Exception:
             pass
     env["torch_threads"] = threads
-    env["device"] = "cpu"
+    eng = sys.modules.get("harness.engine")          # the batched engine's device (BNCLAIMS_DEVICE)
+    env["device"] = getattr(eng, "DEVICE", None) or os.environ.get("BNCLAIMS_DEVICE", "cpu")
     return env
 
 

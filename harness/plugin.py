@@ -155,6 +155,10 @@ def pytest_collection_modifyitems(session, config, items):
     keep, drop = [], []
     for item in items:
         (keep if _selected(item, ids) else drop).append(item)
+    unmatched = [i for i in ids if not any(_selected(item, [i]) for item in keep)]
+    if unmatched:
+        raise pytest.UsageError(f"--claims-ids: {', '.join(unmatched)} matches no collected claim check "
+                                "(see `bnclaims list` for the ids)")
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep

@@ -44,6 +44,8 @@ class ModelSpec:
             raise ValueError("depth and width must be >= 1")
         if self.norm == "ghost_bn" and self.ghost_size < 2:
             raise ValueError("ghost_bn needs ghost_size >= 2")
+        if self.arch == "cnn" and self.norm not in ("none", "bn", "bn_noaffine"):
+            raise ValueError(f"the CNN supports norm none, bn or bn_noaffine, not {self.norm!r}")
 
     def normed(self, layer: int) -> bool:
         return self.norm != "none" and (not self.norm_layers or layer in self.norm_layers)
@@ -82,6 +84,14 @@ class TrainSpec:
             raise ValueError("lr must be > 0")
         if self.probes and self.probe_every < 1:
             raise ValueError("probes need probe_every >= 1")
+        unknown = set(self.probes) - {"ics", "drift", "landscape"}
+        if unknown:
+            raise ValueError(f"unknown probes {sorted(unknown)}; choose from ics, drift, landscape")
+        hidden = self.model.depth - 1 if self.model.arch == "dln" else self.model.depth
+        if any(not 0 <= int(i) < hidden for i in self.probe_layers):
+            raise ValueError(f"probe_layers {self.probe_layers} out of range for {hidden} hidden layers")
+        if self.model.norm == "ghost_bn" and self.batch_size and self.batch_size % self.model.ghost_size:
+            raise ValueError(f"batch size {self.batch_size} is not a multiple of ghost size {self.model.ghost_size}")
 
     def replace(self, **kw) -> "TrainSpec":
         model_kw = {k[6:]: kw.pop(k) for k in list(kw) if k.startswith("model_")}

@@ -54,11 +54,30 @@ def key_of(spec: Mapping) -> str:
     return hashlib.sha256(canonical_json(spec).encode("utf-8")).hexdigest()[:KEY_LEN]
 
 
+_NUMERIC_MODULES = ("data", "nets", "norms", "engine")
+
+
 def environment_key() -> dict:
-    """The parts of the environment that change numerical results; fold into specs."""
+    """The parts of the environment that change numerical results; fold into specs: torch version,
+    thread count (importing harness.engine pins it to one), and a hash of the harness code that
+    produces the numbers, so an edited engine never reuses stale entries."""
     import torch  # lazy: importing torch costs seconds and the store itself never needs it
 
-    return {"torch": torch.__version__, "threads": torch.get_num_threads()}
+    from harness import engine  # noqa: F401  (sets the thread count before it is read)
+    return {"torch": torch.__version__, "threads": torch.get_num_threads(), "code": harness_code_hash()}
+
+
+def harness_code_hash() -> str:
+    here = Path(__file__).resolve().parent
+    blob = b"".join((here / f"{m}.py").read_bytes() for m in _NUMERIC_MODULES)
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def code_hash(settings: dict, *funcs) -> str:
+    """Hash of a private training loop's settings and source code, for its run-store key."""
+    import inspect
+    blob = canonical_json(settings) + "".join(inspect.getsource(f) for f in funcs)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 class _Corrupt(Exception):

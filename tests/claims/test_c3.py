@@ -51,8 +51,8 @@ def test_c3c4_loss_returns(claims_run):
     claims_run(c3.C3C4, c3.CLAIM, c3.check_c3c)
 
 
-@pytest.mark.claim("C3.c1")
-@pytest.mark.parametrize("hyp", [c3.C3C1, c3.C3C4], ids=["C3.c1", "C3.c4"])
+@pytest.mark.parametrize("hyp", [pytest.param(c3.C3C1, marks=pytest.mark.claim("C3.c1"), id="C3.c1"),
+                                 pytest.param(c3.C3C4, marks=pytest.mark.claim("C3.c4"), id="C3.c4")])
 def test_c3c_negative_control_without_recovery_training(claims_ctx, hyp):
     """The state at insertion in place of the trained gamma, beta: distance and loss cannot have recovered."""
     ev = c3.check_c3c(hyp, claims_ctx, perturb="no_recovery_training")
@@ -62,8 +62,8 @@ def test_c3c_negative_control_without_recovery_training(claims_ctx, hyp):
         assert ev["stats"]["effect"] == 0.0        # identical distances at insertion and "after"
 
 
-@pytest.mark.claim("C3.c2")
-@pytest.mark.parametrize("hyp", [c3.C3C2, c3.C3C3], ids=["C3.c2", "C3.c3"])
+@pytest.mark.parametrize("hyp", [pytest.param(c3.C3C2, marks=pytest.mark.claim("C3.c2"), id="C3.c2"),
+                                 pytest.param(c3.C3C3, marks=pytest.mark.claim("C3.c3"), id="C3.c3")])
 def test_c3c_negative_control_shuffled_units(claims_ctx, hyp):
     """gamma, beta against the moments of randomly permuted units: no rank correlation to find."""
     ev = c3.check_c3c(hyp, claims_ctx, perturb="shuffled_units")

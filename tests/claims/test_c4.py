@@ -14,8 +14,8 @@ def test_c4b_more_noise_higher_test_accuracy(claims_run):
     claims_run(c4.C4B, c4.CLAIM, c4.check_ghost_trend)
 
 
-@pytest.mark.claim("C4.a")
-@pytest.mark.parametrize("hyp", [c4.C4A, c4.C4B], ids=["C4.a", "C4.b"])
+@pytest.mark.parametrize("hyp", [pytest.param(c4.C4A, marks=pytest.mark.claim("C4.a"), id="C4.a"),
+                                 pytest.param(c4.C4B, marks=pytest.mark.claim("C4.b"), id="C4.b")])
 def test_c4ab_negative_control_all_g128(claims_ctx, hyp):
     """Every arm at G = 128 (the same runs from the store): no trend can be found."""
     ev = c4.check_ghost_trend(hyp, claims_ctx, perturb="all_g128")
@@ -48,8 +48,8 @@ def test_c4d2_less_noise_wider_gap(claims_run):
     claims_run(c4.C4D2, c4.CLAIM, c4.check_private)
 
 
-@pytest.mark.claim("C4.d1")
-@pytest.mark.parametrize("hyp", [c4.C4D1, c4.C4D2], ids=["C4.d1", "C4.d2"])
+@pytest.mark.parametrize("hyp", [pytest.param(c4.C4D1, marks=pytest.mark.claim("C4.d1"), id="C4.d1"),
+                                 pytest.param(c4.C4D2, marks=pytest.mark.claim("C4.d2"), id="C4.d2")])
 def test_c4d_negative_control_standard_bn_in_both_arms(claims_ctx, hyp):
     ev = c4.check_private(hyp, claims_ctx, perturb="batch_as_large")
     assert ev["arms"]["batch_stats"]["values"] == ev["arms"]["large_batch_stats"]["values"]

@@ -57,3 +57,11 @@ def test_lr_grid_is_one_ensemble_split_per_rate(tmp_path):
     assert grid[0.3]["eval_train_loss"].shape == alone["eval_train_loss"].shape
     np.testing.assert_allclose(grid[0.3]["train_loss"], alone["train_loss"], atol=1e-5)
     assert not np.allclose(grid[0.01]["train_loss"], grid[0.3]["train_loss"])
+
+
+def test_deterministic_check_fails_on_nan_and_names_the_case():
+    hyp = dataclasses.replace(HYP, direction="deterministic", test="deterministic", sequential=False)
+    ev = checks.deterministic(hyp, CLAIM, RunContext(), {"fine": 0.1, "broken": float("nan")}, 1.0, what="error")
+    assert ev["verdict"] == "not reproduced" and "broken" in ev["stats"]["reason"]
+    ev = checks.deterministic(hyp, CLAIM, RunContext(), {"a": 0.5, "b": 0.9}, 1.0, what="error")
+    assert ev["verdict"] == "reproduced"

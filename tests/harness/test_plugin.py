@@ -195,6 +195,12 @@ def test_claims_ids_selects_a_claim(fake):
     assert j["run"]["ids"] == ["C9"]
 
 
+def test_unknown_claims_ids_are_usage_errors(fake):
+    r = run(fake, "--claims-ids", "C9,C77")
+    assert r.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--claims-ids: C77 matches no collected claim check" in r.stderr.str()
+
+
 def test_bad_options_are_usage_errors(fake):
     r = run(fake, "--claims-profile", "bogus")
     assert r.ret == pytest.ExitCode.USAGE_ERROR

@@ -111,8 +111,10 @@ def test_key_stable_and_sensitive():
 def test_environment_key():
     import torch
 
+    from harness.store import harness_code_hash
     env = environment_key()
-    assert env == {"torch": torch.__version__, "threads": torch.get_num_threads()}
+    assert env == {"torch": torch.__version__, "threads": 1, "code": harness_code_hash()}
+    assert len(env["code"]) == 16
     key_of({"spec": 1, **env})  # JSON-safe
 
 
