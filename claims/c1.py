@@ -10,8 +10,7 @@ import math
 import numpy as np
 
 from harness import checks
-from harness import stats as st
-from harness.evidence import figure, make_evidence, panels, series
+from harness.evidence import figure, make_evidence, panels
 from harness.hypothesis import Budget, Claim, Hypothesis
 from harness.spec import ModelSpec, TrainSpec
 
@@ -251,21 +250,10 @@ def dln_log_final_loss(arrays) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ figures
-def _thin(n: int, limit: int = 60) -> np.ndarray:
-    return np.unique(np.linspace(0, n - 1, min(n, limit)).round().astype(int)) if n else np.arange(0)
-
-
-def _band_series(label, x, curves):
-    """Median and 15-85th percentile band over seeds of curves [T, K], thinned to <= 60 points."""
-    idx = _thin(len(x))
-    med, lo, hi = checks.band(np.asarray(curves, float)[idx])
-    return series(label, np.asarray(x)[idx], med, lo, hi)
-
-
 def _ics_figures(arrays_by_arm, arms, layers, what, fid):
     figs = []
     for j, layer in enumerate(layers):
-        ser = [_band_series(arm, a["probe_step"], a["probe_ics_cos"][:, :, j]) for arm, a in arrays_by_arm.items()
+        ser = [checks.band_series(arm, a["probe_step"], a["probe_ics_cos"][:, :, j]) for arm, a in arrays_by_arm.items()
                if arm in arms]
         figs.append(figure(f"{fid}-l{layer}", f"hidden layer {layer + 1}", ser, xlabel="step",
                            ylabel="cos(G, G')"))
@@ -278,38 +266,26 @@ def _drift_figure(arrays_by_arm, fid, title):
         ser = []
         for arm, a in arrays_by_arm.items():
             steps, d = drift_series(a)
-            ser.append(_band_series(arm, steps, d[:, :, j]))
+            ser.append(checks.band_series(arm, steps, d[:, :, j]))
         figs.append(figure(f"{fid}-l{layer}", f"hidden layer {layer + 1}", ser, xlabel="step",
                            ylabel="|d mu| + |d sigma^2| per 25 steps", logy=True))
     return [panels(fid, title, figs)]
 
 
 def _loss_figure(arrays_by_arm, fid):
-    ser = [_band_series(arm, a["eval_step"], a["eval_train_loss"]) for arm, a in arrays_by_arm.items()]
+    ser = [checks.band_series(arm, a["eval_step"], a["eval_train_loss"]) for arm, a in arrays_by_arm.items()]
     return [figure(fid, "full-train-set loss (eval mode)", ser, xlabel="step",
                    ylabel="train loss (median, 15-85%)")]
 
 
 # ------------------------------------------------------------------ checks
-def _arms(hyp, specs: dict, perturb):
-    """Specs in the order the evidence expects (x, y, then context arms). perturb="control" gives arm x the
-    control arm's spec (the negative control: identical runs, so the check must not come out reproduced)."""
-    ordered = {a: specs[a] for a in hyp.arms}
-    ordered.update({a: s for a, s in specs.items() if a not in ordered})
-    if perturb == "control":
-        ordered[hyp.arms[0]] = ordered[hyp.arms[1]]
-    elif perturb is not None:
-        raise ValueError(f"unknown perturbation {perturb!r}")
-    return ordered
-
-
 def _side_compare(hyp, ctx, x, y, direction):
     """A secondary comparison reported in extra (same test and alpha, not gating)."""
     return checks.compare_arms(dataclasses.replace(hyp, direction=direction), ctx, x, y)
 
 
 def check_c1a(hyp, ctx, perturb=None):
-    specs = _arms(hyp, {"bn": mlp_spec("bn"), "none": mlp_spec("none")}, perturb)
+    specs = checks.ordered_arms(hyp, {"bn": mlp_spec("bn"), "none": mlp_spec("none")}, perturb)
 
     def extra(arrays, values):
         rel = {arm: gradient_ics(a, "probe_ics_rel") for arm, a in arrays.items()}
@@ -328,7 +304,7 @@ def check_c1a(hyp, ctx, perturb=None):
 
 
 def check_c1b(hyp, ctx, perturb=None):
-    specs = _arms(hyp, {"bn": dln_spec("bn"), "none": dln_spec("none")}, perturb)
+    specs = checks.ordered_arms(hyp, {"bn": dln_spec("bn"), "none": dln_spec("none")}, perturb)
 
     def extra(arrays, values):
         rel = {arm: gradient_ics(a, "probe_ics_rel", until=None) for arm, a in arrays.items()}
@@ -343,10 +319,10 @@ def check_c1b(hyp, ctx, perturb=None):
 
 
 def check_c1b2(hyp, ctx, perturb=None):
-    specs = _arms(hyp, {"bn": dln_spec("bn"), "none": dln_spec("none")}, perturb)
+    specs = checks.ordered_arms(hyp, {"bn": dln_spec("bn"), "none": dln_spec("none")}, perturb)
 
     def figures(arrays, values):
-        ser = [_band_series(arm, np.arange(a["train_loss"].shape[0]), a["train_loss"]) for arm, a in arrays.items()]
+        ser = [checks.band_series(arm, np.arange(a["train_loss"].shape[0]), a["train_loss"]) for arm, a in arrays.items()]
         return [figure("c1b2-loss", "DLN full-batch training loss", ser, xlabel="step",
                        ylabel="loss (median, 15-85%)", logy=True)]
 
@@ -355,7 +331,7 @@ def check_c1b2(hyp, ctx, perturb=None):
 
 
 def check_c1c(hyp, ctx, perturb=None):
-    specs = _arms(hyp, {"bn": mlp_spec("bn"), "none": mlp_spec("none")}, perturb)
+    specs = checks.ordered_arms(hyp, {"bn": mlp_spec("bn"), "none": mlp_spec("none")}, perturb)
 
     def extra(arrays, values):
         early = {arm: distributional_drift(a, window=(0, EARLY_PHASE)) for arm, a in arrays.items()}
@@ -382,7 +358,7 @@ def _noisy_specs():
 
 
 def check_c1d(hyp, ctx, perturb=None):
-    specs = _arms(hyp, _noisy_specs(), perturb)
+    specs = checks.ordered_arms(hyp, _noisy_specs(), perturb)
     return checks.two_arm(hyp, CLAIM, ctx, specs, lambda a, arm: final_train_loss(a),
                           figures=lambda arrays, values: _loss_figure(arrays, "c1d-loss"),
                           extra=lambda arrays, values: {
@@ -391,7 +367,7 @@ def check_c1d(hyp, ctx, perturb=None):
 
 
 def check_c1d2(hyp, ctx, perturb=None):
-    specs = _arms(hyp, _noisy_specs(), perturb)
+    specs = checks.ordered_arms(hyp, _noisy_specs(), perturb)
     return checks.two_arm(hyp, CLAIM, ctx, specs, lambda a, arm: distributional_drift(a),
                           figures=lambda arrays, values: _drift_figure(
                               arrays, "c1d2-drift", "drift of the nonlinearity's input: noisy BN, no BN, BN"),
@@ -401,11 +377,11 @@ def check_c1d2(hyp, ctx, perturb=None):
 def check_c1e(hyp, ctx, perturb=None):
     """perturb="control" gives the noisy arm clean BN's spec: identical runs, so the TOST must pass (a positive
     control showing the expected failure is not built in)."""
-    specs = _arms(hyp, _noisy_specs(), perturb)
+    specs = checks.ordered_arms(hyp, _noisy_specs(), perturb)
     return checks.two_arm(hyp, CLAIM, ctx, specs, lambda a, arm: final_train_acc(a),
                           figures=lambda arrays, values: [figure(
                               "c1e-acc", "full-train-set accuracy (eval mode)",
-                              [_band_series(arm, a["eval_step"], a["eval_train_acc"]) for arm, a in arrays.items()],
+                              [checks.band_series(arm, a["eval_step"], a["eval_train_acc"]) for arm, a in arrays.items()],
                               xlabel="step", ylabel="train accuracy (median, 15-85%)")],
                           extra={"perturb": perturb})
 
@@ -420,17 +396,10 @@ def check_c1f(hyp, ctx, perturb=None):
     arrays = {arm: checks.run(s, seeds, ctx=ctx) for arm, s in specs.items()}
     values = {arm: distributional_drift(a) for arm, a in arrays.items()}
     groups = [values[arm] for arm in hyp.arms]
-    try:
-        stats = st.trend_compare(groups, direction=hyp.direction, alpha=hyp.alpha, labels=list(hyp.arms))
-    except st.InsufficientSeeds as e:
-        if not ctx.smoke:
-            raise
-        stats = {"test": "trend", "direction": hyp.direction, "alpha": hyp.alpha, "verdict": "inconclusive",
-                 "reason": f"smoke profile: {e}", "effect": float(np.mean(groups[-1]) - np.mean(groups[0])),
-                 "ci": None, "p": None}
+    stats = checks.compare_trend(hyp, ctx, groups)
     arms = {arm: checks.arm_record(specs[arm], seeds, values[arm], arrays[arm]) for arm in hyp.arms}
     figs = [figure("c1f-drift", "per-step drift at hidden layer 4, by batch size",
-                   [_band_series(arm, *_layer4(a)) for arm, a in arrays.items()],
+                   [checks.band_series(arm, *_layer4(a)) for arm, a in arrays.items()],
                    xlabel="step", ylabel="|d mu| + |d sigma^2| (median, 15-85%)", logy=True)]
     return make_evidence(hyp, CLAIM, ctx, arms=arms, stats=stats, engine="batched", figures=figs,
                          extra={"batch_sizes": ["full (4000)" if b == 0 else b for b in sizes], "perturb": perturb})

@@ -188,30 +188,10 @@ def budget_test_acc(arrays) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ figures
-def _thin(n: int, limit: int = 60) -> np.ndarray:
-    return np.unique(np.linspace(0, n - 1, min(n, limit)).round().astype(int)) if n else np.arange(0)
-
-
-def _band_series(label, x, curves):
-    idx = _thin(len(x))
-    med, lo, hi = checks.band(np.asarray(curves, float)[idx])
-    return series(label, np.asarray(x)[idx], med, lo, hi)
-
-
 # ------------------------------------------------------------------ shared pieces
-def _perturbed(hyp, specs: dict, perturb) -> dict:
-    """perturb="control": arm x gets the control arm's spec (identical runs: the check must not reproduce)."""
-    specs = {a: specs[a] for a in hyp.arms}
-    if perturb == "control":
-        specs[hyp.arms[0]] = specs[hyp.arms[1]]
-    elif perturb is not None:
-        raise ValueError(f"unknown perturbation {perturb!r}")
-    return specs
-
-
 def grids(hyp, ctx, perturb=None):
     """{arm: (spec with budget, {lr: arrays})}: one stacked ensemble per arm over GRID_LRS x seeds."""
-    specs = _perturbed(hyp, {"bn": grid_spec("bn"), "none": grid_spec("none")}, perturb)
+    specs = checks.ordered_arms(hyp, {"bn": grid_spec("bn"), "none": grid_spec("none")}, perturb)
     seeds = ctx.seeds(hyp)
     out = {}
     for arm, spec in specs.items():
@@ -279,7 +259,7 @@ def _check_best_rate(hyp, ctx, metric, perturb, with_curves=True):
     arms = {arm: checks.arm_record(spec.replace(lr=best[arm]), seeds, values[arm], res[best[arm]])
             for arm, (spec, res) in g.items()}
     curves = figure("c2-best-rate-loss", "train loss at each arm's best grid rate",
-                    [_band_series(f"{arm} (lr {best[arm]:g})", res[best[arm]]["eval_step"],
+                    [checks.band_series(f"{arm} (lr {best[arm]:g})", res[best[arm]]["eval_step"],
                                   train_loss_curve(res[best[arm]])) for arm, (_, res) in g.items()],
                     xlabel="step", ylabel="train loss (median, 15-85%)")
     extra = {"best_lr": best, "grid": _grid_table(g), "selection": SELECTION_NOTE, "perturb": perturb}
@@ -330,7 +310,7 @@ def check_c2b2(hyp, ctx, perturb=None):
 def check_c2c(hyp, ctx, perturb=None):
     t0 = time.perf_counter()
     specs = {a: checks.with_budget(s, hyp, ctx)
-             for a, s in _perturbed(hyp, {"bn": careless_spec("bn"), "none": careless_spec("none")}, perturb).items()}
+             for a, s in checks.ordered_arms(hyp, {"bn": careless_spec("bn"), "none": careless_spec("none")}, perturb).items()}
     seeds = ctx.seeds(hyp)
     arrays = {arm: checks.run(s, seeds, ctx=ctx) for arm, s in specs.items()}
     values = {arm: final_loss(a) for arm, a in arrays.items()}
@@ -342,23 +322,23 @@ def check_c2c(hyp, ctx, perturb=None):
                                                               f"of {LN10:.3f}")})
     arms = {arm: checks.arm_record(specs[arm], seeds, values[arm], arrays[arm]) for arm in specs}
     fig = figure("c2c-loss", "sigmoid net, N(0, 0.01^2) init: train loss",
-                 [_band_series(arm, a["eval_step"], train_loss_curve(a)) for arm, a in arrays.items()],
+                 [checks.band_series(arm, a["eval_step"], train_loss_curve(a)) for arm, a in arrays.items()],
                  xlabel="step", ylabel="train loss (median, 15-85%)")
     return make_evidence(hyp, CLAIM, ctx, arms=arms, stats=stats, engine="batched", figures=[fig],
                          extra={"lr": CARELESS_LR, "perturb": perturb}, wall_s=time.perf_counter() - t0)
 
 
 def check_c2d(hyp, ctx, perturb=None):
-    specs = _perturbed(hyp, {"bn": ioffe_spec("bn"), "none": ioffe_spec("none")}, perturb)
+    specs = checks.ordered_arms(hyp, {"bn": ioffe_spec("bn"), "none": ioffe_spec("none")}, perturb)
 
     def figures(arrays, values):
-        acc = figure("c2d-acc", "test accuracy", [_band_series(arm, a["eval_step"], a["eval_test_acc"])
+        acc = figure("c2d-acc", "test accuracy", [checks.band_series(arm, a["eval_step"], a["eval_test_acc"])
                                                   for arm, a in arrays.items()], xlabel="step",
                      ylabel="test accuracy (median, 15-85%)")
         pct = []
         for arm, a in arrays.items():
             p = a["probe_pct_last_unit0"][:, 0, :]                       # first seed, unit 0: [P, 3]
-            idx = _thin(len(a["probe_step"]))
+            idx = checks.thin(len(a["probe_step"]))
             pct.append(figure(f"c2d-pct-{arm}", f"{arm}: seed {int(a['seeds'][0])}, last hidden layer, unit 0",
                               [series(f"{q}th percentile", a["probe_step"][idx], p[idx, j])
                                for j, q in enumerate((15, 50, 85))], xlabel="step", ylabel="sigmoid input"))

@@ -10,7 +10,6 @@ import time
 import numpy as np
 
 from harness import checks
-from harness import stats as st
 from harness.evidence import figure, make_evidence, panels, series
 from harness.hypothesis import Budget, Claim, Hypothesis
 from harness.spec import ModelSpec, TrainSpec
@@ -198,13 +197,7 @@ def check_ghost_trend(hyp, ctx, perturb=None):
     arrays = {arm: checks.run(s, seeds, ctx=ctx) for arm, s in specs.items()}
     values = {arm: _final(a, key, fill) for arm, a in arrays.items()}
     groups = [values[arm] for arm in hyp.arms]
-    try:
-        stats = st.trend_compare(groups, direction=hyp.direction, alpha=hyp.alpha, labels=list(hyp.arms))
-    except st.InsufficientSeeds as e:
-        if not ctx.smoke:
-            raise
-        stats = {"test": "trend", "direction": hyp.direction, "alpha": hyp.alpha, "verdict": "inconclusive",
-                 "reason": f"smoke profile: {e}", "effect": float(np.mean(groups[-1]) - np.mean(groups[0]))}
+    stats = checks.compare_trend(hyp, ctx, groups)
     arms = {arm: checks.arm_record(specs[arm], seeds, values[arm], arrays[arm]) for arm in hyp.arms}
     extra = {"perturb": perturb, "ghost_sizes": [specs[a].model.ghost_size or specs[a].batch_size for a in hyp.arms]}
     for arm, a in arrays.items():

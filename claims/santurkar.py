@@ -232,14 +232,9 @@ def apply_gate(stats: dict, accs: dict, threshold: float = GATE_ACC) -> dict:
     return out
 
 
-def _band_series(label, steps, curves):
-    med, lo, hi = checks.band(np.asarray(curves, float))
-    return series(label, steps, med, lo, hi)
-
-
 def landscape_figure(fid, title, runs, lr, key, ylabel, logy=True):
     steps = runs["bn"][lr]["probe_step"]
-    return figure(fid, title, [_band_series(f"{arm}", steps, runs[arm][lr][key]) for arm in ("bn", "none")],
+    return figure(fid, title, [checks.band_series(f"{arm}", steps, runs[arm][lr][key]) for arm in ("bn", "none")],
                   xlabel="training step", ylabel=ylabel + " (median, 15-85%)", logy=logy)
 
 

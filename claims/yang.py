@@ -12,7 +12,6 @@ import time
 import numpy as np
 
 from harness import checks
-from harness import stats as st
 from harness.evidence import figure, make_evidence, series
 from harness.hypothesis import Budget, Claim, Hypothesis
 from harness.spec import TrainSpec
@@ -224,23 +223,13 @@ def check_rate(hyp, ctx, perturb=None):
                                 figures=[rate_figure(f"{hyp.id}-rate", measured, len(seeds))], extra=extra)
 
 
-def _smoke_safe(ctx, fn):
-    try:
-        return fn()
-    except st.InsufficientSeeds as e:
-        if not ctx.smoke:
-            raise
-        return {"verdict": "inconclusive", "reason": f"smoke profile: {e}", "effect": None, "ci": None, "p": None}
-
-
 def check_batch_trend(hyp, ctx, perturb=None):
     """Y.b. perturb="fixed_batch": every group measured at B = 64 (no batch-size difference: no trend)."""
     t0 = time.perf_counter()
     seeds = ctx.seeds(hyp)
     sizes = [64] * len(BATCH_SIZES) if perturb == "fixed_batch" else list(BATCH_SIZES)
     groups = [factors("bn_relu", b, seeds, ctx) for b in sizes]
-    stats = _smoke_safe(ctx, lambda: st.trend_compare(groups, direction=hyp.direction, alpha=hyp.alpha,
-                                                      labels=list(hyp.arms)))
+    stats = checks.compare_trend(hyp, ctx, groups)
     arms = {name: {"seeds": seeds, "values": g.tolist()} for name, g in zip(hyp.arms, groups)}
     fig = rate_figure(f"{hyp.id}-rate", {"bn_relu": dict(zip(BATCH_SIZES, groups))}, len(seeds))
     return make_evidence(hyp, CLAIM, ctx, arms=arms, stats=stats, engine="analytic", figures=[fig],
@@ -279,8 +268,7 @@ def check_depth(hyp, ctx, perturb=None):
     specs = [depth_spec(d, ctx, steps) for d in depths]
     runs = [checks.run(s, seeds, ctx=ctx) for s in specs]
     groups = [late_loss(a) for a in runs]
-    stats = _smoke_safe(ctx, lambda: st.trend_compare(groups, direction=hyp.direction, alpha=hyp.alpha,
-                                                      labels=list(hyp.arms)))
+    stats = checks.compare_trend(hyp, ctx, groups)
     arms = {name: checks.arm_record(s, seeds, g, a) for name, s, g, a in zip(hyp.arms, specs, groups, runs)}
     fig = figure("Y.d-depth", "late training loss vs depth (BN, no skips)",
                  [series(f"late training loss ({len(seeds)} seeds)", depths, [float(np.median(g)) for g in groups],

@@ -77,6 +77,31 @@ def compare_arms(hyp, ctx, x, y, seed=0) -> dict:
                 "values_x": [float(v) for v in x], "values_y": [float(v) for v in y]}
 
 
+def compare_trend(hyp, ctx, groups, labels=None, seed=0) -> dict:
+    """Trend stats over ordered arms as pre-registered; under smoke, too few seeds give a descriptive record."""
+    try:
+        return st.trend_compare(groups, direction=hyp.direction, alpha=hyp.alpha,
+                                labels=list(labels or hyp.arms), seed=seed)
+    except st.InsufficientSeeds as e:
+        if not ctx.smoke:
+            raise
+        return {"test": "trend", "direction": hyp.direction, "alpha": hyp.alpha, "verdict": "inconclusive",
+                "reason": f"smoke profile: {e}", "effect": float(np.mean(groups[-1]) - np.mean(groups[0])),
+                "ci": None, "p": None}
+
+
+def ordered_arms(hyp, specs: dict, perturb=None) -> dict:
+    """Specs in the order the evidence expects (x, y, then context arms). perturb="control" gives arm x the
+    control arm's spec (the negative control: identical runs, so the check must not come out reproduced)."""
+    ordered = {a: specs[a] for a in hyp.arms if a in specs}
+    ordered.update({a: sp for a, sp in specs.items() if a not in ordered})
+    if perturb == "control":
+        ordered[hyp.arms[0]] = ordered[hyp.arms[1]]
+    elif perturb is not None:
+        raise ValueError(f"unknown perturbation {perturb!r}")
+    return ordered
+
+
 def arm_record(spec, seeds, values, arrays=None) -> dict:
     rec = {"seeds": list(seeds), "values": [float(v) for v in values]}
     if spec is not None:
@@ -175,6 +200,19 @@ def band(curves: np.ndarray):
     """[T, K] -> (median, 15th, 85th percentile) over seeds, for figure bands; NaN-safe."""
     with np.errstate(all="ignore"):
         return (np.nanmedian(curves, 1), np.nanpercentile(curves, 15, 1), np.nanpercentile(curves, 85, 1))
+
+
+def thin(n: int, limit: int = 60) -> np.ndarray:
+    """At most `limit` evenly spaced indices into n points (figures stay small)."""
+    return np.unique(np.linspace(0, n - 1, min(n, limit)).round().astype(int)) if n else np.arange(0)
+
+
+def band_series(label, x, curves, limit: int = 60) -> dict:
+    """A figure series: median and 15-85th percentile band over seeds of curves [T, K], thinned to <= limit points."""
+    from .evidence import series
+    idx = thin(len(x), limit)
+    med, lo, hi = band(np.asarray(curves, float)[idx])
+    return series(label, np.asarray(x)[idx], med, lo, hi)
 
 
 def finite_or(values, fill):

@@ -11,7 +11,6 @@ import base64
 import html
 import json
 import math
-import os
 import re
 import sys
 from pathlib import Path
@@ -68,49 +67,16 @@ def claim_verdict(records: list[dict], profile: str, missing=()) -> dict:
     return out
 
 
-def _holm_local(p: list[float]) -> list[float]:
-    m, adj, running = len(p), [0.0] * len(p), 0.0
-    for rank, i in enumerate(sorted(range(m), key=lambda i: p[i])):
-        running = max(running, min(1.0, (m - rank) * p[i]))
-        adj[i] = running
-    return adj
-
-
-def _bh_local(p: list[float]) -> list[float]:
-    m, adj, running = len(p), [0.0] * len(p), 1.0
-    order = sorted(range(m), key=lambda i: p[i])
-    for rank in range(m, 0, -1):
-        i = order[rank - 1]
-        running = min(running, p[i] * m / rank)
-        adj[i] = min(running, 1.0)
-    return adj
-
-
-def _adjusted(name: str, local, p: list[float]) -> tuple[list[float], str]:
-    """harness.stats.<name>(p) when it exists and returns adjusted p values, else the local one."""
-    try:
-        import harness.stats as hs
-        got = to_builtin(getattr(hs, name)(list(p)))
-        if (isinstance(got, list) and len(got) == len(p)
-                and all(isinstance(a, float) and not isinstance(a, bool) and q - 1e-12 <= a <= 1.0 + 1e-12
-                        for a, q in zip(got, p))):
-            return got, "harness.stats"
-    except Exception:
-        pass
-    return local(p), "local"
-
-
 def multiplicity(records: list[dict]) -> dict:
     """Holm and BH adjusted p over the confirmatory hypotheses that report a p value."""
     rows = [r for r in records if r["hypothesis"].get("confirmatory", True)
             and isinstance(r["stats"].get("p"), (int, float))]
     rows.sort(key=lambda r: id_key(r["id"]))
     p = [float(r["stats"]["p"]) for r in rows]
-    holm, src_h = _adjusted("holm", _holm_local, p) if p else ([], "local")
-    bh, src_b = _adjusted("bh", _bh_local, p) if p else ([], "local")
+    from harness import stats       # scipy.stats is slow to import; only reports need it
+    holm, bh = (to_builtin(stats.holm(p)), to_builtin(stats.bh(p))) if p else ([], [])
     return {"scope": "confirmatory hypotheses with a p value", "ids": [r["id"] for r in rows],
-            "p": p, "alpha": [r["hypothesis"].get("alpha") for r in rows], "holm": holm, "bh": bh,
-            "source": {"holm": src_h, "bh": src_b}}
+            "p": p, "alpha": [r["hypothesis"].get("alpha") for r in rows], "holm": holm, "bh": bh}
 
 
 # ---- building and writing ------------------------------------------------------------------
