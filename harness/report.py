@@ -8,10 +8,14 @@ No torch import; matplotlib is imported only when figures are rendered.
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
+import inspect
 import json
 import math
+import os
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -240,16 +244,36 @@ def render_figure(spec: dict, path) -> Path:
     return path
 
 
+def _figure_cache() -> Path | None:
+    """Rendered PNGs keyed by their spec, beside the run store: a warm run re-renders nothing."""
+    store = os.environ.get("BNCLAIMS_STORE")
+    return Path(store) / "figures" if store else None
+
+
 def render_figures(report: dict, figdir) -> dict[str, str]:
     """Render every figure of the report into figdir; figure id -> file name."""
+    import matplotlib
     files = figure_files(report)
     if files:
         Path(figdir).mkdir(parents=True, exist_ok=True)
+    cache = _figure_cache()
     done = set()
     for _, spec in _figure_specs(report):
-        if spec["id"] not in done:
-            render_figure(spec, Path(figdir) / files[spec["id"]])
-            done.add(spec["id"])
+        if spec["id"] in done:
+            continue
+        done.add(spec["id"])
+        target = Path(figdir) / files[spec["id"]]
+        blob = json.dumps(spec, sort_keys=True) + matplotlib.__version__ + inspect.getsource(_draw)
+        cached = cache / f"{hashlib.sha256(blob.encode()).hexdigest()[:24]}.png" if cache else None
+        if cached is not None and cached.exists():
+            shutil.copyfile(cached, target)
+            continue
+        render_figure(spec, target)
+        if cached is not None:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+            shutil.copyfile(target, tmp)
+            os.replace(tmp, cached)
     return files
 
 
