@@ -95,9 +95,9 @@ C1A = Hypothesis(
 
 C1B = Hypothesis(
     id="C1.b", claim="C1", title="gradient ICS: BN has more (deep linear net)",
-    statement="In a 25-layer deep linear network trained by full-batch gradient descent, the gradients of the "
-              "plain network barely change when earlier layers move (cos(G, G') close to 1), while with BN "
-              "they change a lot (cos(G, G') clearly lower).",
+    statement="In a 25-layer deep linear network trained by full-batch gradient descent, a layer's gradient "
+              "changes more when the earlier layers move with BN than without (lower cos(G, G')); in the "
+              "paper and the dossier pilot the plain network's cos stays close to 1 (reported, not tested).",
     source=f"{SANTURKAR}, Sec. 2.2, Fig. 3b; App. A.1 (DLN set-up)",
     stance="supports",
     metric="per seed: median over all probes (every 50 steps) of cos(G, G') at layers #9 and #17, averaged "

@@ -103,8 +103,9 @@ C2A2 = Hypothesis(
 
 C2B = Hypothesis(
     id="C2.b", claim="C2", title="BN trains at a rate where the plain net does not",
-    statement="At learning rate 3, where the plain network stays at chance, the BN network still trains: its "
-              "final training loss is lower than the plain network's and far below chance (ln 10).",
+    statement="At learning rate 3 (where the dossier pilot's plain network stayed at chance) the BN network "
+              "still trains: its final training loss is lower than the plain network's and far below chance "
+              "(ln 10).",
     source=f"{IOFFE}, Sec. 3.3 and 4.2.2 (BN-x30); {SANTURKAR}, Sec. 3.1 and Fig. 11; Bjorck et al. 2018",
     stance="supports",
     metric="per seed: full-train-set loss at the end of training at lr 3 (diverged = ln 10); pre-declared "
