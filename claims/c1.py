@@ -5,7 +5,6 @@ distributional one (C1.c), plus Santurkar's noisy-BN experiment (C1.d, C1.e) and
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
 
@@ -14,7 +13,7 @@ from harness.evidence import figure, make_evidence, panels
 from harness.hypothesis import Budget, Claim, Hypothesis
 from harness.spec import ModelSpec, TrainSpec
 
-LN10 = math.log(10.0)
+LN10 = checks.CHANCE_LOSS
 SANTURKAR = "Santurkar et al. 2018"
 IOFFE = "Ioffe & Szegedy 2015"
 

@@ -5,7 +5,6 @@ grid per arm (one stacked ensemble each); C2.c is Ioffe's careless-init argument
 """
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
@@ -15,7 +14,7 @@ from harness.evidence import figure, make_evidence, panels, series
 from harness.hypothesis import Budget, Claim, Hypothesis
 from harness.spec import ModelSpec, TrainSpec
 
-LN10 = math.log(10.0)
+LN10 = checks.CHANCE_LOSS
 IOFFE = "Ioffe & Szegedy 2015"
 SANTURKAR = "Santurkar et al. 2018"
 

@@ -482,7 +482,7 @@ def check_c3c(hyp, ctx, perturb=None):
 BN_ONLY_SPEC = TrainSpec(model=ModelSpec(depth=2, width=256, norm="bn"), optimizer="sgd", lr=0.1, momentum=0.9,
                          batch_size=128, steps=1500, eval_every=500, trainable="bn_affine", freeze_output=True)
 RANDOM_SUBSET_SPEC = BN_ONLY_SPEC.replace(trainable="random_linear")
-CHANCE = 0.1
+CHANCE = checks.CHANCE_ACC
 ABOVE_CHANCE = 2 * CHANCE        # pre-declared "far above chance": twice chance accuracy
 GAMMA_OFF = 0.1                  # |gamma| below this counts as a disabled feature (Frankle Sec. 5)
 

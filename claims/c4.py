@@ -4,7 +4,6 @@ run in a small private loop, since they need statistics or weights the engine do
 """
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
@@ -14,8 +13,8 @@ from harness.evidence import figure, make_evidence, panels, series
 from harness.hypothesis import Budget, Claim, Hypothesis
 from harness.spec import ModelSpec, TrainSpec
 
-LN10 = math.log(10)      # chance-level NLL: the pre-declared value of a diverged seed's loss
-CHANCE = 0.1             # chance accuracy: the pre-declared value of a diverged seed's accuracy
+LN10 = checks.CHANCE_LOSS     # chance-level NLL: the pre-declared value of a diverged seed's loss
+CHANCE = checks.CHANCE_ACC    # chance accuracy: the pre-declared value of a diverged seed's accuracy
 GHOST_SIZES = (128, 32, 8)
 
 # Dossier pilot setting (Sec. 5.4): MLP 3 x 256, SGD momentum 0.9, batch 128, lr 0.1 (BN) / 0.05 (no BN),

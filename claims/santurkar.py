@@ -17,7 +17,7 @@ from harness.evidence import figure, make_evidence, series
 from harness.hypothesis import Budget, Claim, Hypothesis
 from harness.spec import TrainSpec
 
-LN10 = math.log(10.0)          # chance-level cross-entropy on 10 classes: the penalty for diverged steps
+LN10 = checks.CHANCE_LOSS      # chance-level cross-entropy on 10 classes: the penalty for diverged steps
 LR_EDGE = 0.3                  # near the no-BN stability edge (dossier pilot: no BN diverges at 3)
 LR_MODERATE = 0.03             # the pilot's moderate rate where the landscape measures reverse
 GATE_ACC = 0.2                 # both arms must train: final train accuracy >= 2x chance in every seed

@@ -6,6 +6,7 @@ Data flows one way: spec -> store (run or reuse) -> engine -> per-seed values ->
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 
 import numpy as np
@@ -16,6 +17,8 @@ from .spec import spec_dict, spec_hash
 from .store import RunStore, environment_key
 
 RUN_FORMAT = 1      # bump when the engine's numbers change, so stale store entries are not reused
+CHANCE_LOSS = math.log(10)   # cross-entropy of a uniform guess over MNIST-1D's 10 classes (diverged-run penalty)
+CHANCE_ACC = 0.1             # accuracy of a uniform guess over 10 classes
 
 
 def with_budget(spec, hyp, ctx):

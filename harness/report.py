@@ -23,7 +23,6 @@ from harness.evidence import arm_counts, fmt_ci, fmt_num, to_builtin
 from harness.hypothesis import supports_claim
 
 REPORT_SCHEMA = 1
-TIMING_KEYS = ("wall_s",)
 
 
 def id_key(s: str):
