@@ -278,7 +278,7 @@ def render_figures(report: dict, figdir) -> dict[str, str]:
 
 # ---- text rendering ------------------------------------------------------------------------
 
-COLUMNS = ("hypothesis", "statement", "stance", "test", "n per arm", "effect [95% CI]", "g", "p",
+COLUMNS = ("hypothesis", "statement", "stance", "test", "n per arm", "effect [95% CI]", "g or d_z", "p",
            "verdict", "role")
 
 
@@ -298,7 +298,8 @@ def table_row(r: dict) -> list[str]:
     return [f"{r['id']} {h.get('title', '')}".strip(), h.get("statement", ""), h.get("stance", ""),
             test if direction in (None, test) else f"{test} ({direction})", arm_counts(r),
             f"{fmt_num(st.get('effect'), 3)} {fmt_ci(st.get('ci'), 3)}".replace(" —", ""),
-            fmt_num(st.get("hedges_g"), 3), fmt_num(st.get("p"), 3), _verdict_cell(r),
+            (f"d_z {fmt_num(st['d_z'], 3)}" if st.get("d_z") is not None else fmt_num(st.get("hedges_g"), 3)),
+            fmt_num(st.get("p"), 3), _verdict_cell(r),
             "confirmatory" if h.get("confirmatory", True) else "exploratory"]
 
 

@@ -624,7 +624,11 @@ def _summary(x, y, paired, seed):
            "median_x": np.median(x), "median_y": np.median(y),
            "effect": x.mean() - y.mean(), "ci": list(bca_ci(x, y, "mean_diff", paired, 0.95, seed)),
            "ci_level": 0.95, "ratio": None, "ratio_ci": None, "log_ratio": None, "log_ratio_ci": None,
-           "hedges_g": hedges_g(x, y), "p_superiority": prob_superiority(x, y)}
+           "hedges_g": hedges_g(x, y), "p_superiority": prob_superiority(x, y), "d_z": None}
+    if paired:      # the standardized mean of the paired differences: the effect size a paired test sees
+        d = x - y
+        sd = _sd(d)
+        out["d_z"] = float(d.mean() / sd) if sd and np.isfinite(sd) and sd > 0 else None
     if x.min() > 0 and y.min() > 0:
         lo, hi = bca_ci(x, y, "log_ratio", paired, 0.95, seed)
         out["log_ratio"] = float(_log_ratio(x, y))

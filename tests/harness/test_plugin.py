@@ -167,7 +167,7 @@ def test_verdicts_map_to_outcomes_and_report(fake):
     assert "## C8" in md and "**Overall verdict: mixed**" in md
     assert "for: C8.a (title C8.a); against: C8.b (title C8.b); not decisive: C8.c" in md
     assert "**Overall verdict: contradicted**" in md and "beyond the article" in md
-    assert ("| hypothesis | statement | stance | test | n per arm | effect [95% CI] | g | p | verdict | role |"
+    assert ("| hypothesis | statement | stance | test | n per arm | effect [95% CI] | g or d_z | p | verdict | role |"
             in md)
     assert "BN &lt;lowers&gt; loss & \\| pipes" in md and "not reproduced (expected)" in md and "exploratory" in md
     assert "![loss](figures/c8a_lines.png)" in md and "![side by side](figures/c8a_side.png)" in md

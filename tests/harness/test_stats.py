@@ -483,3 +483,12 @@ def test_two_stage_obf_keeps_overall_alpha():
     # negative control: testing both looks at the full alpha inflates the error and is caught
     naive = np.mean((p1 < CAL_ALPHA) | (p2 < CAL_ALPHA))
     assert naive > limit
+
+
+def test_paired_comparisons_report_d_z():
+    x = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])
+    y = x - np.array([0.5, 0.7, 0.4, 0.6, 0.5, 0.8, 0.3, 0.6])
+    r = S.compare(x, y, direction="greater", test="signflip", paired=True)
+    d = x - y
+    assert r["d_z"] == pytest.approx(d.mean() / d.std(ddof=1))
+    assert S.compare(x, y, direction="greater", test="welch")["d_z"] is None
