@@ -255,7 +255,7 @@ def _recovery_compute(seeds, steps):
     import torch.nn.functional as F
 
     from harness import data, nets
-    from harness import engine  # noqa: F401  (sets one torch thread per process)
+    from harness import engine  # also sets one torch thread per process
     t0 = time.perf_counter()
     s = RECOVERY
     ds = data.load(s["data"], s["data_seed"])
@@ -286,10 +286,6 @@ def _recovery_compute(seeds, steps):
                 z = norm(z)
             h = torch.relu(z)
 
-    def member_loss(out, y):
-        kk, bb = out.shape[:2]
-        return F.cross_entropy(out.reshape(kk * bb, -1), y.reshape(kk * bb), reduction="none").view(kk, bb).mean(1)
-
     def sgd(params, lr, steps_, norm=None):
         bufs = [torch.zeros_like(p) for p in params]
         curve = torch.zeros(steps_, k)
@@ -297,7 +293,7 @@ def _recovery_compute(seeds, steps):
             idx = order.next()
             xb = ds.x.index_select(0, idx.reshape(-1)).view(k, bs, -1)
             yb = ds.y.index_select(0, idx.reshape(-1)).view(k, bs)
-            losses = member_loss(forward(xb, norm), yb)
+            losses = engine.member_loss("classification", forward(xb, norm), yb)
             grads = torch.autograd.grad(losses.sum(), params)
             with torch.no_grad():
                 curve[t] = losses
@@ -314,7 +310,7 @@ def _recovery_compute(seeds, steps):
         yk = ds.y.unsqueeze(0).expand(k, -1)
         yt = ds.y_test.unsqueeze(0).expand(k, -1)
         out, out_t = forward(full(ds.x), norm), forward(full(ds.x_test), norm)
-        return (member_loss(out, yk).numpy(), (out_t.argmax(-1) == yt).float().mean(1).numpy())
+        return (engine.member_loss("classification", out, yk).numpy(), (out_t.argmax(-1) == yt).float().mean(1).numpy())
 
     curve_plain = sgd(w + b, s["lr_plain"], steps)
     for p in w + b:

@@ -334,17 +334,11 @@ class _StackedBNNet:
         return out
 
 
-def _member_loss(out, y):
-    import torch.nn.functional as F
-    k, b = out.shape[:2]
-    return F.cross_entropy(out.reshape(k * b, -1), y.reshape(k * b), reduction="none").view(k, b).mean(1)
-
-
 def _private_compute(seeds, steps, mode):
     import torch
 
     from harness import data
-    from harness import engine  # noqa: F401  (sets one torch thread per process)
+    from harness import engine  # also sets one torch thread per process
     t0 = time.perf_counter()
     s = PRIVATE
     ds = data.load(s["data"], s["data_seed"])
@@ -364,7 +358,7 @@ def _private_compute(seeds, steps, mode):
             ridx = torch.stack([torch.randint(n, (rb,), generator=g) for g in gens])
             ref = net.batch_stats(ds.x.index_select(0, ridx.reshape(-1)).view(k, rb, -1))
         out = net.forward(xb, "renorm" if mode == "large" else "batch", ref=ref, update=True)
-        losses = _member_loss(out, yb)
+        losses = engine.member_loss("classification", out, yb)
         grads = torch.autograd.grad(losses.sum(), [net.params[nm] for nm in names])
         with torch.no_grad():
             curve[t] = losses
@@ -377,7 +371,7 @@ def _private_compute(seeds, steps, mode):
         for split, x, y in (("train", ds.x, ds.y), ("test", ds.x_test, ds.y_test)):
             out = net.forward(x.unsqueeze(0).expand(k, -1, -1), "running")
             yk = y.unsqueeze(0).expand(k, -1)
-            arrays[f"{split}_loss"] = _member_loss(out, yk).numpy()
+            arrays[f"{split}_loss"] = engine.member_loss("classification", out, yk).numpy()
             arrays[f"{split}_acc"] = (out.argmax(-1) == yk).float().mean(1).numpy()
         arrays.update(_mc_bn(net, ds, seeds))
     arrays["diverged"] = (~np.isfinite(curve.numpy()).all(0)).astype(np.int64)

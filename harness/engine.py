@@ -67,7 +67,7 @@ class StackedOptimizer:
 
 
 # ----------------------------------------------------------------------------- helpers
-def _member_loss(task, out, y):
+def member_loss(task, out, y):
     """Per-seed mean loss [K] from outputs [K, B, C]."""
     k, b = out.shape[:2]
     if task == "regression":
@@ -145,7 +145,7 @@ def train_batched(spec: TrainSpec, seeds, lrs=None, device=None):
         xb, yb = _gather(ds.x, idx), _gather(ds.y, idx)
         noise = _draw_noise(noise_gens, noise_layers, bs, m.width, m.noise, dev) if noise_layers else None
         out = net.forward(net.params, xb, train=True, update=True, noise=noise)
-        losses = _member_loss(ds.task, out, yb)
+        losses = member_loss(ds.task, out, yb)
         grads = dict(zip(train_names, torch.autograd.grad(losses.sum(), [net.params[n] for n in train_names])))
         with torch.no_grad():
             train_loss[t] = losses.detach()
@@ -219,7 +219,7 @@ def evaluate(net: nets.StackedNet, params, ds: data.Dataset) -> dict:
     for split, x, y in (("train", ds.x, ds.y), ("test", ds.x_test, ds.y_test)):
         o = net.forward(params, x.unsqueeze(0).expand(net.k, -1, -1), train=False)
         yk = y.unsqueeze(0).expand(net.k, *y.shape)
-        out[f"{split}_loss"] = _np(_member_loss(ds.task, o, yk))
+        out[f"{split}_loss"] = _np(member_loss(ds.task, o, yk))
         out[f"{split}_acc"] = (_np((o.argmax(-1) == yk).float().mean(1)) if ds.task == "classification"
                                else np.full(net.k, np.nan))
     return out
@@ -262,7 +262,7 @@ class Prober:
     def _loss_grads(self, params, xb, yb, noise, wrt):
         with torch.enable_grad():
             out = self.net.forward(params, xb, train=True, update=False, noise=noise)
-            losses = _member_loss(self.ds.task, out, yb)
+            losses = member_loss(self.ds.task, out, yb)
             gs = torch.autograd.grad(losses.sum(), [params[n] for n in wrt])
         return losses.detach(), dict(zip(wrt, gs))
 
