@@ -1,7 +1,6 @@
-"""Tests for harness.stats: known values, edge cases, and Monte-Carlo calibration.
+"""Tests for harness.stats: known values, edge cases, brute-force enumeration. No torch import here.
 
-Calibration runs at alpha = 0.05 (more replicates per second than at 0.01) with fixed numpy seeds, and
-checks rates against the nominal level plus 3 Monte-Carlo standard errors. No torch import here.
+The Monte-Carlo calibration (false-positive rates, power) is in test_stats_calibration.py.
 """
 import itertools
 import json
@@ -12,53 +11,6 @@ import pytest
 from scipy import stats as sps
 
 from harness import stats as S
-
-CAL_ALPHA = 0.05
-
-
-# ---------------------------------------------------------------------------------------------
-# calibration helpers
-
-def normal(rng, size):
-    return rng.standard_normal(size)
-
-
-def lognormal(rng, size):
-    # strongly right-skewed: a Welch-style test would not be exact here, rank/sign-flip tests must be
-    return rng.lognormal(0.0, 1.0, size)
-
-
-def mc_limit(rate, reps):
-    """rate + 3 binomial standard errors at `reps` replicates."""
-    return rate + 3 * math.sqrt(rate * (1 - rate) / reps)
-
-
-def false_positive_rate(testfn, n, reps, rng, *, sampler=normal, alpha=CAL_ALPHA, groups=2,
-                        vectorized=False):
-    """Share of null replicates where testfn gives p < alpha, and the most a calibrated test may show.
-
-    Each replicate draws `groups` iid samples of n values from `sampler`, so H0 holds for any
-    comparison of them. testfn(*samples) -> p on 1-D arrays, or on (reps, n) arrays with vectorized.
-    Returns (rate, limit) with limit = alpha + 3 MC standard errors under H0.
-    """
-    data = sampler(rng, (reps, groups, n))
-    samples = [data[:, g] for g in range(groups)]
-    if vectorized:
-        p = np.asarray(testfn(*samples))
-    else:
-        p = np.array([testfn(*(s[i] for s in samples)) for i in range(reps)])
-    return float(np.mean(p < alpha)), mc_limit(alpha, reps)
-
-
-def naive_z(x, y):
-    """Anti-conservative on purpose: treats the sample variances as known (normal, not t)."""
-    se = np.sqrt(x.var(axis=-1, ddof=1) / x.shape[-1] + y.var(axis=-1, ddof=1) / y.shape[-1])
-    return sps.norm.sf((x.mean(axis=-1) - y.mean(axis=-1)) / se)
-
-
-def halved_two_sided(x, y):
-    """Broken on purpose: two-sided p halved without checking the sign of the effect."""
-    return sps.ttest_ind(x, y, axis=-1).pvalue / 2
 
 
 # ---------------------------------------------------------------------------------------------
@@ -386,103 +338,6 @@ def test_trend_compare():
     assert r["verdict"] == "inconclusive"
     with pytest.raises(S.InsufficientSeeds):
         S.trend_compare([[1.0], [0.0]], alpha=0.01)
-
-
-# ---------------------------------------------------------------------------------------------
-# calibration
-
-CALIBRATION = [("welch", False, normal), ("mannwhitney", False, normal),
-               ("mannwhitney", False, lognormal), ("wilcoxon", True, normal),
-               ("wilcoxon", True, lognormal), ("signflip", True, normal),
-               ("signflip", True, lognormal)]
-
-
-@pytest.mark.parametrize("case", range(len(CALIBRATION)),
-                         ids=[f"{t}-{s.__name__}" for t, _, s in CALIBRATION])
-def test_null_false_positive_rate(case):
-    test, paired, sampler = CALIBRATION[case]
-    # one seed per case: rank tests are invariant to exp(), so shared draws would repeat a case
-    rng = np.random.default_rng([2024, case])
-    rate, limit = false_positive_rate(
-        lambda x, y: S.one_sided_p(x, y, test, "greater", paired), 8, 1200, rng, sampler=sampler)
-    assert rate <= limit, f"{test}: FPR {rate:.3f} > {limit:.3f}"
-
-
-def test_calibration_helper_flags_broken_tests():
-    rng = np.random.default_rng(11)
-    # sanity: the correct one-sided Welch test passes the same check at the same settings
-    ok, limit = false_positive_rate(
-        lambda x, y: sps.ttest_ind(x, y, axis=-1, equal_var=False, alternative="greater").pvalue,
-        3, 4000, rng, vectorized=True)
-    assert ok <= limit
-    z_rate, limit = false_positive_rate(naive_z, 3, 4000, rng, vectorized=True)
-    assert z_rate > limit, f"naive z on n=3 not flagged: {z_rate:.3f} <= {limit:.3f}"
-    half_rate, limit = false_positive_rate(halved_two_sided, 8, 4000, rng, vectorized=True)
-    assert half_rate > limit, f"halved two-sided p not flagged: {half_rate:.3f} <= {limit:.3f}"
-
-
-POWER = [("welch", False, 2.0), ("mannwhitney", False, 2.0), ("wilcoxon", True, 1.5),
-         ("signflip", True, 1.5)]
-
-
-@pytest.mark.parametrize("test,paired,d", POWER, ids=[t for t, _, _ in POWER])
-def test_power_meets_seeds_needed_plan(test, paired, d):
-    """At the n that seeds_needed plans for 80 % power at alpha 0.01, the test delivers it."""
-    reps, target = 400, 0.8
-    n = S.seeds_needed(test, d, alpha=0.01, power=target, paired=paired)
-    rng = np.random.default_rng(77)
-    y = rng.standard_normal((reps, n))
-    # the claim direction is "less" here, so x sits below y by d (paired: mean difference d, sd 1)
-    x = (y if paired else rng.standard_normal((reps, n))) - d
-    if paired:
-        x = x + rng.standard_normal((reps, n))
-    p = np.array([S.one_sided_p(x[i], y[i], test, "less", paired) for i in range(reps)])
-    power = float(np.mean(p < 0.01))
-    assert power >= target - 3 * math.sqrt(target * (1 - target) / reps), (test, n, power)
-
-
-def test_welch_power_matches_noncentral_t():
-    reps, d, n = 600, 2.0, 8
-    rng = np.random.default_rng(78)
-    x, y = rng.normal(d, 1.0, (reps, n)), rng.standard_normal((reps, n))
-    p = np.array([S.one_sided_p(x[i], y[i], "welch", "greater") for i in range(reps)])
-    predicted = S.predicted_power("welch", d, n, alpha=0.01)
-    se = math.sqrt(predicted * (1 - predicted) / reps)
-    assert abs(np.mean(p < 0.01) - predicted) <= 3 * se
-
-
-@pytest.mark.parametrize("paired", [False, True])
-def test_tost_at_the_margin_keeps_alpha(paired):
-    # a margin of 3 sd keeps the far side's test sure to reject, so the rate sits near alpha, not near 0
-    margin = 3.0
-    rng = np.random.default_rng(31 + paired)
-    # true difference sits exactly on the margin (upper for unpaired, lower for paired)
-    shift = margin if not paired else -margin
-    rate, limit = false_positive_rate(
-        lambda x, y: S.tost(x + shift, y, -margin, margin, paired=paired), 8, 1500, rng)
-    assert rate <= limit
-
-
-def test_trend_null_false_positive_rate():
-    rng = np.random.default_rng(41)
-    rate, limit = false_positive_rate(
-        lambda *g: S.trend_test(list(g), "decreasing")["p"], 2, 800, rng, sampler=lognormal, groups=3)
-    assert rate <= limit
-
-
-def test_two_stage_obf_keeps_overall_alpha():
-    reps, n = 20_000, 8
-    rng = np.random.default_rng(51)
-    x, y = rng.standard_normal((reps, n)), rng.standard_normal((reps, n))
-    welch = dict(axis=1, equal_var=False, alternative="greater")
-    p1 = sps.ttest_ind(x[:, :n // 2], y[:, :n // 2], **welch).pvalue     # interim look: half the seeds
-    p2 = sps.ttest_ind(x, y, **welch).pvalue
-    reject = [S.sequential_verdict(a, b, alpha=CAL_ALPHA)["reject"] for a, b in zip(p1, p2)]
-    limit = mc_limit(CAL_ALPHA, reps)
-    assert np.mean(reject) <= limit
-    # negative control: testing both looks at the full alpha inflates the error and is caught
-    naive = np.mean((p1 < CAL_ALPHA) | (p2 < CAL_ALPHA))
-    assert naive > limit
 
 
 def test_paired_comparisons_report_d_z():
