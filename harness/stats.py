@@ -435,8 +435,10 @@ def _t_p(x, y, alternative, paired, shift=0.0):
         warnings.simplefilter("ignore", RuntimeWarning)
         if paired:
             res = stats.ttest_rel(x - shift, y, alternative=alternative)
-        else:
-            res = stats.ttest_ind(x - shift, y, equal_var=False, alternative=alternative)
+        else:   # Welch's test from the arms' means and sds: same p as ttest_ind, about 10x faster per call
+            xs = x - shift
+            res = stats.ttest_ind_from_stats(xs.mean(), xs.std(ddof=1), xs.size, y.mean(), y.std(ddof=1), y.size,
+                                             equal_var=False, alternative=alternative)
     p = float(res.pvalue)
     return 1.0 if math.isnan(p) else p
 
