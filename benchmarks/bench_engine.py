@@ -9,8 +9,11 @@ Each round gives one ratio; the line printed per norm shows the medians of both 
 of the per-round ratios and their range.   Usage:  python benchmarks/bench_engine.py [--steps 300] [--rounds 6]
 """
 import argparse
+import platform
 import statistics
 import time
+
+import torch
 
 from harness import engine
 from harness.spec import ModelSpec, TrainSpec
@@ -22,6 +25,15 @@ def timed(spec, seeds, eng):
     return len(seeds) * spec.steps / (time.perf_counter() - t0)
 
 
+def cpu_model() -> str:
+    """The CPU's model name (ratios depend on it: per-op overhead against matmul throughput)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown CPU"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--steps", type=int, default=300)
@@ -29,6 +41,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=6)
     a = ap.parse_args()
     seeds = list(range(a.k))
+    print(f"machine: {cpu_model()}, {torch.backends.cpu.get_cpu_capability()}; torch {torch.__version__}; "
+          f"python {platform.python_version()}")
     for norm in ("none", "bn"):
         spec = TrainSpec(model=ModelSpec(depth=3, width=100, activation="sigmoid", norm=norm), batch_size=60,
                          lr=0.1, steps=a.steps, eval_every=10 ** 9)
