@@ -65,28 +65,6 @@ class StackedOptimizer:
             self.t = t
         return out
 
-    @torch.no_grad()
-    def step(self, params: dict, grads: dict, lr: torch.Tensor) -> None:
-        """Apply one step in place: the same numbers as adding `deltas(commit=True)`, fewer kernels.
-
-        SGD adds g * -lr to each parameter in place, momentum updates buf = buf * mu + g in place
-        (bit-identical to `deltas`, which the probes use); Adam goes through `deltas`."""
-        if self.kind != "sgd":
-            for name, d in self.deltas(params, grads, lr, commit=True).items():
-                params[name].add_(d)
-            return
-        neg_lr = -lr
-        for name, g in grads.items():
-            buf = g
-            if self.momentum:
-                st = self.state.setdefault(name, {})
-                if "buf" in st:
-                    buf = st["buf"].mul_(self.momentum).add_(g)
-                else:
-                    buf = st["buf"] = g.clone()
-            params[name].add_(buf * neg_lr.view(-1, *([1] * (g.dim() - 1))))
-        self.t += 1
-
 
 # ----------------------------------------------------------------------------- helpers
 def member_loss(task, out, y):
@@ -159,7 +137,6 @@ def train_batched(spec: TrainSpec, seeds, lrs=None, device=None):
     train_loss = torch.full((spec.steps, k), float("nan"), device=dev)
     diverged = torch.full((k,), -1, dtype=torch.long, device=dev)
     alive = torch.ones(k, dtype=torch.bool, device=dev)
-    any_dead = False
     masked = [n for n in train_names if masks[n] is not None]
     evals = []
     for t in range(spec.steps):
@@ -173,21 +150,21 @@ def train_batched(spec: TrainSpec, seeds, lrs=None, device=None):
         grads = dict(zip(train_names, torch.autograd.grad(losses.sum(), [net.params[n] for n in train_names])))
         with torch.no_grad():
             train_loss[t] = losses.detach()
-            if not bool(torch.isfinite(losses).all()):
-                finite = torch.isfinite(losses)
-                if bool((alive & ~finite).any()):
-                    diverged[alive & ~finite] = t
-                    alive &= finite
-                    lr = torch.where(alive, lr, torch.zeros_like(lr))
-                    any_dead = True
+            finite = torch.isfinite(losses)
+            if not bool(finite.all()) and bool((alive & ~finite).any()):
+                diverged[alive & ~finite] = t
+                alive &= finite
+                lr = torch.where(alive, lr, torch.zeros_like(lr))
             for n in masked:
                 grads[n] = grads[n] * masks[n]
-            if any_dead:       # a diverged seed trains on with lr 0; its NaN gradients must not spread
+            if not bool(alive.all()):   # a diverged seed trains on with lr 0; its NaN gradients must not spread
                 for n in train_names:
                     grads[n] = torch.nan_to_num(grads[n], nan=0.0, posinf=0.0, neginf=0.0)
         if probe is not None and probe.due(t):
             probe.at_step(t, xb, yb, noise, losses.detach(), grads, opt, lr)
-        opt.step(net.params, grads, lr)
+        with torch.no_grad():
+            for n, d in opt.deltas(net.params, grads, lr, commit=True).items():
+                net.params[n].add_(d)
     evals.append((spec.steps, evaluate(net, net.params, ds)))
 
     diverged = diverged.cpu()
