@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run_base(base, args, outdir):
     report = outdir / f"base{base}"
-    cmd = [sys.executable, "-m", "pytest", "tests/claims", "-q", "-p", "no:cacheprovider", "-n", str(args.n),
+    cmd = [sys.executable, "-m", "pytest", "--claims-only", "-q", "-p", "no:cacheprovider", "-n", str(args.n),
            "--dist", "loadfile", f"--claims-profile={args.profile}", f"--claims-seed-base={base}",
            f"--claims-report={report}"]
     if args.store:

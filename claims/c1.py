@@ -4,12 +4,11 @@ distributional one (C1.c), plus Santurkar's noisy-BN experiment (C1.d, C1.e) and
 """
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
 from harness import checks
-from harness.evidence import figure, make_evidence, panels
+from harness.design import Arm, Control, Design, Metric, reduction
+from harness.evidence import figure, panels
 from harness.hypothesis import Budget, Claim, Hypothesis
 from harness.spec import ModelSpec, TrainSpec
 
@@ -76,6 +75,185 @@ def batch_spec(batch_size: int) -> TrainSpec:
 BATCH_BUDGETS = {"smoke": Budget(seeds=3, steps=10), "ci": Budget(seeds=3, steps=40),
                  "full": Budget(seeds=6, steps=200)}
 
+# ------------------------------------------------------------------ reductions (one number per seed)
+@reduction("C1.gradient_ics")
+def gradient_ics(arrays, key: str = "probe_ics_cos", until: int | None = EARLY_PHASE) -> np.ndarray:
+    """[K]: median over probes (t < until) of cos(G, G') or |G - G'|/|G|, averaged over the probed layers."""
+    keep = arrays["probe_step"] < until if until else np.ones(len(arrays["probe_step"]), bool)
+    v = arrays[key][keep]                                   # [P, K, L]
+    with np.errstate(all="ignore"):
+        return np.nanmean(np.nanmedian(v, 0), -1)
+
+
+def drift_series(arrays, layers=PROBE_LAYERS, relative: bool = False):
+    """(interval end steps [P-1], drift [P-1, K, len(layers)]): mean over units of |d mu| + |d sigma^2| of
+    the nonlinearity's input between consecutive probes; relative=True divides by sigma and sigma^2."""
+    mu = arrays["probe_post_mean"][:, :, list(layers)].astype(np.float64)    # [P, K, L, H]
+    var = arrays["probe_post_var"][:, :, list(layers)].astype(np.float64)
+    dmu, dvar = np.abs(np.diff(mu, axis=0)), np.abs(np.diff(var, axis=0))
+    if relative:
+        with np.errstate(all="ignore"):
+            dmu, dvar = dmu / np.sqrt(var[:-1]), dvar / var[:-1]
+    return arrays["probe_step"][1:], (dmu + dvar).mean(-1)
+
+
+@reduction("C1.distributional_drift")
+def distributional_drift(arrays, layers=PROBE_LAYERS, window=None, relative: bool = False) -> np.ndarray:
+    """[K]: median over probe intervals (ending in window = (lo, hi], default all) of the drift, averaged
+    over layers."""
+    steps, d = drift_series(arrays, layers, relative)
+    if window is not None:
+        d = d[(steps > window[0]) & (steps <= window[1])]
+    with np.errstate(all="ignore"):
+        return np.nanmean(np.nanmedian(d, 0), -1)
+
+
+@reduction("C1.final_train_loss")
+def final_train_loss(arrays) -> np.ndarray:
+    return checks.finite_or(arrays["eval_train_loss"][-1], LN10)       # diverged: chance-level loss
+
+
+@reduction("C1.final_train_acc")
+def final_train_acc(arrays) -> np.ndarray:
+    return checks.finite_or(arrays["eval_train_acc"][-1], 0.1)         # diverged: chance accuracy
+
+
+@reduction("C1.dln_log_final_loss")
+def dln_log_final_loss(arrays) -> np.ndarray:
+    tl = arrays["train_loss"]                                          # [T, K], full batch: the objective
+    return np.log(np.where(np.isfinite(tl[-1]), tl[-1], tl[0]))
+
+
+# ------------------------------------------------------------------ figures and extras (from runner.Result)
+def _ics_panels(r, layers, what, fid):
+    figs = []
+    for j, layer in enumerate(layers):
+        ser = [checks.band_series(arm, r.arrays[arm]["probe_step"], r.arrays[arm]["probe_ics_cos"][:, :, j])
+               for arm in r.hyp.arms]
+        figs.append(figure(f"{fid}-l{layer}", f"hidden layer {layer + 1}", ser, xlabel="step",
+                           ylabel="cos(G, G')"))
+    return [panels(fid, f"{what}: cos(G, G') over training, median and 15-85% band over seeds", figs)]
+
+
+def _drift_panels(r, fid, title):
+    figs = []
+    for j, layer in enumerate(PROBE_LAYERS):
+        ser = []
+        for arm, a in r.arrays.items():
+            steps, d = drift_series(a)
+            ser.append(checks.band_series(arm, steps, d[:, :, j]))
+        figs.append(figure(f"{fid}-l{layer}", f"hidden layer {layer + 1}", ser, xlabel="step",
+                           ylabel="|d mu| + |d sigma^2| per 25 steps", logy=True))
+    return [panels(fid, title, figs)]
+
+
+def mlp_cos_figure(r):
+    return _ics_panels(r, PROBE_LAYERS, "MNIST-1D MLP, lr 0.02", "c1a-cos")
+
+
+def mlp_ics_extra(r):
+    rel = {arm: gradient_ics(a, "probe_ics_rel") for arm, a in r.arrays.items()}
+    per_layer = {arm: np.nanmedian(a["probe_ics_cos"][a["probe_step"] < EARLY_PHASE], 0).mean(0)
+                 for arm, a in r.arrays.items()}
+    return {"relative_difference": {"values": rel, "stats": r.side_compare(rel["bn"], rel["none"], "greater")},
+            "cos_per_layer_mean_over_seeds": {arm: dict(zip(["layer 2", "layer 4"], v))
+                                              for arm, v in per_layer.items()},
+            "early_phase": f"probes at t < {EARLY_PHASE}"}
+
+
+def dln_cos_figure(r):
+    return _ics_panels(r, DLN_LAYERS, "25-layer deep linear net, GD lr 1e-4", "c1b-cos")
+
+
+def dln_ics_extra(r):
+    return {"relative_difference": {arm: gradient_ics(a, "probe_ics_rel", until=None) for arm, a in r.arrays.items()},
+            "final_log_loss": {arm: dln_log_final_loss(a) for arm, a in r.arrays.items()}}
+
+
+def dln_loss_figure(r):
+    ser = [checks.band_series(arm, np.arange(a["train_loss"].shape[0]), a["train_loss"])
+           for arm, a in r.arrays.items()]
+    return [figure("c1b2-loss", "DLN full-batch training loss", ser, xlabel="step",
+                   ylabel="loss (median, 15-85%)", logy=True)]
+
+
+def drift_figure(r):
+    return _drift_panels(r, "c1c-drift", "distributional drift of the nonlinearity's input per 25 steps "
+                                         "(fixed probe batch), median and 15-85% band")
+
+
+def drift_extra(r):
+    early = {arm: distributional_drift(a, window=(0, EARLY_PHASE)) for arm, a in r.arrays.items()}
+    rel = {arm: distributional_drift(a, relative=True) for arm, a in r.arrays.items()}
+    per_layer = {arm: {f"layer {l + 1}": float(np.mean(distributional_drift(a, layers=(l,))))
+                       for l in range(a["probe_post_mean"].shape[2])} for arm, a in r.arrays.items()}
+    return {"early_window_drift": {"values": early, "stats": r.side_compare(early["bn"], early["none"], "less")},
+            "relative_drift": {"values": rel, "stats": r.side_compare(rel["bn"], rel["none"], "less")},
+            "drift_per_layer_mean_over_seeds": per_layer,
+            "reading": "reproduced = BN does reduce distributional ICS (Ioffe's definition), against the "
+                       "article's wording"}
+
+
+def noisy_loss_figure(r):
+    ser = [checks.band_series(arm, a["eval_step"], a["eval_train_loss"]) for arm, a in r.arrays.items()]
+    return [figure("c1d-loss", "full-train-set loss (eval mode)", ser, xlabel="step",
+                   ylabel="train loss (median, 15-85%)")]
+
+
+def noisy_loss_extra(r):
+    return {"final_train_acc": {arm: final_train_acc(a) for arm, a in r.arrays.items()}}
+
+
+def noisy_drift_figure(r):
+    return _drift_panels(r, "c1d2-drift", "drift of the nonlinearity's input: noisy BN, no BN, BN")
+
+
+def noisy_acc_figure(r):
+    ser = [checks.band_series(arm, a["eval_step"], a["eval_train_acc"]) for arm, a in r.arrays.items()]
+    return [figure("c1e-acc", "full-train-set accuracy (eval mode)", ser, xlabel="step",
+                   ylabel="train accuracy (median, 15-85%)")]
+
+
+def _layer4(arrays):
+    steps, d = drift_series(arrays, layers=(3,))
+    return steps, d[:, :, 0]
+
+
+def batch_drift_figure(r):
+    return [figure("c1f-drift", "per-step drift at hidden layer 4, by batch size",
+                   [checks.band_series(arm, *_layer4(a)) for arm, a in r.arrays.items()],
+                   xlabel="step", ylabel="|d mu| + |d sigma^2| (median, 15-85%)", logy=True)]
+
+
+def batch_extra(r):
+    sizes = [r.spec(arm).batch_size for arm in r.hyp.arms]
+    return {"batch_sizes": ["full (4000)" if b == 0 else b for b in sizes]}
+
+
+# ------------------------------------------------------------------ designs
+# The noisy-BN hypotheses keep clean BN as a third, context arm: it is in their figures and extras, and
+# the shared MLP ensemble runs it anyway. Arms are declared in the hypothesis's order, then the context arm
+# (the order of the figures' series).
+MLP_ARMS = {"bn": Arm(mlp_spec("bn")), "none": Arm(mlp_spec("none"))}
+NOISY_ARMS = {"noisy_bn": Arm(mlp_spec("noisy_bn")), "none": Arm(mlp_spec("none")), "bn": Arm(mlp_spec("bn"))}
+DLN_ARMS = {"bn": Arm(dln_spec("bn")), "none": Arm(dln_spec("none"))}
+BATCH_ARMS = {"B=16": Arm(batch_spec(16)), "B=64": Arm(batch_spec(64)), "B=full": Arm(batch_spec(0))}
+
+GRADIENT_ICS = Metric("C1.gradient_ics")
+DRIFT = Metric("C1.distributional_drift")
+
+NO_BN = Control("control", "the BN arm replaced by the plain network's spec: no effect can exist",
+                arms={"bn": "none"})
+NOISY_WITHOUT_BN = Control("control", "the noisy-BN arm replaced by the plain network's spec: no effect can "
+                                      "exist", arms={"noisy_bn": "none"})
+# A positive control: the hypothesis itself is a pre-registered expected failure, so the control shows the
+# TOST can pass at all - two identical clean-BN arms must come out equivalent.
+NOISY_AS_BN = Control("control", "the noisy-BN arm replaced by clean BN's spec: identical runs, so the TOST "
+                                 "must pass", arms={"noisy_bn": "bn"}, expect="reproduced")
+SAME_BATCH = Control("control", "every arm at batch 64: no trend over batch size can exist",
+                     arms={"B=16": "B=64", "B=full": "B=64"})
+
+
 # ------------------------------------------------------------------ hypotheses
 C1A = Hypothesis(
     id="C1.a", claim="C1", title="gradient ICS: BN has more (MLP)",
@@ -90,7 +268,8 @@ C1A = Hypothesis(
     arms=("bn", "none"), direction="less", test="mannwhitney", budgets=MLP_BUDGETS,
     notes="The relative difference |G - G'| / |G| (H1: higher with BN) is reported in extra as a second, "
           "scale-free view of the same effect; raw l2 differences are not compared because BN rescales "
-          "gradients. Early phase only: at larger rates the plain net oscillates and the sign can flip.")
+          "gradients. Early phase only: at larger rates the plain net oscillates and the sign can flip.",
+    design=Design(MLP_ARMS, GRADIENT_ICS, controls=(NO_BN,), figures=mlp_cos_figure, extra=mlp_ics_extra))
 
 C1B = Hypothesis(
     id="C1.b", claim="C1", title="gradient ICS: BN has more (deep linear net)",
@@ -101,7 +280,9 @@ C1B = Hypothesis(
     stance="supports",
     metric="per seed: median over all probes (every 50 steps) of cos(G, G') at layers #9 and #17, averaged "
            "over the two layers; DLN 25 x (10x10), Glorot, n = 1000 full batch, GD lr 1e-4",
-    arms=("bn", "none"), direction="less", test="mannwhitney", budgets=DLN_BUDGETS)
+    arms=("bn", "none"), direction="less", test="mannwhitney", budgets=DLN_BUDGETS,
+    design=Design(DLN_ARMS, Metric("C1.gradient_ics", params={"until": None}), controls=(NO_BN,),
+                  figures=dln_cos_figure, extra=dln_ics_extra))
 
 C1B2 = Hypothesis(
     id="C1.b2", claim="C1", title="DLN: BN still optimises better",
@@ -114,7 +295,8 @@ C1B2 = Hypothesis(
     arms=("bn", "none"), direction="less", test="welch", budgets=DLN_BUDGETS, confirmatory=False,
     notes="A second hypothesis rather than a gate on C1.b: it is what makes 'more ICS' informative (BN helps "
           "here although it does not reduce ICS). Exploratory: it supports the myth-busting reading, not "
-          "the ICS statement itself.")
+          "the ICS statement itself.",
+    design=Design(DLN_ARMS, Metric("C1.dln_log_final_loss"), controls=(NO_BN,), figures=dln_loss_figure))
 
 C1C = Hypothesis(
     id="C1.c", claim="C1", title="distributional ICS: BN has less",
@@ -139,7 +321,8 @@ C1C = Hypothesis(
           "The early-window and a scale-free (relative) drift are reported in extra. Largely by construction: "
           "on a fixed probe batch in training mode a BN unit's output has mean beta and variance close to "
           "gamma^2, so BN's drift is the movement of gamma and beta - which is exactly Ioffe's argument that "
-          "BN stabilizes the nonlinearity's input.")
+          "BN stabilizes the nonlinearity's input.",
+    design=Design(MLP_ARMS, DRIFT, controls=(NO_BN,), figures=drift_figure, extra=drift_extra))
 
 C1D = Hypothesis(
     id="C1.d", claim="C1", title="noisy BN still trains better than no BN",
@@ -149,7 +332,9 @@ C1D = Hypothesis(
     stance="supports",
     metric="per seed: full-train-set loss (eval mode, no noise) at the end of training; same runs as C1.a "
            "(noisy-BN constants n_mu 0.5, n_sigma 1.25, r_mu = r_sigma = 0.1)",
-    arms=("noisy_bn", "none"), direction="less", test="mannwhitney", budgets=MLP_BUDGETS)
+    arms=("noisy_bn", "none"), direction="less", test="mannwhitney", budgets=MLP_BUDGETS,
+    design=Design(NOISY_ARMS, Metric("C1.final_train_loss"), controls=(NOISY_WITHOUT_BN,), figures=noisy_loss_figure,
+                  extra=noisy_loss_extra))
 
 C1D2 = Hypothesis(
     id="C1.d2", claim="C1", title="noisy BN: less stable distributions than no BN",
@@ -160,7 +345,8 @@ C1D2 = Hypothesis(
     stance="supports",
     metric="per seed: the C1.c drift (median over all probe intervals, hidden layers 2 and 4, fresh noise on "
            "each probe as in training); same runs as C1.a",
-    arms=("noisy_bn", "none"), direction="greater", test="mannwhitney", budgets=MLP_BUDGETS)
+    arms=("noisy_bn", "none"), direction="greater", test="mannwhitney", budgets=MLP_BUDGETS,
+    design=Design(NOISY_ARMS, DRIFT, controls=(NOISY_WITHOUT_BN,), figures=noisy_drift_figure))
 
 C1E = Hypothesis(
     id="C1.e", claim="C1", title="noisy BN trains as well as BN",
@@ -175,7 +361,9 @@ C1E = Hypothesis(
     expect_reason="dossier pilot (lr 0.02, 2000 steps, 5 seeds): noisy BN reaches train accuracy "
                   "0.705 +- 0.052 against 0.995 +- 0.002 for BN, a 29-point gap far outside any useful margin",
     notes="Exploratory. Santurkar trained a VGG for 15k steps; in a small MLP at a fixed budget the injected "
-          "noise costs a lot of accuracy.")
+          "noise costs a lot of accuracy.",
+    design=Design({arm: NOISY_ARMS[arm] for arm in ("noisy_bn", "bn", "none")}, Metric("C1.final_train_acc"),
+                  controls=(NOISY_AS_BN,), figures=noisy_acc_figure))
 
 C1F = Hypothesis(
     id="C1.f", claim="C1", title="article side claim, no primary source: ICS is worse with mini-batches",
@@ -191,7 +379,8 @@ C1F = Hypothesis(
     confirmatory=False,
     notes="Exploratory. Expected from the SGD step: E|d theta|^2 = lr^2 (|grad L|^2 + tr Sigma / B). "
           "Only the distributional definition is measured; Def. 2.1 uses the same batch for G and G', so "
-          "sampling noise enters it only through the update.")
+          "sampling noise enters it only through the update.",
+    design=Design(BATCH_ARMS, DRIFT, controls=(SAME_BATCH,), figures=batch_drift_figure, extra=batch_extra))
 
 HYPOTHESES = (C1A, C1B, C1B2, C1C, C1D, C1D2, C1E, C1F)
 
@@ -202,212 +391,3 @@ CLAIM = Claim(
     source=f"{SANTURKAR} Sec. 2 (Def. 2.1, Figs. 1-3, 8); {IOFFE} Sec. 2, 4.1, Fig. 1",
     hypotheses=HYPOTHESES,
 )
-
-
-# ------------------------------------------------------------------ reductions (one number per seed)
-def gradient_ics(arrays, key: str = "probe_ics_cos", until: int | None = EARLY_PHASE) -> np.ndarray:
-    """[K]: median over probes (t < until) of cos(G, G') or |G - G'|/|G|, averaged over the probed layers."""
-    keep = arrays["probe_step"] < until if until else np.ones(len(arrays["probe_step"]), bool)
-    v = arrays[key][keep]                                   # [P, K, L]
-    with np.errstate(all="ignore"):
-        return np.nanmean(np.nanmedian(v, 0), -1)
-
-
-def drift_series(arrays, layers=PROBE_LAYERS, relative: bool = False):
-    """(interval end steps [P-1], drift [P-1, K, len(layers)]): mean over units of |d mu| + |d sigma^2| of
-    the nonlinearity's input between consecutive probes; relative=True divides by sigma and sigma^2."""
-    mu = arrays["probe_post_mean"][:, :, list(layers)].astype(np.float64)    # [P, K, L, H]
-    var = arrays["probe_post_var"][:, :, list(layers)].astype(np.float64)
-    dmu, dvar = np.abs(np.diff(mu, axis=0)), np.abs(np.diff(var, axis=0))
-    if relative:
-        with np.errstate(all="ignore"):
-            dmu, dvar = dmu / np.sqrt(var[:-1]), dvar / var[:-1]
-    return arrays["probe_step"][1:], (dmu + dvar).mean(-1)
-
-
-def distributional_drift(arrays, layers=PROBE_LAYERS, window=None, relative: bool = False) -> np.ndarray:
-    """[K]: median over probe intervals (ending in window = (lo, hi], default all) of the drift, averaged
-    over layers."""
-    steps, d = drift_series(arrays, layers, relative)
-    if window is not None:
-        d = d[(steps > window[0]) & (steps <= window[1])]
-    with np.errstate(all="ignore"):
-        return np.nanmean(np.nanmedian(d, 0), -1)
-
-
-def final_train_loss(arrays) -> np.ndarray:
-    return checks.finite_or(arrays["eval_train_loss"][-1], LN10)       # diverged: chance-level loss
-
-
-def final_train_acc(arrays) -> np.ndarray:
-    return checks.finite_or(arrays["eval_train_acc"][-1], 0.1)         # diverged: chance accuracy
-
-
-def dln_log_final_loss(arrays) -> np.ndarray:
-    tl = arrays["train_loss"]                                          # [T, K], full batch: the objective
-    return np.log(np.where(np.isfinite(tl[-1]), tl[-1], tl[0]))
-
-
-# ------------------------------------------------------------------ figures
-def _ics_figures(arrays_by_arm, arms, layers, what, fid):
-    figs = []
-    for j, layer in enumerate(layers):
-        ser = [checks.band_series(arm, a["probe_step"], a["probe_ics_cos"][:, :, j]) for arm, a in arrays_by_arm.items()
-               if arm in arms]
-        figs.append(figure(f"{fid}-l{layer}", f"hidden layer {layer + 1}", ser, xlabel="step",
-                           ylabel="cos(G, G')"))
-    return [panels(fid, f"{what}: cos(G, G') over training, median and 15-85% band over seeds", figs)]
-
-
-def _drift_figure(arrays_by_arm, fid, title):
-    figs = []
-    for j, layer in enumerate(PROBE_LAYERS):
-        ser = []
-        for arm, a in arrays_by_arm.items():
-            steps, d = drift_series(a)
-            ser.append(checks.band_series(arm, steps, d[:, :, j]))
-        figs.append(figure(f"{fid}-l{layer}", f"hidden layer {layer + 1}", ser, xlabel="step",
-                           ylabel="|d mu| + |d sigma^2| per 25 steps", logy=True))
-    return [panels(fid, title, figs)]
-
-
-def _loss_figure(arrays_by_arm, fid):
-    ser = [checks.band_series(arm, a["eval_step"], a["eval_train_loss"]) for arm, a in arrays_by_arm.items()]
-    return [figure(fid, "full-train-set loss (eval mode)", ser, xlabel="step",
-                   ylabel="train loss (median, 15-85%)")]
-
-
-# ------------------------------------------------------------------ checks
-def _side_compare(hyp, ctx, x, y, direction):
-    """A secondary comparison reported in extra (same test and alpha, not gating)."""
-    return checks.compare_arms(dataclasses.replace(hyp, direction=direction), ctx, x, y)
-
-
-def check_c1a(hyp, ctx, perturb=None):
-    specs = checks.ordered_arms(hyp, {"bn": mlp_spec("bn"), "none": mlp_spec("none")}, perturb)
-
-    def extra(arrays, values):
-        rel = {arm: gradient_ics(a, "probe_ics_rel") for arm, a in arrays.items()}
-        per_layer = {arm: np.nanmedian(a["probe_ics_cos"][a["probe_step"] < EARLY_PHASE], 0).mean(0)
-                     for arm, a in arrays.items()}
-        return {"relative_difference": {"values": rel, "stats": _side_compare(hyp, ctx, rel["bn"], rel["none"],
-                                                                                "greater")},
-                "cos_per_layer_mean_over_seeds": {arm: dict(zip(["layer 2", "layer 4"], v))
-                                                  for arm, v in per_layer.items()},
-                "early_phase": f"probes at t < {EARLY_PHASE}", "perturb": perturb}
-
-    return checks.two_arm(hyp, CLAIM, ctx, specs, lambda a, arm: gradient_ics(a),
-                          figures=lambda arrays, values: _ics_figures(arrays, hyp.arms, PROBE_LAYERS,
-                                                                      "MNIST-1D MLP, lr 0.02", "c1a-cos"),
-                          extra=extra)
-
-
-def check_c1b(hyp, ctx, perturb=None):
-    specs = checks.ordered_arms(hyp, {"bn": dln_spec("bn"), "none": dln_spec("none")}, perturb)
-
-    def extra(arrays, values):
-        rel = {arm: gradient_ics(a, "probe_ics_rel", until=None) for arm, a in arrays.items()}
-        return {"relative_difference": rel, "final_log_loss": {arm: dln_log_final_loss(a) for arm, a in arrays.items()},
-                "perturb": perturb}
-
-    return checks.two_arm(hyp, CLAIM, ctx, specs, lambda a, arm: gradient_ics(a, until=None),
-                          figures=lambda arrays, values: _ics_figures(arrays, hyp.arms, DLN_LAYERS,
-                                                                      "25-layer deep linear net, GD lr 1e-4",
-                                                                      "c1b-cos"),
-                          extra=extra)
-
-
-def check_c1b2(hyp, ctx, perturb=None):
-    specs = checks.ordered_arms(hyp, {"bn": dln_spec("bn"), "none": dln_spec("none")}, perturb)
-
-    def figures(arrays, values):
-        ser = [checks.band_series(arm, np.arange(a["train_loss"].shape[0]), a["train_loss"]) for arm, a in arrays.items()]
-        return [figure("c1b2-loss", "DLN full-batch training loss", ser, xlabel="step",
-                       ylabel="loss (median, 15-85%)", logy=True)]
-
-    return checks.two_arm(hyp, CLAIM, ctx, specs, lambda a, arm: dln_log_final_loss(a), figures=figures,
-                          extra={"perturb": perturb})
-
-
-def check_c1c(hyp, ctx, perturb=None):
-    specs = checks.ordered_arms(hyp, {"bn": mlp_spec("bn"), "none": mlp_spec("none")}, perturb)
-
-    def extra(arrays, values):
-        early = {arm: distributional_drift(a, window=(0, EARLY_PHASE)) for arm, a in arrays.items()}
-        rel = {arm: distributional_drift(a, relative=True) for arm, a in arrays.items()}
-        per_layer = {arm: {f"layer {l + 1}": float(np.mean(distributional_drift(a, layers=(l,))))
-                           for l in range(a["probe_post_mean"].shape[2])} for arm, a in arrays.items()}
-        return {"early_window_drift": {"values": early,
-                                       "stats": _side_compare(hyp, ctx, early["bn"], early["none"], "less")},
-                "relative_drift": {"values": rel,
-                                   "stats": _side_compare(hyp, ctx, rel["bn"], rel["none"], "less")},
-                "drift_per_layer_mean_over_seeds": per_layer,
-                "reading": "reproduced = BN does reduce distributional ICS (Ioffe's definition), against the "
-                           "article's wording", "perturb": perturb}
-
-    return checks.two_arm(hyp, CLAIM, ctx, specs, lambda a, arm: distributional_drift(a),
-                          figures=lambda arrays, values: _drift_figure(
-                              arrays, "c1c-drift", "distributional drift of the nonlinearity's input per 25 steps "
-                                                   "(fixed probe batch), median and 15-85% band"),
-                          extra=extra)
-
-
-def _noisy_specs():
-    return {"noisy_bn": mlp_spec("noisy_bn"), "none": mlp_spec("none"), "bn": mlp_spec("bn")}
-
-
-def check_c1d(hyp, ctx, perturb=None):
-    specs = checks.ordered_arms(hyp, _noisy_specs(), perturb)
-    return checks.two_arm(hyp, CLAIM, ctx, specs, lambda a, arm: final_train_loss(a),
-                          figures=lambda arrays, values: _loss_figure(arrays, "c1d-loss"),
-                          extra=lambda arrays, values: {
-                              "final_train_acc": {arm: final_train_acc(a) for arm, a in arrays.items()},
-                              "perturb": perturb})
-
-
-def check_c1d2(hyp, ctx, perturb=None):
-    specs = checks.ordered_arms(hyp, _noisy_specs(), perturb)
-    return checks.two_arm(hyp, CLAIM, ctx, specs, lambda a, arm: distributional_drift(a),
-                          figures=lambda arrays, values: _drift_figure(
-                              arrays, "c1d2-drift", "drift of the nonlinearity's input: noisy BN, no BN, BN"),
-                          extra={"perturb": perturb})
-
-
-def check_c1e(hyp, ctx, perturb=None):
-    """perturb="control" gives the noisy arm clean BN's spec: identical runs, so the TOST must pass (a positive
-    control showing the expected failure is not built in)."""
-    specs = checks.ordered_arms(hyp, _noisy_specs(), perturb)
-    return checks.two_arm(hyp, CLAIM, ctx, specs, lambda a, arm: final_train_acc(a),
-                          figures=lambda arrays, values: [figure(
-                              "c1e-acc", "full-train-set accuracy (eval mode)",
-                              [checks.band_series(arm, a["eval_step"], a["eval_train_acc"]) for arm, a in arrays.items()],
-                              xlabel="step", ylabel="train accuracy (median, 15-85%)")],
-                          extra={"perturb": perturb})
-
-
-def check_c1f(hyp, ctx, perturb=None):
-    """Trend across batch sizes; perturb="control" runs every arm at batch 64 (no trend can exist)."""
-    if perturb not in (None, "control"):
-        raise ValueError(f"unknown perturbation {perturb!r}")
-    seeds = ctx.seeds(hyp)
-    sizes = [64] * len(BATCH_SIZES) if perturb == "control" else list(BATCH_SIZES)
-    specs = {arm: checks.with_budget(batch_spec(b), hyp, ctx) for arm, b in zip(hyp.arms, sizes)}
-    arrays = {arm: checks.run(s, seeds, ctx=ctx) for arm, s in specs.items()}
-    values = {arm: distributional_drift(a) for arm, a in arrays.items()}
-    groups = [values[arm] for arm in hyp.arms]
-    stats = checks.compare_trend(hyp, ctx, groups)
-    arms = {arm: checks.arm_record(specs[arm], seeds, values[arm], arrays[arm]) for arm in hyp.arms}
-    figs = [figure("c1f-drift", "per-step drift at hidden layer 4, by batch size",
-                   [checks.band_series(arm, *_layer4(a)) for arm, a in arrays.items()],
-                   xlabel="step", ylabel="|d mu| + |d sigma^2| (median, 15-85%)", logy=True)]
-    return make_evidence(hyp, CLAIM, ctx, arms=arms, stats=stats, engine="batched", figures=figs,
-                         extra={"batch_sizes": ["full (4000)" if b == 0 else b for b in sizes], "perturb": perturb})
-
-
-def _layer4(arrays):
-    steps, d = drift_series(arrays, layers=(3,))
-    return steps, d[:, :, 0]
-
-
-RUNNERS = {"C1.a": check_c1a, "C1.b": check_c1b, "C1.b2": check_c1b2, "C1.c": check_c1c, "C1.d": check_c1d,
-           "C1.d2": check_c1d2, "C1.e": check_c1e, "C1.f": check_c1f}

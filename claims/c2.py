@@ -5,12 +5,11 @@ grid per arm (one stacked ensemble each); C2.c is Ioffe's careless-init argument
 """
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from harness import checks
-from harness.evidence import figure, make_evidence, panels, series
+from harness.design import Arm, Control, Criterion, Design, Metric, reduction
+from harness.evidence import figure, panels, series
 from harness.hypothesis import Budget, Claim, Hypothesis
 from harness.spec import ModelSpec, TrainSpec
 
@@ -74,6 +73,136 @@ def ioffe_spec(norm: str) -> TrainSpec:
 IOFFE_BUDGETS = {"smoke": Budget(seeds=3, steps=40), "ci": Budget(seeds=5, steps=2000),
                  "full": Budget(seeds=8, steps=5000)}
 
+# ------------------------------------------------------------------ reductions (one number per seed)
+def train_loss_curve(arrays) -> np.ndarray:
+    return checks.finite_or(arrays["eval_train_loss"], LN10)      # [E, K]; diverged checkpoints: chance
+
+
+@reduction("C2.auc")
+def auc(arrays) -> np.ndarray:
+    return train_loss_curve(arrays).mean(0)
+
+
+@reduction("C2.final_loss")
+def final_loss(arrays) -> np.ndarray:
+    return train_loss_curve(arrays)[-1]
+
+
+@reduction("C2.steps_to_loss")
+def steps_to_loss(arrays, target: float = LOSS_TARGET) -> np.ndarray:
+    """First checkpoint with loss < target; never = the run length (censored)."""
+    curve, steps = train_loss_curve(arrays), arrays["eval_step"]
+    hit = curve < target
+    return np.where(hit.any(0), steps[np.argmax(hit, 0)], steps[-1]).astype(float)
+
+
+@reduction("C2.rates_trained")
+def rates_trained(grid) -> np.ndarray:
+    """Over a whole grid {lr: arrays}: the number of rates with final loss < LOSS_TARGET, per seed."""
+    return np.sum([final_loss(grid[lr]) < LOSS_TARGET for lr in GRID_LRS], 0).astype(float)
+
+
+@reduction("C2.budget_test_acc")
+def budget_test_acc(arrays) -> np.ndarray:
+    steps = arrays["eval_step"]
+    keep = np.isin(steps, [b for b in STEP_BUDGETS if b <= steps[-1]] + [steps[-1]])
+    return checks.finite_or(arrays["eval_test_acc"][keep], 0.1).mean(0)
+
+
+# ------------------------------------------------------------------ figures and extras (from runner.Result)
+def _grids(r):
+    return {arm: r.runs[arm] for arm in r.hyp.arms}
+
+
+def _grid_table(r):
+    return {arm: {str(lr): {"auc": float(np.mean(auc(g[lr]))), "final_loss": float(np.mean(final_loss(g[lr])))}
+                  for lr in GRID_LRS} for arm, g in _grids(r).items()}
+
+
+def _by_rate_figure(r, fn, fid, title, ylabel):
+    ser = []
+    for arm, g in _grids(r).items():
+        med, lo, hi = checks.band(np.stack([fn(g[lr]) for lr in GRID_LRS]))      # [n_lr, K]
+        ser.append(series(arm, np.log10(GRID_LRS), med, lo, hi))
+    return figure(fid, title, ser, xlabel="log10 learning rate", ylabel=ylabel)
+
+
+def best_rate_curves(r):
+    return [figure("c2-best-rate-loss", "train loss at each arm's best grid rate",
+                   [checks.band_series(f"{arm} (lr {r.lr[arm]:g})", r.arrays[arm]["eval_step"],
+                                       train_loss_curve(r.arrays[arm])) for arm in r.hyp.arms],
+                   xlabel="step", ylabel="train loss (median, 15-85%)")]
+
+
+def auc_by_rate(r):
+    # the loss curves at the best rates are C2.a's figure; C2.a2's shows how the rates were chosen
+    return [_by_rate_figure(r, auc, "c2-auc-vs-lr", "AUC vs rate (each arm's minimum = its best rate)",
+                            "AUC, mean train loss (median, 15-85%)")]
+
+
+def final_by_rate(r):
+    return [_by_rate_figure(r, final_loss, "c2-final-vs-lr", "final train loss vs rate (chance: ln 10 = 2.30)",
+                            "final train loss (median, 15-85%)")]
+
+
+def best_rate_extra(r):
+    return {"best_lr": {arm: r.lr[arm] for arm in r.hyp.arms}, "grid": _grid_table(r), "selection": SELECTION_NOTE}
+
+
+def high_rate_extra(r):
+    return {"lr": HIGH_LR, "plain_within_0.05_of_chance": bool(abs(np.mean(r.values["none"]) - LN10) < 0.05),
+            "grid": _grid_table(r)}
+
+
+def trained_figure(r):
+    trained = {arm: [float(np.mean(final_loss(g[lr]) < LOSS_TARGET)) for lr in GRID_LRS]
+               for arm, g in _grids(r).items()}
+    return [figure("c2-trained-by-lr", "fraction of seeds with final train loss < 1",
+                   [series(arm, [f"{lr:g}" for lr in GRID_LRS], v) for arm, v in trained.items()], kind="bar",
+                   xlabel="learning rate", ylabel="fraction trained")]
+
+
+def trained_extra(r):
+    return {"grid_lrs": list(GRID_LRS),
+            "trained_fraction_by_lr": {arm: {str(lr): float(np.mean(final_loss(g[lr]) < LOSS_TARGET))
+                                             for lr in GRID_LRS} for arm, g in _grids(r).items()}}
+
+
+def careless_figure(r):
+    return [figure("c2c-loss", "sigmoid net, N(0, 0.01^2) init: train loss",
+                   [checks.band_series(arm, a["eval_step"], train_loss_curve(a)) for arm, a in r.arrays.items()],
+                   xlabel="step", ylabel="train loss (median, 15-85%)")]
+
+
+def ioffe_figures(r):
+    acc = figure("c2d-acc", "test accuracy", [checks.band_series(arm, a["eval_step"], a["eval_test_acc"])
+                                              for arm, a in r.arrays.items()], xlabel="step",
+                 ylabel="test accuracy (median, 15-85%)")
+    pct = []
+    for arm, a in r.arrays.items():
+        p = a["probe_pct_last_unit0"][:, 0, :]                       # first seed, unit 0: [P, 3]
+        idx = checks.thin(len(a["probe_step"]))
+        pct.append(figure(f"c2d-pct-{arm}", f"{arm}: seed {int(a['seeds'][0])}, last hidden layer, unit 0",
+                          [series(f"{q}th percentile", a["probe_step"][idx], p[idx, j])
+                           for j, q in enumerate((15, 50, 85))], xlabel="step", ylabel="sigmoid input"))
+    return [acc, panels("c2d-pct", "15th, 50th and 85th percentiles of a last-hidden-layer sigmoid input "
+                                   "over training (Ioffe Fig. 1b,c)", pct)]
+
+
+def ioffe_extra(r):
+    steps = r.arrays["bn"]["eval_step"]
+    at = [b for b in STEP_BUDGETS if b <= steps[-1]] + ([int(steps[-1])] if steps[-1] not in STEP_BUDGETS else [])
+    return {"step_budgets": at, "lr": IOFFE_LR,
+            "test_acc_at_budgets": {arm: {str(b): float(np.nanmean(a["eval_test_acc"][list(steps).index(b)]))
+                                          for b in at} for arm, a in r.arrays.items()}}
+
+
+# ------------------------------------------------------------------ designs
+NO_BN = Control("control", "the BN arm replaced by the plain network's spec: no effect can exist",
+                arms={"bn": "none"})
+GRID_ARMS = {"bn": Arm(grid_spec("bn"), lrs=GRID_LRS), "none": Arm(grid_spec("none"), lrs=GRID_LRS)}
+BEST_AUC = Metric("C2.auc", select="C2.auc")
+
 # ------------------------------------------------------------------ hypotheses
 SELECTION_NOTE = ("Each arm runs at its own best grid rate (lowest mean AUC over seeds). The rate is chosen on the "
                   "same seeds that are then compared, which is optimistic for both arms alike.")
@@ -87,7 +216,8 @@ C2A = Hypothesis(
     metric="per seed: AUC = mean full-train-set loss (eval mode) over the checkpoints every 100 steps, at the "
            "arm's best grid rate (grid 0.01, 0.03, 0.1, 0.3, 1, 3; diverged checkpoints count as ln 10); "
            "MNIST-1D MLP 4x128 ReLU, SGD batch 64",
-    arms=("bn", "none"), direction="less", test="mannwhitney", budgets=GRID_BUDGETS, notes=SELECTION_NOTE)
+    arms=("bn", "none"), direction="less", test="mannwhitney", budgets=GRID_BUDGETS, notes=SELECTION_NOTE,
+    design=Design(GRID_ARMS, BEST_AUC, controls=(NO_BN,), figures=best_rate_curves, extra=best_rate_extra))
 
 C2A2 = Hypothesis(
     id="C2.a2", claim="C2", title="BN converges faster at tuned rates (steps to loss < 1)",
@@ -98,7 +228,9 @@ C2A2 = Hypothesis(
     metric="per seed: first checkpoint (every 100 steps) with full-train-set loss < 1, at the arm's best grid "
            "rate by AUC (C2.a); never reached = the step budget (pre-declared censoring penalty); same runs as "
            "C2.a",
-    arms=("bn", "none"), direction="less", test="mannwhitney", budgets=GRID_BUDGETS, notes=SELECTION_NOTE)
+    arms=("bn", "none"), direction="less", test="mannwhitney", budgets=GRID_BUDGETS, notes=SELECTION_NOTE,
+    design=Design(GRID_ARMS, Metric("C2.steps_to_loss", select="C2.auc"), controls=(NO_BN,),
+                  figures=auc_by_rate, extra=best_rate_extra))
 
 C2B = Hypothesis(
     id="C2.b", claim="C2", title="BN trains at a rate where the plain net does not",
@@ -109,7 +241,10 @@ C2B = Hypothesis(
     stance="supports",
     metric="per seed: full-train-set loss at the end of training at lr 3 (diverged = ln 10); pre-declared "
            "criterion besides the test: BN's mean final loss < ln 10 - 0.5; same runs as C2.a",
-    arms=("bn", "none"), direction="less", test="mannwhitney", budgets=GRID_BUDGETS)
+    arms=("bn", "none"), direction="less", test="mannwhitney", budgets=GRID_BUDGETS,
+    design=Design(GRID_ARMS, Metric("C2.final_loss", at_lr=HIGH_LR), controls=(NO_BN,),
+                  criteria=(Criterion("BN far below chance", "bn", "<", LN10 - 0.5),),
+                  figures=final_by_rate, extra=high_rate_extra))
 
 C2B2 = Hypothesis(
     id="C2.b2", claim="C2", title="BN trains at more grid rates",
@@ -119,7 +254,9 @@ C2B2 = Hypothesis(
     stance="supports",
     metric="per seed: number of the 6 grid rates with final full-train-set loss < 1 (diverged = not trained); "
            "same runs as C2.a",
-    arms=("bn", "none"), direction="greater", test="mannwhitney", budgets=GRID_BUDGETS)
+    arms=("bn", "none"), direction="greater", test="mannwhitney", budgets=GRID_BUDGETS,
+    design=Design(GRID_ARMS, Metric("C2.rates_trained"), controls=(NO_BN,), figures=trained_figure,
+                  extra=trained_extra))
 
 C2C = Hypothesis(
     id="C2.c", claim="C2", title="BN trains from a careless initialization",
@@ -133,7 +270,11 @@ C2C = Hypothesis(
     arms=("bn", "none"), direction="less", test="mannwhitney", budgets=CARELESS_BUDGETS,
     notes="lr 1 is the largest rate <= 1 at which the dossier pilot's plain net stayed at chance, i.e. the rate "
           "that gives the plain net its best chance. Part of the effect is the tiny output layer, kept the "
-          "same in both arms.")
+          "same in both arms.",
+    design=Design({"bn": Arm(careless_spec("bn")), "none": Arm(careless_spec("none"))}, Metric("C2.final_loss"),
+                  criteria=(Criterion("BN trains", "bn", "<", LN10 - 0.1),
+                            Criterion("plain net at chance", "none", "within", LN10, tol=0.05)),
+                  controls=(NO_BN,), figures=careless_figure, extra=lambda r: {"lr": CARELESS_LR}))
 
 C2D = Hypothesis(
     id="C2.d", claim="C2", title="Ioffe Fig. 1: higher test accuracy at fixed step budgets",
@@ -148,7 +289,9 @@ C2D = Hypothesis(
     notes="Ioffe states neither the optimizer, the rate nor the init scale. Glorot normal is small and "
           "Gaussian and lets the plain net train (N(0, 0.01^2) is C2.c); lr 1 was picked on the plain arm "
           "alone. The figures show test accuracy against steps and the 15/50/85th percentiles of one "
-          "last-hidden-layer sigmoid input (Ioffe Fig. 1b,c).")
+          "last-hidden-layer sigmoid input (Ioffe Fig. 1b,c).",
+    design=Design({"bn": Arm(ioffe_spec("bn")), "none": Arm(ioffe_spec("none"))}, Metric("C2.budget_test_acc"),
+                  controls=(NO_BN,), figures=ioffe_figures, extra=ioffe_extra))
 
 HYPOTHESES = (C2A, C2A2, C2B, C2B2, C2C, C2D)
 
@@ -161,199 +304,3 @@ CLAIM = Claim(
 )
 
 
-# ------------------------------------------------------------------ reductions (one number per seed)
-def train_loss_curve(arrays) -> np.ndarray:
-    return checks.finite_or(arrays["eval_train_loss"], LN10)      # [E, K]; diverged checkpoints: chance
-
-
-def auc(arrays) -> np.ndarray:
-    return train_loss_curve(arrays).mean(0)
-
-
-def final_loss(arrays) -> np.ndarray:
-    return train_loss_curve(arrays)[-1]
-
-
-def steps_to_loss(arrays, target: float = LOSS_TARGET) -> np.ndarray:
-    """First checkpoint with loss < target; never = the run length (censored)."""
-    curve, steps = train_loss_curve(arrays), arrays["eval_step"]
-    hit = curve < target
-    return np.where(hit.any(0), steps[np.argmax(hit, 0)], steps[-1]).astype(float)
-
-
-def budget_test_acc(arrays) -> np.ndarray:
-    steps = arrays["eval_step"]
-    keep = np.isin(steps, [b for b in STEP_BUDGETS if b <= steps[-1]] + [steps[-1]])
-    return checks.finite_or(arrays["eval_test_acc"][keep], 0.1).mean(0)
-
-
-# ------------------------------------------------------------------ figures
-# ------------------------------------------------------------------ shared pieces
-def grids(hyp, ctx, perturb=None):
-    """{arm: (spec with budget, {lr: arrays})}: one stacked ensemble per arm over GRID_LRS x seeds."""
-    specs = checks.ordered_arms(hyp, {"bn": grid_spec("bn"), "none": grid_spec("none")}, perturb)
-    seeds = ctx.seeds(hyp)
-    out = {}
-    for arm, spec in specs.items():
-        spec = checks.with_budget(spec, hyp, ctx)
-        out[arm] = (spec, checks.lr_grid_run(spec, GRID_LRS, seeds, ctx=ctx))
-    return out, seeds
-
-
-def best_rate(grid: dict) -> float:
-    """The grid rate with the lowest mean AUC over seeds (first on ties)."""
-    means = [float(np.mean(auc(grid[lr]))) for lr in GRID_LRS]
-    return GRID_LRS[int(np.argmin(means))]
-
-
-def _with_criteria(stats: dict, criteria: dict) -> dict:
-    """Pre-declared descriptive criteria on top of the test: any failed criterion makes the verdict
-    'not reproduced' (the test alone cannot tell 'trains' from 'slightly below a chance-level control')."""
-    stats = dict(stats)
-    stats["criteria"] = {k: bool(v[0]) for k, v in criteria.items()}
-    failed = [f"{k} ({v[1]})" for k, v in criteria.items() if not v[0]]
-    if failed and stats.get("verdict") != "not reproduced":
-        stats["verdict"] = "not reproduced"
-        stats["reason"] = f"pre-declared criterion failed: {'; '.join(failed)}; test: {stats.get('reason')}"
-    elif not failed:
-        stats["reason"] = f"{stats.get('reason')}; criteria met: {', '.join(criteria)}"
-    return stats
-
-
-def _grid_evidence(hyp, ctx, stats, arms, figs, extra, t0):
-    return make_evidence(hyp, CLAIM, ctx, arms=arms, stats=stats, engine="batched", figures=figs, extra=extra,
-                         wall_s=time.perf_counter() - t0)
-
-
-def _grid_table(g):
-    return {arm: {str(lr): {"auc": float(np.mean(auc(res[lr]))), "final_loss": float(np.mean(final_loss(res[lr])))}
-                  for lr in GRID_LRS} for arm, (_, res) in g.items()}
-
-
-def _lr_figure(g):
-    ser = []
-    for arm, (_, res) in g.items():
-        fl = np.stack([final_loss(res[lr]) for lr in GRID_LRS])            # [n_lr, K]
-        med, lo, hi = checks.band(fl)
-        ser.append(series(arm, np.log10(GRID_LRS), med, lo, hi))
-    return figure("c2-final-vs-lr", "final train loss vs rate (chance: ln 10 = 2.30)", ser,
-                  xlabel="log10 learning rate", ylabel="final train loss (median, 15-85%)")
-
-
-# ------------------------------------------------------------------ checks
-def _auc_figure(g):
-    ser = []
-    for arm, (_, res) in g.items():
-        med, lo, hi = checks.band(np.stack([auc(res[lr]) for lr in GRID_LRS]))
-        ser.append(series(arm, np.log10(GRID_LRS), med, lo, hi))
-    return figure("c2-auc-vs-lr", "AUC vs rate (each arm's minimum = its best rate)", ser,
-                  xlabel="log10 learning rate", ylabel="AUC, mean train loss (median, 15-85%)")
-
-
-def _check_best_rate(hyp, ctx, metric, perturb, with_curves=True):
-    t0 = time.perf_counter()
-    g, seeds = grids(hyp, ctx, perturb)
-    best = {arm: best_rate(res) for arm, (_, res) in g.items()}
-    values = {arm: metric(g[arm][1][best[arm]]) for arm in g}
-    stats = checks.compare_arms(hyp, ctx, values[hyp.arms[0]], values[hyp.arms[1]])
-    arms = {arm: checks.arm_record(spec.replace(lr=best[arm]), seeds, values[arm], res[best[arm]])
-            for arm, (spec, res) in g.items()}
-    curves = figure("c2-best-rate-loss", "train loss at each arm's best grid rate",
-                    [checks.band_series(f"{arm} (lr {best[arm]:g})", res[best[arm]]["eval_step"],
-                                  train_loss_curve(res[best[arm]])) for arm, (_, res) in g.items()],
-                    xlabel="step", ylabel="train loss (median, 15-85%)")
-    extra = {"best_lr": best, "grid": _grid_table(g), "selection": SELECTION_NOTE, "perturb": perturb}
-    return _grid_evidence(hyp, ctx, stats, arms, [curves] if with_curves else [_auc_figure(g)], extra, t0)
-
-
-def check_c2a(hyp, ctx, perturb=None):
-    return _check_best_rate(hyp, ctx, auc, perturb)
-
-
-def check_c2a2(hyp, ctx, perturb=None):
-    # the loss curves at the best rates are C2.a's figure; this one shows how the rates were chosen
-    return _check_best_rate(hyp, ctx, steps_to_loss, perturb, with_curves=False)
-
-
-def check_c2b(hyp, ctx, perturb=None):
-    t0 = time.perf_counter()
-    g, seeds = grids(hyp, ctx, perturb)
-    values = {arm: final_loss(res[HIGH_LR]) for arm, (_, res) in g.items()}
-    x, y = values[hyp.arms[0]], values[hyp.arms[1]]
-    stats = checks.compare_arms(hyp, ctx, x, y)
-    stats = _with_criteria(stats, {"BN far below chance": (np.mean(x) < LN10 - 0.5,
-                                                           f"mean {np.mean(x):.3f} vs {LN10 - 0.5:.3f}")})
-    arms = {arm: checks.arm_record(spec.replace(lr=HIGH_LR), seeds, values[arm], res[HIGH_LR])
-            for arm, (spec, res) in g.items()}
-    extra = {"lr": HIGH_LR, "plain_within_0.05_of_chance": bool(abs(np.mean(y) - LN10) < 0.05),
-             "grid": _grid_table(g), "perturb": perturb}
-    return _grid_evidence(hyp, ctx, stats, arms, [_lr_figure(g)], extra, t0)
-
-
-def check_c2b2(hyp, ctx, perturb=None):
-    t0 = time.perf_counter()
-    g, seeds = grids(hyp, ctx, perturb)
-    values = {arm: np.sum([final_loss(res[lr]) < LOSS_TARGET for lr in GRID_LRS], 0).astype(float)
-              for arm, (_, res) in g.items()}
-    stats = checks.compare_arms(hyp, ctx, values[hyp.arms[0]], values[hyp.arms[1]])
-    arms = {arm: checks.arm_record(spec, seeds, values[arm]) for arm, (spec, res) in g.items()}
-    trained = {arm: [float(np.mean(final_loss(res[lr]) < LOSS_TARGET)) for lr in GRID_LRS]
-               for arm, (_, res) in g.items()}
-    fig = figure("c2-trained-by-lr", "fraction of seeds with final train loss < 1",
-                 [series(arm, [f"{lr:g}" for lr in GRID_LRS], v) for arm, v in trained.items()], kind="bar",
-                 xlabel="learning rate", ylabel="fraction trained")
-    extra = {"grid_lrs": list(GRID_LRS), "perturb": perturb,
-             "trained_fraction_by_lr": {arm: dict(zip(map(str, GRID_LRS), v)) for arm, v in trained.items()}}
-    return _grid_evidence(hyp, ctx, stats, arms, [fig], extra, t0)
-
-
-def check_c2c(hyp, ctx, perturb=None):
-    t0 = time.perf_counter()
-    specs = {a: checks.with_budget(s, hyp, ctx)
-             for a, s in checks.ordered_arms(hyp, {"bn": careless_spec("bn"), "none": careless_spec("none")}, perturb).items()}
-    seeds = ctx.seeds(hyp)
-    arrays = {arm: checks.run(s, seeds, ctx=ctx) for arm, s in specs.items()}
-    values = {arm: final_loss(a) for arm, a in arrays.items()}
-    x, y = values[hyp.arms[0]], values[hyp.arms[1]]
-    stats = checks.compare_arms(hyp, ctx, x, y)
-    stats = _with_criteria(stats, {
-        "BN trains": (np.mean(x) < LN10 - 0.1, f"BN mean {np.mean(x):.3f}, needs < {LN10 - 0.1:.3f}"),
-        "plain net at chance": (abs(np.mean(y) - LN10) < 0.05, f"plain mean {np.mean(y):.3f}, needs within 0.05 "
-                                                              f"of {LN10:.3f}")})
-    arms = {arm: checks.arm_record(specs[arm], seeds, values[arm], arrays[arm]) for arm in specs}
-    fig = figure("c2c-loss", "sigmoid net, N(0, 0.01^2) init: train loss",
-                 [checks.band_series(arm, a["eval_step"], train_loss_curve(a)) for arm, a in arrays.items()],
-                 xlabel="step", ylabel="train loss (median, 15-85%)")
-    return make_evidence(hyp, CLAIM, ctx, arms=arms, stats=stats, engine="batched", figures=[fig],
-                         extra={"lr": CARELESS_LR, "perturb": perturb}, wall_s=time.perf_counter() - t0)
-
-
-def check_c2d(hyp, ctx, perturb=None):
-    specs = checks.ordered_arms(hyp, {"bn": ioffe_spec("bn"), "none": ioffe_spec("none")}, perturb)
-
-    def figures(arrays, values):
-        acc = figure("c2d-acc", "test accuracy", [checks.band_series(arm, a["eval_step"], a["eval_test_acc"])
-                                                  for arm, a in arrays.items()], xlabel="step",
-                     ylabel="test accuracy (median, 15-85%)")
-        pct = []
-        for arm, a in arrays.items():
-            p = a["probe_pct_last_unit0"][:, 0, :]                       # first seed, unit 0: [P, 3]
-            idx = checks.thin(len(a["probe_step"]))
-            pct.append(figure(f"c2d-pct-{arm}", f"{arm}: seed {int(a['seeds'][0])}, last hidden layer, unit 0",
-                              [series(f"{q}th percentile", a["probe_step"][idx], p[idx, j])
-                               for j, q in enumerate((15, 50, 85))], xlabel="step", ylabel="sigmoid input"))
-        return [acc, panels("c2d-pct", "15th, 50th and 85th percentiles of a last-hidden-layer sigmoid input "
-                                       "over training (Ioffe Fig. 1b,c)", pct)]
-
-    def extra(arrays, values):
-        steps = arrays[hyp.arms[0]]["eval_step"]
-        at = [b for b in STEP_BUDGETS if b <= steps[-1]] + ([int(steps[-1])] if steps[-1] not in STEP_BUDGETS else [])
-        return {"step_budgets": at, "lr": IOFFE_LR, "perturb": perturb,
-                "test_acc_at_budgets": {arm: {str(b): float(np.nanmean(a["eval_test_acc"][list(steps).index(b)]))
-                                              for b in at} for arm, a in arrays.items()}}
-
-    return checks.two_arm(hyp, CLAIM, ctx, specs, lambda a, arm: budget_test_acc(a), figures=figures, extra=extra)
-
-
-RUNNERS = {"C2.a": check_c2a, "C2.a2": check_c2a2, "C2.b": check_c2b, "C2.b2": check_c2b2, "C2.c": check_c2c,
-           "C2.d": check_c2d}

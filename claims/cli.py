@@ -13,17 +13,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.hypothesis import PROFILES
-
-REPO = Path(__file__).resolve().parents[1]
-
 
 def _err(msg: str) -> None:
     print(f"bnclaims: {msg}", file=sys.stderr)
-
-
-def _split_ids(raw: list[str]) -> list[str]:
-    return [i.strip() for part in raw for i in part.split(",") if i.strip()]
 
 
 def _nonneg_int(s: str) -> int:
@@ -36,13 +28,31 @@ def _nonneg_int(s: str) -> int:
     return v
 
 
-def cmd_list(args) -> int:
-    from claims import registry
+def _claims(packs=None):
+    """The validated registry, or None after printing why (a malformed declaration is a usage error)."""
+    from harness import registry
+    from harness.design import DeclarationError
+    try:
+        return registry.claims(packs)
+    except DeclarationError as e:
+        _err(f"malformed claim declaration: {e}")
+        return None
 
-    if not registry.CLAIMS:
-        print("no claims registered yet (claims/registry.py CLAIMS is empty)")
+
+def cmd_list(args) -> int:
+    from harness import options
+    try:
+        packs = options.settings({"claims_packs": args.claims_packs}, Path.cwd(), prefix="--").packs
+    except options.OptionError as e:
+        _err(str(e))
+        return 2
+    claims = _claims(packs)
+    if claims is None:
+        return 2
+    if not claims:
+        print("no claims registered (entry-point group bnclaims.claims is empty)")
         return 0
-    for c in registry.CLAIMS:
+    for c in claims:
         beyond = "" if c.article_side else "  [beyond the article]"
         print(f"{c.id}  {c.article_text}{beyond}")
         print(f"    source: {c.source}")
@@ -53,46 +63,53 @@ def cmd_list(args) -> int:
             test = h.test if h.direction == h.test else f"{h.test} ({h.direction})"
             print(f"           {h.stance} the claim; {test}, alpha {h.alpha}, {role}{expect}")
             print(f"           source: {h.source}")
+            if h.design.controls:
+                print(f"           controls: {', '.join(c.name for c in h.design.controls)}")
     return 0
 
 
 def cmd_run(args) -> int:
-    ids = _split_ids(args.ids)
-    if ids:
-        from claims import registry
-        try:
-            registry.find(ids)
-        except KeyError as e:
-            known = ", ".join(c.id for c in registry.CLAIMS) or "none registered"
-            _err(f"unknown claim or hypothesis id {e.args[0]!r} (known claims: {known}; "
-                 "see `bnclaims list`)")
-            return 2
-    tests = REPO / "tests" / "claims"
-    if not tests.is_dir():
-        _err(f"no claim tests found at {tests}")
+    from harness import options, registry
+
+    try:
+        ids = options.parse_ids(args.ids, "ids") if args.ids else []
+        settings = options.settings({**vars(args), "claims_ids": ",".join(ids) or None}, Path.cwd(), prefix="--")
+    except options.OptionError as e:
+        _err(str(e))
         return 2
-    report = Path(args.report).resolve()
-    store = Path(args.store).resolve() if args.store else Path(
-        os.environ.get("BNCLAIMS_STORE") or REPO / ".bnclaims" / "store").resolve()
-    cmd = [sys.executable, "-m", "pytest", str(tests), "--rootdir", str(REPO), "-c", str(REPO / "pyproject.toml"),
-           "-p", "no:cacheprovider", "--claims-profile", args.profile, "--claims-seed-base", str(args.seed_base),
-           "--claims-store", str(store), "--claims-report", str(report)]
+    claims = _claims(settings.packs)
+    if claims is None:
+        return 2
+    try:
+        registry.find(ids, settings.packs)
+    except KeyError as e:
+        known = ", ".join(c.id for c in claims) or "none registered"
+        _err(f"unknown claim or hypothesis id {e.args[0]!r} (known claims: {known}; see `bnclaims list`)")
+        return 2
+    ctx = settings.ctx
+    # --claims-only: no test files are collected, wherever this runs; -c devnull: no ini file of the
+    # current folder applies (its addopts or testpaths are another project's).
+    cmd = [sys.executable, "-m", "pytest", "-c", os.devnull, "--rootdir", str(Path.cwd()), "-p", "no:cacheprovider",
+           "--claims-only", "--claims-profile", ctx.profile, "--claims-seed-base", str(ctx.seed_base),
+           "--claims-store", ctx.store, "--claims-report", ctx.report_dir]
     if args.workers > 0:
         cmd += ["-n", str(args.workers), "--dist", "loadfile"]
     if ids:
         cmd += ["--claims-ids", ",".join(ids)]
-    if args.compare:
-        old = Path(args.compare).resolve()
-        if not old.is_file():
-            _err(f"--compare: no such report file: {old}")
-            return 2
-        cmd += ["--claims-compare", str(old)]
+    if settings.packs:
+        cmd += ["--claims-packs", ",".join(settings.packs)]
+    if settings.compare:
+        cmd += ["--claims-compare", settings.compare]
     sys.stdout.flush()
     rc = subprocess.call(cmd)
-    if rc == 5:
-        _err("no claim tests were collected" + (f" for {', '.join(ids)}" if ids else ""))
+    if rc in (pytest_usage_error(), 5):
+        _err("no claim checks were collected" if rc == 5 else "pytest stopped with a usage error (see above)")
         return 2
     return rc
+
+
+def pytest_usage_error() -> int:
+    return 4        # pytest.ExitCode.USAGE_ERROR, without importing pytest here
 
 
 def cmd_report(args) -> int:
@@ -123,20 +140,19 @@ def cmd_compare(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from harness import options
     p = argparse.ArgumentParser(prog="bnclaims", description="Statistical pytest checks of claims about Batch Normalization")
     sub = p.add_subparsers(dest="command", required=True, metavar="{list,run,report,compare}")
 
-    sub.add_parser("list", help="list claims and hypotheses").set_defaults(func=cmd_list)
+    ls = sub.add_parser("list", help="list claims and hypotheses")
+    ls.add_argument("--packs", dest="claims_packs", default=None, metavar="NAMES", help="claim packs to list")
+    ls.set_defaults(func=cmd_list)
 
     r = sub.add_parser("run", help="run claim checks with pytest and write the report")
     r.add_argument("ids", nargs="*", help="claim or hypothesis ids (C1 C3.a, or C1,C3.a); default all")
-    r.add_argument("--profile", choices=PROFILES, default="ci", help="budget profile (default ci)")
-    r.add_argument("--seed-base", type=_nonneg_int, default=0, help="seed base N >= 0 (default 0)")
+    options.add_cli_options(r, skip=("ids",))
     r.add_argument("--workers", type=_nonneg_int, default=os.cpu_count() or 1,
                    help="pytest-xdist workers (default: CPU count; 0 = no xdist)")
-    r.add_argument("--store", default=None, help="run store folder (default $BNCLAIMS_STORE or <repo>/.bnclaims/store)")
-    r.add_argument("--report", default="claims-report", help="report folder (default ./claims-report)")
-    r.add_argument("--compare", default=None, metavar="OLD.json", help="compare with a saved report.json")
     r.set_defaults(func=cmd_run)
 
     rep = sub.add_parser("report", help="re-render report.md/.html from a saved report.json")
@@ -153,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)     # argparse exits 2 on a usage error
     return args.func(args)
 
 

@@ -1,7 +1,6 @@
-"""Running one pre-registered check: seeds from the profile, training through the run store,
-per-seed metric values, statistics, and the evidence record.
-
-Data flows one way: spec -> store (run or reuse) -> engine -> per-seed values -> stats -> evidence.
+"""The runner's building blocks: runs through the run store (engine ensembles, learning-rate grids,
+routines) with their keys, the profile's step budget, pre-registered comparisons and the sequential
+stage, arm records, and small reductions shared by claim modules (bands, penalties).
 """
 from __future__ import annotations
 
@@ -12,7 +11,6 @@ import time
 import numpy as np
 
 from . import stats as st
-from .evidence import make_evidence
 from .spec import spec_dict, spec_hash
 from .store import RunStore, environment_key
 
@@ -36,12 +34,19 @@ def run(spec, seeds, *, ctx=None, engine="batched", lrs=None) -> dict:
     """Arrays of one ensemble run, from the store when present (shared safely across xdist workers)."""
     from . import engine as eng          # torch is imported only when something actually trains
     seeds = [int(s) for s in seeds]
-    key = {"run": spec_dict(spec), "seeds": seeds, "engine": engine, "device": eng.DEVICE if engine == "batched"
-           else "cpu", "lrs": None if lrs is None else [float(x) for x in lrs], "format": RUN_FORMAT,
-           **environment_key()}
     store = RunStore(ctx.store if ctx is not None else None)
-    arrays, _info, _status = store.get_or_compute(key, lambda: eng.train(spec, seeds, engine, lrs=lrs))
+    arrays, _info, _status = store.get_or_compute(run_key(spec, seeds, engine, lrs),
+                                                  lambda: eng.train(spec, seeds, engine, lrs=lrs))
     return arrays
+
+
+def run_key(spec, seeds, engine="batched", lrs=None) -> dict:
+    """The run-store key of an engine run: spec, seeds, engine, device, rates, and environment_key (torch,
+    threads and the hash of every numeric harness module)."""
+    from . import engine as eng
+    return {"run": spec_dict(spec), "seeds": [int(s) for s in seeds], "engine": engine,
+            "device": eng.DEVICE if engine == "batched" else "cpu",
+            "lrs": None if lrs is None else [float(x) for x in lrs], "format": RUN_FORMAT, **environment_key()}
 
 
 def lr_grid_run(spec, lrs, seeds, *, ctx=None) -> dict:
@@ -93,18 +98,6 @@ def compare_trend(hyp, ctx, groups, labels=None, seed=0) -> dict:
                 "ci": None, "p": None}
 
 
-def ordered_arms(hyp, specs: dict, perturb=None) -> dict:
-    """Specs in the order the evidence expects (x, y, then context arms). perturb="control" gives arm x the
-    control arm's spec (the negative control: identical runs, so the check must not come out reproduced)."""
-    ordered = {a: specs[a] for a in hyp.arms if a in specs}
-    ordered.update({a: sp for a, sp in specs.items() if a not in ordered})
-    if perturb == "control":
-        ordered[hyp.arms[0]] = ordered[hyp.arms[1]]
-    elif perturb is not None:
-        raise ValueError(f"unknown perturbation {perturb!r}")
-    return ordered
-
-
 def arm_record(spec, seeds, values, arrays=None) -> dict:
     rec = {"seeds": list(seeds), "values": [float(v) for v in values]}
     if spec is not None:
@@ -112,39 +105,6 @@ def arm_record(spec, seeds, values, arrays=None) -> dict:
     if arrays is not None and "diverged_at" in arrays:
         rec["diverged"] = [None if d < 0 else int(d) for d in np.atleast_1d(arrays["diverged_at"])]
     return rec
-
-
-def two_arm(hyp, claim, ctx, specs: dict, metric, *, figures=None, extra=None, engine="batched"):
-    """The common check: train each arm's spec on the profile's seeds, reduce each run to one number
-    per seed with `metric(arrays, arm)`, and compare arms[0] against arms[1] as pre-registered.
-    With `hyp.sequential`, the first half of the seeds is run and tested first (O'Brien-Fleming
-    two-stage plan, overall alpha kept); the second half is trained only when stage 1 is not decisive."""
-    t0 = time.perf_counter()
-    seeds = ctx.seeds(hyp)
-    specs = {arm: with_budget(s, hyp, ctx) for arm, s in specs.items()}
-    stages = [seeds[:len(seeds) // 2], seeds[len(seeds) // 2:]] if hyp.sequential and not ctx.smoke else [seeds]
-    parts = {arm: [] for arm in specs}
-    stats, plan = None, None
-    for i, stage_seeds in enumerate(stages):
-        for arm, s in specs.items():
-            parts[arm].append(run(s, stage_seeds, ctx=ctx, engine=engine))
-        arrays = {arm: concat_members(parts[arm]) for arm in specs}
-        values = {arm: np.asarray(metric(arrays[arm], arm), float) for arm in specs}
-        x, y = values[hyp.arms[0]], values[hyp.arms[1]]
-        if len(stages) == 1:
-            stats = compare_arms(hyp, ctx, x, y)
-            break
-        stats, plan, decided = sequential_stage(hyp, x, y, i)
-        if decided:
-            break
-    seeds = [int(v) for v in arrays[hyp.arms[0]]["seeds"]]
-    if plan is not None:
-        stats["sequential"] = plan
-    arms = {arm: arm_record(specs[arm], seeds, values[arm], arrays[arm]) for arm in specs}
-    figs = figures(arrays, values) if figures else []
-    ex = extra(arrays, values) if callable(extra) else (extra or {})
-    return make_evidence(hyp, claim, ctx, arms=arms, stats=stats, engine=engine, figures=figs, extra=ex,
-                         wall_s=time.perf_counter() - t0)
 
 
 def sequential_stage(hyp, x, y, stage: int):
@@ -173,31 +133,6 @@ def concat_members(runs: list) -> dict:
     return out
 
 
-def deterministic(hyp, claim, ctx, errors: dict, tolerance, *, what: str, figures=(), extra=None):
-    """A check with no sampling error: every case's error must be within its tolerance.
-
-    errors: {case label: error}; tolerance: one number, or {case label: tolerance}. The values
-    reported are error / tolerance, so the verdict is reproduced when the worst ratio is <= 1.
-    """
-    tol = tolerance if isinstance(tolerance, dict) else {c: tolerance for c in errors}
-    vals = np.asarray([errors[c] / tol[c] for c in errors], float)
-    vals = np.where(np.isfinite(vals), vals, np.inf)      # a NaN error is a failure, and names its case
-    worst = float(vals.max()) if vals.size else float("nan")
-    ok = bool(vals.size) and worst <= 1.0
-    worst_case = list(errors)[int(vals.argmax())] if vals.size else "-"
-    stats = {"test": "deterministic", "direction": "deterministic", "alpha": None, "n_x": int(vals.size),
-             "n_y": None, "effect": worst, "ci": None, "p": None,
-             "verdict": "reproduced" if ok else "not reproduced",
-             "reason": f"worst {what} / tolerance over {vals.size} cases = {worst:.3g} ({worst_case}: "
-                       f"{errors[worst_case]:.3g} vs {tol[worst_case]:.3g})" if vals.size else "no cases",
-             "values_x": [float(v) if np.isfinite(v) else None for v in vals]}
-    arms = {"cases": {"seeds": list(range(len(vals))), "values": [float(v) if np.isfinite(v) else None
-                                                                  for v in vals]}}
-    ex = {"cases": list(errors.keys()), **(extra or {})}
-    return make_evidence(hyp, claim, ctx, arms=arms, stats=stats, engine="analytic", figures=list(figures),
-                         extra=ex)
-
-
 # ---------------------------------------------------------------------------- reductions
 def band(curves: np.ndarray):
     """[T, K] -> (median, 15th, 85th percentile) over seeds, for figure bands; NaN-safe."""
@@ -222,3 +157,28 @@ def finite_or(values, fill):
     """Diverged seeds become a pre-declared finite penalty (e.g. chance-level loss)."""
     v = np.asarray(values, float)
     return np.where(np.isfinite(v), v, fill)
+
+
+def run_routine(name: str, settings: dict, seeds, *, ctx=None) -> dict:
+    """Arrays of a registered routine (harness.routines) for these seeds, through the run store. The key
+    covers the routine's name, settings and seeds, its own module's source and the numeric harness."""
+    from harness import routines
+    seeds = [int(s) for s in seeds]
+    key = routine_key(name, settings, seeds)
+    fn = routines.get(name).load()
+
+    def compute():
+        t0 = time.perf_counter()
+        arrays = fn(dict(settings), seeds)
+        return arrays, {"wall_s": round(time.perf_counter() - t0, 3)}
+
+    arrays, _info, _status = RunStore(ctx.store if ctx is not None else None).get_or_compute(key, compute)
+    return arrays
+
+
+def routine_key(name: str, settings: dict, seeds) -> dict:
+    """The run-store key of a routine's entry (the routine's own module hash beside environment_key's)."""
+    from harness import routines
+    from harness.store import module_code_hash
+    return {"routine": name, "settings": dict(settings), "seeds": [int(s) for s in seeds], "format": RUN_FORMAT,
+            "routine_code": module_code_hash(routines.get(name).module), **environment_key()}

@@ -28,9 +28,8 @@ _MEMO: dict = {}
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("BNCLAIMS_DATA") or os.path.join(
-        os.environ.get("BNCLAIMS_STORE", os.path.join(".bnclaims", "store")), "..", "data")
-    return Path(root)
+    from harness.paths import data_dir
+    return data_dir()
 
 
 def load(name: str, seed: int = 42) -> Dataset:

@@ -171,9 +171,10 @@ def train_batched(spec: TrainSpec, seeds, lrs=None, device=None):
     arrays = _eval_arrays(evals, alive_mask=_alive_after(diverged, [e[0] for e in evals]))
     arrays.update(seeds=np.array(seeds), lr=lr_array(spec, lrs, k), train_loss=_np(train_loss),
                   diverged_at=diverged.numpy())
-    for l, st in net.states.items():   # running statistics, final affine parameters
-        arrays[f"running_mean{l}"] = _np(st.mean.view(k, -1))
-        arrays[f"running_var{l}"] = _np(st.var.view(k, -1))
+    for l, st in net.states.items():   # running statistics (LayerNorm keeps none), final affine parameters
+        if m.norm != "ln":
+            arrays[f"running_mean{l}"] = _np(st.mean.view(k, -1))
+            arrays[f"running_var{l}"] = _np(st.var.view(k, -1))
         if f"g{l}" in net.params:
             arrays[f"gamma{l}"] = _np(net.params[f"g{l}"])
             arrays[f"beta{l}"] = _np(net.params[f"be{l}"])
@@ -407,7 +408,8 @@ def _train_one_reference(spec: TrainSpec, seed: int) -> dict:
 def _reference_trainable(spec, model, seed):
     """Parameters handed to the optimizer, honouring freeze_output and the trainable mode."""
     linears = [mod for mod in model.modules() if isinstance(mod, torch.nn.Linear)]
-    norms_ = [mod for mod in model.modules() if isinstance(mod, (torch.nn.BatchNorm1d, nets._StackedNormModule))]
+    norms_ = [mod for mod in model.modules()
+              if isinstance(mod, (torch.nn.BatchNorm1d, torch.nn.LayerNorm, nets._StackedNormModule))]
     frozen = set()
     if spec.freeze_output:
         frozen |= {id(p) for p in linears[-1].parameters()}

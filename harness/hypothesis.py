@@ -44,6 +44,7 @@ class Hypothesis:
     expect: str = "reproduced"   # pre-registered expectation; "not reproduced" = strict expected failure
     expect_reason: str = ""      # why (pilot evidence), shown when the expected failure happens
     notes: str = ""
+    design: object = field(default=None, compare=False, repr=False)   # harness.design.Design: what runs
 
     def __post_init__(self):
         if self.stance not in STANCES:
@@ -73,9 +74,12 @@ class Hypothesis:
 
     def declaration(self) -> dict:
         """JSON-safe pre-registration, printed/stored before results exist."""
-        d = dataclasses.asdict(self)
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "design"}
         d["arms"] = list(self.arms)
         d["budgets"] = {k: dataclasses.asdict(v) for k, v in self.budgets.items()}
+        if self.design is not None:
+            from harness.design import describe
+            d["design"] = describe(self.design)
         return d
 
 
@@ -96,12 +100,3 @@ def seed_list(n: int, seed_base: int = 0) -> list[int]:
     if seed_base < 0:
         raise ValueError("seed base must be >= 0")
     return [10_000 * seed_base + i for i in range(n)]
-
-
-def supports_claim(stance: str, verdict: str) -> bool | None:
-    """Does this outcome count for (True) or against (False) the article claim? None: no evidence."""
-    if verdict == "reproduced":
-        return stance == "supports"
-    if verdict == "not reproduced":
-        return stance != "supports"
-    return None

@@ -145,7 +145,7 @@ class _StackedNormModule(nn.Module):
 
 
 def reference_mlp(m: ModelSpec, d_in: int, d_out: int, seed: int) -> nn.Sequential:
-    """nn.Linear / nn.BatchNorm1d / activation, weights from init_params (same as the stacked net)."""
+    """nn.Linear / nn.BatchNorm1d or nn.LayerNorm / activation, weights from init_params (same as the stacked net)."""
     per = init_params(m, d_in, d_out, seed)
     layers: list[nn.Module] = []
     for l, p in enumerate(per):
@@ -161,6 +161,8 @@ def reference_mlp(m: ModelSpec, d_in: int, d_out: int, seed: int) -> nn.Sequenti
                 if m.norm in ("bn", "bn_noaffine"):
                     layers.append(nn.BatchNorm1d(fo, eps=m.bn_eps, momentum=m.bn_momentum,
                                                  affine=m.norm == "bn"))
+                elif m.norm == "ln":
+                    layers.append(nn.LayerNorm(fo, eps=m.bn_eps))
                 else:
                     layers.append(_StackedNormModule(m, fo))
             layers.append(ACT_MODULE[m.activation]())

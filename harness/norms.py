@@ -3,7 +3,8 @@
 Standard BN runs through F.batch_norm on a [1, K*H, B] view of that contiguous tensor (no copy),
 so each seed's running statistics are exact and the kernel is the one torch uses. Noisy BN (Santurkar et al. 2018, Alg. 1), ghost
 BN (Hoffer et al. 2017) and lp normalization (Santurkar Sec. 3.3) are written out here. K = 1
-gives the per-seed layer used by the reference engine.
+gives the per-seed layer used by the reference engine. LayerNorm (Ba et al. 2016) normalizes each
+sample over its units instead and keeps no running statistics.
 """
 from __future__ import annotations
 
@@ -76,6 +77,14 @@ def lp_norm(z, state, gamma, beta, *, p, train, update, momentum, eps):
     return _affine(c / (scale + eps), gamma, beta)
 
 
+def layer_norm(z, gamma, beta, *, eps):
+    """z [K, H, B] -> [K, H, B]; statistics per seed and sample over the H units, the same in train and eval."""
+    # F.layer_norm normalizes the last axis: run it on the [K, B, H] view; gamma/beta differ per seed,
+    # so the affine is applied after it rather than passed as its (shared) weight.
+    out = F.layer_norm(z.transpose(1, 2), z.shape[1:2], eps=eps).transpose(1, 2)
+    return _affine(out, gamma, beta)
+
+
 def _affine(x, gamma, beta):
     if gamma is None:
         return x
@@ -111,4 +120,6 @@ def apply_norm(kind, z, state, gamma, beta, *, train, update, momentum, eps, gho
     if kind in ("l1", "l2", "linf"):
         p = {"l1": 1, "l2": 2, "linf": float("inf")}[kind]
         return lp_norm(z, state, gamma, beta, p=p, train=train, update=update, momentum=momentum, eps=eps)
+    if kind == "ln":
+        return layer_norm(z, gamma, beta, eps=eps)
     raise ValueError(f"unknown norm {kind!r}")

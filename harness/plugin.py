@@ -1,5 +1,10 @@
-"""pytest plugin for claim checks: --claims-* options, the claim marker, the claims_ctx and
-claims_run fixtures, and the claim report written once by the controller.
+"""pytest plugin for claim checks, registered as the pytest11 entry point "bnclaims".
+
+Opt-in: with --claims-collect (or `bnclaims_collect = true` in the pytest ini, as this repository sets,
+for a run over the testpaths) every registered hypothesis (harness.registry) and each of its declared controls becomes a test item
+with the claim marker, run by harness.runner. Without it the plugin adds options and nothing else, so
+installing bnclaims never adds tests to another project's pytest run. --claims-only skips file
+collection altogether (what `bnclaims run` uses from any folder).
 
 Evidence travels from (xdist) workers to the controller as a JSON string on the call-phase
 TestReport (report.claim_evidence), so `-n 0` and `-n 2` produce the same report.
@@ -15,105 +20,76 @@ from pathlib import Path
 
 import pytest
 
+from harness import options, verdict as vd
 from harness.context import RunContext
-from harness.evidence import evidence_table, fmt_ci, fmt_num, arm_counts, to_builtin, validate_evidence
-from harness.hypothesis import PROFILES
-
-_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")
-
-
-@dataclass
-class _Settings:
-    ctx: RunContext
-    ids: list[str]
-    compare: str | None
+from harness.evidence import evidence_table, fmt_ci, fmt_num, arm_counts, to_builtin
 
 
 @dataclass
 class _State:
     records: list = field(default_factory=list)    # evidence dicts, each with "outcome" added
     missing: dict = field(default_factory=dict)    # id -> pre-registration without evidence
+    controls: list = field(default_factory=list)   # (nodeid, outcome, verdict) per control item
     paths: dict = field(default_factory=dict)
     comparison: dict | None = None
     compare_text: str = ""
     errors: list = field(default_factory=list)
 
 
-_SETTINGS = pytest.StashKey[_Settings]()
+_SETTINGS = pytest.StashKey[options.Settings]()
 
 
 def _is_controller(config) -> bool:
     return not hasattr(config, "workerinput")
 
 
+def _collecting(config) -> bool:
+    """--claims-collect / --claims-only, or the ini opt-in on a whole-suite run (no paths given: pytest on one
+    test file runs that file, not every claim) or with --claims-ids."""
+    if config.getoption("claims_collect") or config.getoption("claims_only"):
+        return True
+    if not config.getini("bnclaims_collect"):
+        return False
+    whole = getattr(config, "args_source", None) != pytest.Config.ArgsSource.ARGS
+    return whole or config.getoption("claims_ids") is not None
+
+
 def pytest_addoption(parser):
     g = parser.getgroup("claims", "bnclaims: statistical checks of claims about Batch Normalization")
-    g.addoption("--claims-profile", default="ci", metavar="{smoke,ci,full}",
-                help="budget profile: smoke (tiny, no verdict asserted), ci (default), full")
-    g.addoption("--claims-seed-base", default="0", metavar="N",
-                help="seed base (int >= 0); base N uses seeds N*10000 + i (default 0)")
-    g.addoption("--claims-store", default=None, metavar="DIR",
-                help="run store folder (default: $BNCLAIMS_STORE or <rootdir>/.bnclaims/store)")
-    g.addoption("--claims-report", default="claims-report", metavar="DIR",
-                help="folder for report.json/.md/.html (default: claims-report)")
-    g.addoption("--claims-compare", default=None, metavar="OLD.json",
-                help="compare this run's report with a saved report.json; a verdict change fails the session")
-    g.addoption("--claims-ids", default=None, metavar="IDS",
-                help="comma-separated claim or hypothesis ids to run, e.g. C1,C3.a (C1 selects C1.a, C1.b, ...)")
+    g.addoption("--claims-collect", action="store_true", default=False,
+                help="collect every registered claim hypothesis and control as a test item")
+    g.addoption("--claims-only", action="store_true", default=False,
+                help="collect the claim items and no test files (implies --claims-collect)")
+    options.add_pytest_options(g)
+    parser.addini("bnclaims_collect", type="bool", default=False,
+                  help="collect the registered claim hypotheses (as --claims-collect)")
 
 
-def _parse_ids(raw: str | None) -> list[str]:
-    if raw is None:
-        return []
-    ids = [s.strip() for s in raw.split(",") if s.strip()]
-    if not ids:
-        raise pytest.UsageError("--claims-ids: give at least one id, e.g. --claims-ids C1,C3.a")
-    bad = [s for s in ids if not _ID.match(s)]
-    if bad:
-        raise pytest.UsageError(f"--claims-ids: malformed id(s) {', '.join(map(repr, bad))}; "
-                                "ids look like C1 or C1.a")
-    return ids
-
-
-def _settings_from_options(config) -> _Settings:
-    profile = config.getoption("claims_profile")
-    if profile not in PROFILES:
-        raise pytest.UsageError(f"--claims-profile: unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
-    raw = str(config.getoption("claims_seed_base"))
+def _settings_from_options(config) -> options.Settings:
+    values = {o.dest: config.getoption(o.dest) for o in options.OPTIONS}
     try:
-        seed_base = int(raw)
-    except ValueError:
-        seed_base = -1
-    if seed_base < 0:
-        raise pytest.UsageError(f"--claims-seed-base: expected an integer >= 0, got {raw!r}")
-    base = Path(config.invocation_params.dir)
-    store = config.getoption("claims_store") or os.environ.get("BNCLAIMS_STORE") \
-        or str(config.rootpath / ".bnclaims" / "store")
-    store = str((base / store).resolve())
-    report_dir = str((base / config.getoption("claims_report")).resolve())
-    compare = config.getoption("claims_compare")
-    if compare is not None:
-        compare = str((base / compare).resolve())
-        if _is_controller(config) and not os.path.isfile(compare):
-            raise pytest.UsageError(f"--claims-compare: no such report file: {compare}")
-    ids = _parse_ids(config.getoption("claims_ids"))
+        s = options.settings(values, config.invocation_params.dir, check_files=_is_controller(config))
+    except options.OptionError as e:
+        raise pytest.UsageError(str(e)) from None
     if not _is_controller(config):
         # the controller resolved the paths; workers may run in another folder
         sent = config.workerinput.get("bnclaims") or {}
-        store, report_dir = sent.get("store", store), sent.get("report_dir", report_dir)
-    return _Settings(RunContext(profile=profile, seed_base=seed_base, store=store, report_dir=report_dir),
-                     ids, compare)
+        ctx = RunContext(profile=s.ctx.profile, seed_base=s.ctx.seed_base, store=sent.get("store", s.ctx.store),
+                         report_dir=sent.get("report_dir", s.ctx.report_dir))
+        s = options.Settings(ctx, s.ids, s.compare, s.packs)
+    return s
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "claim(id): the article claim or hypothesis id this test checks (e.g. C1.a)")
+    settings = _settings_from_options(config)
+    config.stash[_SETTINGS] = settings
+    if not (_collecting(config) or settings.ids):
+        return
     if _is_controller(config):
         # before xdist spawns workers (they inherit the environment): one thread per process
         os.environ.setdefault("OMP_NUM_THREADS", "1")
         os.environ.setdefault("MKL_NUM_THREADS", "1")
-    settings = _settings_from_options(config)
-    config.stash[_SETTINGS] = settings
-    if _is_controller(config):
         os.environ["BNCLAIMS_STORE"] = settings.ctx.store
         config.pluginmanager.register(_ClaimsReporter(config), "bnclaims-reporter")
 
@@ -125,8 +101,105 @@ def pytest_configure_node(node):
 
 
 def pytest_report_header(config):
-    ctx = config.stash[_SETTINGS].ctx
-    return f"bnclaims: profile {ctx.profile}, seed base {ctx.seed_base}, store {ctx.store}"
+    if _collecting(config):
+        ctx = config.stash[_SETTINGS].ctx
+        return f"bnclaims: profile {ctx.profile}, seed base {ctx.seed_base}, store {ctx.store}"
+    return None
+
+
+def pytest_ignore_collect(collection_path, config):
+    if config.getoption("claims_only"):
+        return True
+    return None
+
+
+# ---- claim items -----------------------------------------------------------------------------
+
+class ClaimFailure(Exception):
+    """A claim check's verdict fails its pre-registration; the message is the evidence table."""
+
+
+class ClaimGroup(pytest.Collector):
+    """All items of one claim share a scope ("bnclaims/C2"), so --dist loadfile keeps a claim's
+    ensembles on one worker."""
+
+    def collect(self):
+        return []
+
+
+class ClaimItem(pytest.Item):
+    def __init__(self, *, hyp, claim, control=None, **kw):
+        super().__init__(**kw)
+        self.hyp, self.claim, self.control = hyp, claim, control
+        self.add_marker(pytest.mark.claim(hyp.id))
+
+    def reportinfo(self):
+        return self.path, None, self.name
+
+    def runtest(self):
+        from harness import runner
+
+        ctx = self.config.stash[_SETTINGS].ctx
+        hyp = self.hyp
+        declaration = to_builtin(hyp.declaration())
+        if self.control is None:
+            self._bnclaims_declaration = json.dumps(
+                {"id": hyp.id, "claim": to_builtin(self.claim.summary()), "hypothesis": declaration},
+                allow_nan=False, sort_keys=True)
+        ev = runner.run_check(hyp, self.claim, ctx, control=self.control)
+        if ev["id"] != hyp.id or ev["hypothesis"] != declaration:
+            raise ValueError(f"{hyp.id}: the evidence's hypothesis differs from the pre-registered declaration")
+        reason = ev["stats"].get("reason") or "no reason given"
+        table = evidence_table(ev)
+        if self.control is not None:
+            c = hyp.design.control(self.control)
+            self._bnclaims_control = json.dumps({"id": hyp.id, "control": c.name, "verdict": ev["verdict"]})
+            result, why = vd.control_outcome(ev["verdict"], expect=c.expect, profile=ctx.profile)
+            if result == vd.FAILED:
+                raise ClaimFailure(f"{hyp.id} control {c.name!r} ({c.what}): {why}\n{table}")
+            return
+        self._bnclaims_evidence = json.dumps(ev, allow_nan=False, sort_keys=True)
+        result, why = vd.outcome(ev["verdict"], expect=hyp.expect, confirmatory=hyp.confirmatory,
+                                 profile=ctx.profile)
+        if result == vd.XFAILED:
+            detail = f": {hyp.expect_reason}" if ev["verdict"] == hyp.expect == "not reproduced" else ""
+            pytest.xfail(f"{why}{detail} ({reason})")
+        if result == vd.FAILED:
+            head = f"{why}: {hyp.statement}" if why == "NOT REPRODUCED" else why
+            raise ClaimFailure(f"{hyp.id}: {head}\n{table}")
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, ClaimFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style)
+
+
+def _module_path(obj, default: Path) -> Path:
+    import sys
+    mod = sys.modules.get(getattr(obj, "__module__", "") or "")
+    f = getattr(mod, "__file__", None)
+    return Path(f) if f else default
+
+
+def claim_items(session) -> list:
+    """One item per registered hypothesis and per declared control, in registry order."""
+    from harness import registry
+    from harness.design import DeclarationError
+
+    try:
+        claims = registry.claims(session.config.stash[_SETTINGS].packs)
+    except DeclarationError as e:
+        raise pytest.UsageError(f"bnclaims: malformed claim declaration: {e}") from None
+    items = []
+    for claim in claims:
+        group = ClaimGroup.from_parent(session, name=claim.id, nodeid=f"bnclaims/{claim.id}")
+        for hyp in claim.hypotheses:
+            path = _module_path(hyp.design.figures or hyp.design.extra, session.config.rootpath)
+            items.append(ClaimItem.from_parent(group, name=hyp.id, hyp=hyp, claim=claim, path=path))
+            for c in hyp.design.controls:
+                items.append(ClaimItem.from_parent(group, name=f"{hyp.id}[{c.name}]", hyp=hyp, claim=claim,
+                                                   control=c.name, path=path))
+    return items
 
 
 # ---- selection -----------------------------------------------------------------------------
@@ -136,19 +209,24 @@ def _claim_ids(item) -> list[str]:
 
 
 def _selected(item, ids: list[str]) -> bool:
+    if isinstance(item, ClaimItem):
+        from harness.registry import matches
+        return any(matches(item.hyp, s) for s in ids)
     for m in _claim_ids(item):
         for s in ids:
             if m == s or m.startswith(s + "."):
                 return True
             if s.startswith(m + "."):
-                # a claim-level marker: narrow by parametrize id when there is one
                 spec = getattr(item, "callspec", None)
                 if spec is None or s in re.split(r"[-\[\]]", spec.id):
                     return True
     return False
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session, config, items):
+    if _collecting(config):
+        items.extend(claim_items(session))
     ids = config.stash[_SETTINGS].ids
     if not ids:
         return
@@ -172,77 +250,6 @@ def claims_ctx(pytestconfig) -> RunContext:
     return pytestconfig.stash[_SETTINGS].ctx
 
 
-def _check_marker(item, hyp) -> None:
-    marks = _claim_ids(item)
-    if marks and not any(hyp.id == m or hyp.id.startswith(m + ".") for m in marks):
-        raise ValueError(f"{item.nodeid} is marked claim({', '.join(marks)}) but checks hypothesis {hyp.id}; "
-                         "fix the marker so --claims-ids selects the right tests")
-
-
-def _assert_verdict(hyp, ev: dict) -> None:
-    if ev["profile"] == "smoke":
-        return
-    verdict, expect = ev["verdict"], hyp.expect
-    reason = ev["stats"].get("reason") or "no reason given"
-    table = evidence_table(ev)
-    if verdict == "inconclusive" and not hyp.confirmatory:
-        # Exploratory checks are non-gating: an inconclusive one is an expected failure, shown as xfailed
-        # with its reason (never a pass); a confirmatory one fails below.
-        pytest.xfail(f"exploratory, non-gating: INCONCLUSIVE at this budget ({reason})")
-    if verdict == "inconclusive":
-        pytest.fail(f"{hyp.id}: INCONCLUSIVE: the data decide neither way ({reason}); an inconclusive "
-                    f"check never passes. Raise the budget or revisit the design.\n{table}", pytrace=False)
-    if verdict == expect == "reproduced":
-        return
-    if verdict == expect == "not reproduced":
-        pytest.xfail(f"pre-registered expected failure: {hyp.expect_reason}; measured: {reason}")
-    if expect == "not reproduced" and verdict == "reproduced":
-        pytest.fail(f"{hyp.id}: unexpected pass: pre-registered as an expected failure "
-                    f"({hyp.expect_reason}) but the hypothesis was reproduced; update the "
-                    f"expectation if this holds up.\n{table}", pytrace=False)
-    if expect == "reproduced":
-        pytest.fail(f"{hyp.id}: NOT REPRODUCED: {hyp.statement}\n{table}", pytrace=False)
-    pytest.fail(f"{hyp.id}: measured {verdict!r} but the pre-registered expectation is {expect!r}\n{table}",
-                pytrace=False)
-
-
-@pytest.fixture
-def claims_run(request, claims_ctx):
-    """claims_run(hypothesis, claim, run_fn) -> evidence dict.
-
-    Pre-registers the hypothesis on the test item, calls run_fn(hypothesis, ctx) (which returns
-    harness.evidence.make_evidence(...)), validates and records the evidence, then asserts the
-    verdict: reproduced passes; an expected "not reproduced" xfails (strictly: reproducing it
-    fails); inconclusive and unexpected "not reproduced" fail with the evidence table; under the
-    smoke profile no verdict is asserted. One hypothesis per test.
-    """
-    item = request.node
-
-    def run(hypothesis, claim, run_fn):
-        if getattr(item, "_bnclaims_declaration", None) is not None:
-            raise RuntimeError(f"{item.nodeid}: claims_run was already called in this test; check one "
-                               "hypothesis per test (parametrize over hypotheses)")
-        if hypothesis.claim != claim.id:
-            raise ValueError(f"{hypothesis.id} belongs to claim {hypothesis.claim!r}, not {claim.id!r}")
-        _check_marker(item, hypothesis)
-        declaration = to_builtin(hypothesis.declaration())
-        item._bnclaims_declaration = json.dumps(
-            {"id": hypothesis.id, "claim": to_builtin(claim.summary()), "hypothesis": declaration},
-            allow_nan=False, sort_keys=True)
-        ev = run_fn(hypothesis, claims_ctx)
-        validate_evidence(ev)
-        if ev["id"] != hypothesis.id or ev["hypothesis"] != declaration:
-            raise ValueError(f"{hypothesis.id}: the evidence's hypothesis differs from the pre-registered declaration")
-        if ev["profile"] != claims_ctx.profile or ev["seed_base"] != claims_ctx.seed_base:
-            raise ValueError(f"{hypothesis.id}: evidence built for profile {ev['profile']}/seed base "
-                             f"{ev['seed_base']}, but this run is {claims_ctx.profile}/{claims_ctx.seed_base}")
-        item._bnclaims_evidence = json.dumps(ev, allow_nan=False, sort_keys=True)
-        _assert_verdict(hypothesis, ev)
-        return ev
-
-    return run
-
-
 # ---- reports travel on TestReports ------------------------------------------------------------
 
 @pytest.hookimpl(wrapper=True)
@@ -251,10 +258,13 @@ def pytest_runtest_makereport(item, call):
     if rep.when == "call":
         ev = getattr(item, "_bnclaims_evidence", None)
         decl = getattr(item, "_bnclaims_declaration", None)
+        ctl = getattr(item, "_bnclaims_control", None)
         if ev is not None:
             rep.claim_evidence = ev          # str: xdist serialises it unchanged
         if decl is not None:
             rep.claim_declaration = decl
+        if ctl is not None:
+            rep.claim_control = ctl
     return rep
 
 
@@ -285,6 +295,9 @@ class _ClaimsReporter:
             pre = json.loads(decl)
             pre["outcome"] = _outcome(report)
             self.state.missing[pre["id"]] = pre
+        ctl = getattr(report, "claim_control", None)
+        if ctl is not None:
+            self.state.controls.append({**json.loads(ctl), "outcome": _outcome(report)})
 
     def _missing(self) -> list[dict]:
         recorded = {r["id"] for r in self.state.records}
@@ -294,6 +307,7 @@ class _ClaimsReporter:
         state = self.state
         if not state.records:
             return
+        run_controls = sorted(state.controls, key=lambda c: (vd.id_key(c["id"]), c["control"]))
         from harness import report as rp
         from harness.evidence import environment
 
@@ -303,7 +317,7 @@ class _ClaimsReporter:
                     "timing": {"workers": getattr(self.config.option, "numprocesses", None) or 0}}
         try:
             state.paths = rp.write_reports(state.records, ctx.report_dir, run_info=run_info,
-                                           missing=self._missing())
+                                           missing=self._missing(), controls=run_controls)
             if self.settings.compare:
                 state.comparison = rp.compare_reports(rp.load_report(self.settings.compare),
                                                       rp.load_report(state.paths["json"]))
@@ -323,6 +337,10 @@ class _ClaimsReporter:
         tr.section("bnclaims")
         for line in summary_lines(state.records, self._missing(), ctx.profile):
             tr.write_line(line)
+        if state.controls:
+            bad = [f"{c['id']}[{c['control']}]" for c in state.controls if c["outcome"] == "failed"]
+            tr.write_line(f"controls: {len(state.controls) - len(bad)} of {len(state.controls)} as declared"
+                          + (f"; failed: {', '.join(sorted(bad))}" if bad else ""), red=bool(bad))
         if ctx.profile == "smoke":
             tr.write_line("smoke profile: evidence checked for validity only; no verdict asserted")
         if state.paths:
@@ -338,7 +356,7 @@ class _ClaimsReporter:
 
 def summary_lines(records: list[dict], missing: list[dict], profile: str) -> list[str]:
     """Terminal lines: one per hypothesis (sorted by id), then each claim's overall verdict."""
-    from harness.report import claim_verdict, id_key
+    from harness.verdict import claim_verdict, id_key
 
     rows = sorted(records, key=lambda r: id_key(r["id"]))
     lines = []

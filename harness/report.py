@@ -20,55 +20,12 @@ import sys
 from pathlib import Path
 
 from harness.evidence import arm_counts, fmt_ci, fmt_num, to_builtin
-from harness.hypothesis import supports_claim
+from harness.verdict import claim_verdict, id_key  # noqa: F401  (re-exported for report users)
 
 REPORT_SCHEMA = 1
 
 
-def id_key(s: str):
-    """Natural sort key: C2 < C10, C1.a < C1.b."""
-    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", str(s)) if t]
-
-
-# ---- verdicts and multiplicity -------------------------------------------------------------
-
-def claim_verdict(records: list[dict], profile: str, missing=()) -> dict:
-    """Overall verdict of one article claim from its confirmatory hypotheses.
-
-    supported: all decisive evidence for; contradicted: all against; mixed: both (listed);
-    inconclusive: no decisive confirmatory evidence; smoke runs give no verdict.
-    """
-    conf = [r for r in records if r["hypothesis"].get("confirmatory", True)]
-    pro, con, undecided = [], [], []
-    for r in conf:
-        vote = supports_claim(r["hypothesis"]["stance"], r["verdict"])
-        (pro if vote is True else con if vote is False else undecided).append(r["id"])
-    undecided += [m["id"] for m in missing if m.get("confirmatory", True)]
-    out = {"for": pro, "against": con, "undecided": sorted(undecided, key=id_key),
-           "exploratory": [r["id"] for r in records if not r["hypothesis"].get("confirmatory", True)]}
-    titles = {r["id"]: r["hypothesis"].get("title", "") for r in records}
-    titles.update({m["id"]: m.get("title", "") for m in missing})
-
-    def names(ids):
-        return ", ".join(f"{i} ({titles[i]})" if titles.get(i) else i for i in ids)
-
-    if profile == "smoke":
-        out["verdict"], detail = "smoke run: no verdict", "budgets too small for a verdict"
-    elif not conf:
-        out["verdict"], detail = "inconclusive", "no confirmatory hypothesis produced evidence"
-    elif pro and con:
-        out["verdict"], detail = "mixed", f"for: {names(pro)}; against: {names(con)}"
-    elif pro:
-        out["verdict"], detail = "supported", f"for: {names(pro)}"
-    elif con:
-        out["verdict"], detail = "contradicted", f"against: {names(con)}"
-    else:
-        out["verdict"], detail = "inconclusive", "no confirmatory hypothesis was decisive"
-    if out["undecided"] and out["verdict"] != "smoke run: no verdict" and (pro or con):
-        detail += f"; not decisive: {names(out['undecided'])}"
-    out["detail"] = detail
-    return out
-
+# ---- multiplicity ----------------------------------------------------------------------------
 
 def multiplicity(records: list[dict]) -> dict:
     """Holm and BH adjusted p over the confirmatory hypotheses that report a p value."""
@@ -84,7 +41,7 @@ def multiplicity(records: list[dict]) -> dict:
 
 # ---- building and writing ------------------------------------------------------------------
 
-def build_report(records: list[dict], *, run_info: dict, missing=()) -> dict:
+def build_report(records: list[dict], *, run_info: dict, missing=(), controls=()) -> dict:
     """The report.json document. Wall times go under "timing" so runs compare on content only."""
     records = sorted((dict(r) for r in records), key=lambda r: id_key(r["id"]))
     ids = [r["id"] for r in records]
@@ -118,18 +75,18 @@ def build_report(records: list[dict], *, run_info: dict, missing=()) -> dict:
         claim_rows.append(row)
 
     return to_builtin({"schema": REPORT_SCHEMA, "run": info, "claims": claim_rows,
-                       "hypotheses": records, "missing": missing,
+                       "hypotheses": records, "missing": missing, "controls": list(controls),
                        "multiplicity": multiplicity(records), "timing": timing})
 
 
-def write_reports(records: list[dict], outdir, *, run_info: dict, missing=()) -> dict[str, Path]:
+def write_reports(records: list[dict], outdir, *, run_info: dict, missing=(), controls=()) -> dict[str, Path]:
     """Write report.json, report.md, report.html and figures/ under outdir; return their paths.
 
     records: evidence dicts (harness.evidence.make_evidence), optionally with "outcome" (the
     pytest outcome). missing: pre-registrations whose test produced no evidence
     ({"id", "claim", "hypothesis", "outcome"}).
     """
-    report = build_report(records, run_info=run_info, missing=missing)
+    report = build_report(records, run_info=run_info, missing=missing, controls=controls)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     path = outdir / "report.json"

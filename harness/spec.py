@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 ARCHS = ("mlp", "cnn", "dln")
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "linear")
 INITS = ("default", "he", "glorot", "small_gaussian")
-NORMS = ("none", "bn", "bn_noaffine", "noisy_bn", "ghost_bn", "l1", "l2", "linf")
+NORMS = ("none", "bn", "bn_noaffine", "noisy_bn", "ghost_bn", "l1", "l2", "linf", "ln")
 DATASETS = ("mnist1d", "synthetic", "dln")
 OPTIMIZERS = ("sgd", "adam")
 TRAINABLE = ("all", "bn_affine", "random_linear")
@@ -67,7 +67,7 @@ class TrainSpec:
     eval_every: int = 100          # full train/test evaluation every this many steps (and at the end)
     trainable: str = "all"         # all | bn_affine (only gamma, beta) | random_linear (as many random Linear weights)
     freeze_output: bool = False    # freeze the output layer (BN-only experiments)
-    probes: tuple = ()             # probe names, see harness.probes
+    probes: tuple = ()             # probe names, see harness.engine.PROBES (arrays: harness.arrays)
     probe_every: int = 0
     probe_until: int = 0           # 0 = until the end
     probe_layers: tuple = ()       # hidden-layer indices (0-based) for ICS probes

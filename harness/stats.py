@@ -12,6 +12,8 @@ import warnings
 import numpy as np
 from scipy import optimize, special, stats
 
+from harness.verdict import from_p
+
 TESTS = ("welch", "mannwhitney", "wilcoxon", "signflip", "tost", "trend")
 ALTERNATIVES = ("greater", "less")
 TRENDS = ("decreasing", "increasing")
@@ -683,15 +685,13 @@ def compare(x, y, *, direction: str, test: str, alpha: float = 0.01, paired: boo
         # evidence that the difference lies outside the margin, on whichever side it leans
         p_opp = min(_t_p(x, y, "greater", paired, upp), _t_p(x, y, "less", paired, low))
         band = f"({low:g}, {upp:g})"
-        if p < alpha:
-            verdict = "reproduced"
+        verdict = from_p(p, p_opp, alpha)
+        if verdict == "reproduced":
             reason = f"{method} p={_fmt_p(p)} < alpha={alpha:g}: the mean difference lies within {band}"
-        elif p_opp < alpha:
-            verdict = "not reproduced"
+        elif verdict == "not reproduced":
             reason = (f"one-sided {'paired' if paired else 'Welch'} t p={_fmt_p(p_opp)} "
                       f"< alpha={alpha:g}: the mean difference lies outside {band}")
         else:
-            verdict = "inconclusive"
             reason = (f"{method} p={_fmt_p(p)} and outside-margin p={_fmt_p(p_opp)}, "
                       f"both >= alpha={alpha:g}")
     else:
@@ -700,22 +700,19 @@ def compare(x, y, *, direction: str, test: str, alpha: float = 0.01, paired: boo
         p_opp, _ = _one_sided(x, y, test, opposite, paired, seed)
         sign = {"greater": "x > y", "less": "x < y"}
         sesoi_txt = (f"TOST within ±{sesoi:g} p={_fmt_p(p_sesoi)}" if sesoi is not None else "")
-        if p < alpha:
-            verdict = "reproduced"
+        verdict = from_p(p, p_opp, alpha, p_sesoi)
+        if verdict == "reproduced":
             reason = (f"one-sided {method} p={_fmt_p(p)} < alpha={alpha:g} in the pre-registered "
                       f"direction ({sign[direction]})")
             if p_sesoi is not None and p_sesoi < alpha:
                 reason += f"; note the effect is also smaller than the SESOI ({sesoi_txt})"
         elif p_opp < alpha:
-            verdict = "not reproduced"
             reason = (f"one-sided {method} p={_fmt_p(p_opp)} < alpha={alpha:g} in the opposite "
                       f"direction ({sign[opposite]})")
-        elif p_sesoi is not None and p_sesoi < alpha:
-            verdict = "not reproduced"
+        elif verdict == "not reproduced":
             reason = (f"{sesoi_txt} < alpha={alpha:g}: the mean difference is smaller than the "
                       f"smallest effect of interest (one-sided {method} p={_fmt_p(p)})")
         else:
-            verdict = "inconclusive"
             reason = (f"one-sided {method} p={_fmt_p(p)} in the pre-registered direction and "
                       f"p={_fmt_p(p_opp)} in the opposite one, both >= alpha={alpha:g}"
                       + (f"; {sesoi_txt}" if sesoi is not None else ""))
@@ -755,16 +752,14 @@ def trend_compare(groups, *, direction: str = "decreasing", alpha: float = 0.01,
     stat, p, method = _trend(gs, direction, seed)
     _, p_opp, _ = _trend(gs, opposite, seed)
     first, last = gs[0], gs[-1]
-    if p < alpha:
-        verdict = "reproduced"
+    verdict = from_p(p, p_opp, alpha)
+    if verdict == "reproduced":
         reason = (f"one-sided {method} p={_fmt_p(p)} < alpha={alpha:g} for the pre-registered "
                   f"{direction} trend")
-    elif p_opp < alpha:
-        verdict = "not reproduced"
+    elif verdict == "not reproduced":
         reason = (f"one-sided {method} p={_fmt_p(p_opp)} < alpha={alpha:g} for the opposite "
                   f"({opposite}) trend")
     else:
-        verdict = "inconclusive"
         reason = (f"one-sided {method} p={_fmt_p(p)} for the pre-registered {direction} trend and "
                   f"p={_fmt_p(p_opp)} for the opposite one, both >= alpha={alpha:g}")
     out = {"test": "trend", "method": method, "direction": direction, "alpha": alpha, "seed": seed,

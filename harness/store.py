@@ -24,8 +24,6 @@ from filelock import FileLock
 __all__ = ["FORMAT_VERSION", "RunStore", "canonical_json", "environment_key", "key_of"]
 
 FORMAT_VERSION = 1
-ENV_VAR = "BNCLAIMS_STORE"
-DEFAULT_ROOT = os.path.join(".bnclaims", "store")
 KEY_LEN = 20  # 80 bits of sha256; collisions are still caught by the spec comparison on read
 
 _ARRAYS = "arrays.npz"
@@ -73,11 +71,17 @@ def harness_code_hash() -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def code_hash(settings: dict, *funcs) -> str:
-    """Hash of a private training loop's settings and source code, for its run-store key."""
-    import inspect
-    blob = canonical_json(settings) + "".join(inspect.getsource(f) for f in funcs)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+def module_code_hash(*modules: str) -> str:
+    """Hash of the source files of these modules (found without importing them), for run-store keys of
+    code outside the numeric harness modules (routines); harness_code_hash covers those."""
+    import importlib.util
+    blob = b""
+    for name in modules:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.origin:
+            raise ValueError(f"module {name!r} not found")
+        blob += name.encode() + b"\0" + Path(spec.origin).read_bytes()
+    return hashlib.sha256(blob).hexdigest()[:16]
 
 
 class _Corrupt(Exception):
@@ -131,7 +135,8 @@ class RunStore:
 
     def __init__(self, root: str | os.PathLike | None = None, lock_timeout: float = -1):
         if root is None:
-            root = os.environ.get(ENV_VAR) or DEFAULT_ROOT
+            from harness.paths import store_dir
+            root = store_dir()
         # Absolute now, so a later chdir (tests do that) cannot move the store.
         self.root = Path(os.path.abspath(os.fspath(root)))
         self.lock_timeout = lock_timeout  # -1: wait as long as the other process trains

@@ -1,78 +1,158 @@
-"""S: Santurkar et al. 2018's landscape explanation, lp normalization and Theorem 4.1, with negative controls."""
+"""S: Santurkar et al. 2018 - the landscape reductions and gate, the lp arms and controls, Theorem 4.1's
+error function. The hypotheses and their controls themselves run as plugin items."""
+import math
+
 import numpy as np
 import pytest
 
 from claims import santurkar as s
+from harness import runner, verdict
+from harness.context import RunContext
+
+LANDSCAPE = (s.SA, s.SB, s.SC, s.SD)
+LP = (*s.SE_SPEED.values(), *s.SE_DRIFT.values())
 
 
-
-def marked(hyps):
-    """One parameter per hypothesis, marked with its id so --claims-ids selects it."""
-    return [pytest.param(h, id=h.id, marks=pytest.mark.claim(h.id)) for h in hyps]
-
-
-LANDSCAPE = marked([s.SA, s.SB, s.SC, s.SD])
-
-
-@pytest.mark.parametrize("hyp", LANDSCAPE)
-def test_landscape(claims_run, hyp):
-    claims_run(hyp, s.CLAIM, s.check_landscape)
+# ---- the gate: both arms must train --------------------------------------------------------------
+def _gate_result(hyp, accs):
+    """A runner.Result holding synthetic grids whose only array is the final train accuracy."""
+    lr = hyp.design.criteria[0].metric.at_lr
+    res = runner.Result(hyp=hyp, ctx=None, design=hyp.design, control=None, seeds=[0, 1])
+    res.arms = dict(hyp.design.arms)
+    res.runs = {arm: {lr: {"eval_train_acc": np.array([acc], float)}} for arm, acc in accs.items()}
+    return res
 
 
-@pytest.mark.parametrize("hyp", LANDSCAPE)
-def test_landscape_negative_control_bn_arm_is_plain(claims_ctx, hyp):
-    """Both arms are the plain network (same seeds, so identical runs): no difference can be reproduced."""
-    ev = s.check_landscape(hyp, claims_ctx, perturb="bn_is_none")
-    assert ev["stats"]["verdict"] != "reproduced"
-    assert ev["arms"]["bn"]["values"][0] is not None
-    if hyp.id != "S.c":          # S.c shifts the BN arm, so its arms differ by log 1.25 by design
-        assert ev["arms"]["bn"]["values"] == ev["arms"]["none"]["values"]
+@pytest.mark.parametrize("hyp", LANDSCAPE, ids=lambda h: h.id)
+def test_both_arms_are_gated_at_the_rate_read(hyp):
+    lr = hyp.design.metric_of("bn").at_lr
+    gates = hyp.design.criteria
+    assert [c.arm for c in gates] == ["bn", "none"]
+    for c in gates:
+        assert (c.stat, c.op, c.value, c.on_fail) == ("each", ">=", s.GATE_ACC, "inconclusive")
+        assert c.metric.name == "S.final_train_acc" and c.metric.at_lr == lr
+
+
+def test_gate_fails_on_any_seed_below_threshold_or_diverged():
+    res = _gate_result(s.SA, {"bn": [0.99, 0.98], "none": [0.11, np.nan]})
+    bn, none = (runner._criterion(c, res) for c in s.SA.design.criteria)
+    assert bn[1] and not none[1]
+    assert "fails at seed positions [0, 1]" in none[2]
+    res = _gate_result(s.SA, {"bn": [0.99, 0.98], "none": [0.9, 0.5]})
+    assert all(runner._criterion(c, res)[1] for c in s.SA.design.criteria)
 
 
 def test_gate_makes_a_dead_arm_inconclusive():
-    """The gate overrides a significant comparison when a seed of either arm did not train (or diverged)."""
+    """apply_criteria: a failed gate overrides a significant comparison and keeps the ungated verdict."""
     stats = {"verdict": "reproduced", "reason": "p small"}
-    ok = s.apply_gate(stats, {"bn": [0.99, 0.98], "none": [0.9, 0.5]})
-    assert ok["verdict"] == "reproduced" and ok["gate"]["passed"]
-    dead = s.apply_gate(stats, {"bn": [0.99, 0.98], "none": [0.11, np.nan]})
+    bn_gate, none_gate = s.SA.design.criteria
+    ok = verdict.apply_criteria(stats, [(bn_gate, True, "ok"), (none_gate, True, "ok")])
+    assert ok["verdict"] == "reproduced" and ok["gate"]["passed"] and "verdict_ungated" not in ok
+    dead = verdict.apply_criteria(stats, [(bn_gate, True, "ok"), (none_gate, False, "none: fails at [0, 1]")])
     assert dead["verdict"] == "inconclusive" and dead["verdict_ungated"] == "reproduced"
-    assert dead["gate"]["failing_seed_positions"] == {"none": [0, 1]}
-    assert "gate failed" in dead["reason"]
+    assert dead["gate"]["gates"] == {"bn trains": True, "none trains": False}
+    assert "gate failed" in dead["reason"] and "p small" in dead["reason"]
+    assert "criteria" not in dead            # a gate is not a claim criterion: it never says "not reproduced"
 
 
-@pytest.mark.parametrize("hyp", marked([*s.SE_SPEED.values(), *s.SE_DRIFT.values()]))
-def test_lp_normalization(claims_run, hyp):
-    claims_run(hyp, s.CLAIM, s.check_lp)
+# ---- landscape reductions ------------------------------------------------------------------------
+def test_probe_median_skips_diverged_probes_and_fills_dead_seeds():
+    v = np.array([[1.0, np.nan], [3.0, np.inf], [np.nan, np.nan]])        # [P, K]
+    assert s.probe_median({"k": v}, "k", fill=7.0).tolist() == [2.0, 7.0]
 
 
-@pytest.mark.claim("S.e")
-def test_lp_speed_negative_control_plain_network(claims_ctx):
-    """The plain network in place of the lp arm is not as fast as BN at lr 0.3: equivalence must fail."""
-    ev = s.check_lp(s.SE_SPEED["l1"], claims_ctx, perturb="lp_is_none")
-    assert ev["stats"]["verdict"] != "reproduced"
+def test_beta_smoothness_shifts_the_bn_arm_by_its_margin_on_a_log_scale():
+    arrays = {"probe_land_beta_eff": np.array([[2.0, 4.0], [2.0, 4.0]])}
+    bn, none = (s.SC.design.metric_of(a) for a in ("bn", "none"))
+    got_bn = s.landscape_measure(arrays, **bn.params)
+    got_none = s.landscape_measure(arrays, **none.params)
+    np.testing.assert_allclose(got_bn, np.log(s.BETA_MARGIN * np.array([2.0, 4.0])))
+    np.testing.assert_allclose(got_bn - got_none, math.log(s.BETA_MARGIN))
 
 
-@pytest.mark.claim("S.e")
-def test_lp_drift_negative_control_bn_against_itself(claims_ctx):
-    """BN in place of the lp arm: identical runs cannot drift more."""
-    ev = s.check_lp(s.SE_DRIFT["l1"], claims_ctx, perturb="lp_is_bn")
-    assert ev["stats"]["verdict"] != "reproduced"
-    assert ev["arms"]["l1"]["values"] == ev["arms"]["bn"]["values"]
+def test_landscape_metrics_read_the_declared_rate():
+    assert {h.id: h.design.metric_of("none").at_lr for h in LANDSCAPE} == {
+        "S.a": s.LR_EDGE, "S.b": s.LR_EDGE, "S.c": s.LR_EDGE, "S.d": s.LR_MODERATE}
+    assert s.SD.design.metric_of("none").params["key"] == s.SA.design.metric_of("none").params["key"]
 
 
-@pytest.mark.claim("S.f")
-def test_theorem41_bound(claims_run):
-    claims_run(s.SF, s.CLAIM, s.check_theorem41)
+@pytest.mark.parametrize("profile", ["smoke", "ci", "full"])
+def test_landscape_intervals_follow_the_profile_steps(profile, tmp_path):
+    """Eval every steps/4 and probe every steps/20 at each profile's own step count."""
+    ctx = RunContext(profile=profile, store=str(tmp_path))
+    steps = s.BUDGETS[profile].steps
+    for norm, arm in s.LANDSCAPE_ARMS.items():
+        assert runner.resolve_arm(arm, s.SA, ctx).spec == s.landscape_spec(norm, steps)
+    lp = s.SE_SPEED["l1"].design.arms["l1"]
+    assert runner.resolve_arm(lp, s.SE_SPEED["l1"], ctx).spec == s.landscape_spec("l1", steps, probes=("drift",))
 
 
-@pytest.mark.claim("S.f.v3")
-def test_theorem41_v3_print(claims_run):
-    claims_run(s.SF_V3, s.CLAIM, s.check_theorem41)
+@pytest.mark.parametrize("hyp", LANDSCAPE, ids=lambda h: h.id)
+def test_bn_is_none_control_compares_identical_runs(hyp):
+    """Both arms become the plain network on the same seeds, so the values are identical, except for S.c,
+    whose BN arm keeps its log 1.25 shift by design."""
+    d = hyp.design.with_control(hyp.design.control("bn_is_none"))
+    assert d.arms["bn"] == d.arms["none"] == hyp.design.arms["none"]
+    bn, none = d.metric_of("bn"), d.metric_of("none")
+    if hyp.id == "S.c":
+        assert dict(bn.params) == {**none.params, "scale": s.BETA_MARGIN} and bn.at_lr == none.at_lr
+    else:
+        assert bn == none
 
 
-@pytest.mark.claim("S.f")
-def test_theorem41_negative_control_without_bn(claims_ctx):
+# ---- S.e -----------------------------------------------------------------------------------------
+def test_loss_area_counts_diverged_steps_as_chance():
+    loss = np.array([[1.0, np.nan], [3.0, np.inf]])                       # [T, K]
+    np.testing.assert_allclose(s.loss_area({"train_loss": loss}), np.log([2.0, s.LN10]))
+
+
+def test_relative_drift():
+    """|d mean| / std + |d var| / var per interval, averaged over intervals, layers and units; log."""
+    mean = np.zeros((3, 2, 1, 2))
+    var = np.ones((3, 2, 1, 2))
+    mean[1:, 0] = 1.0                     # seed 0: the mean moves by one std once, the variance never
+    var[2, 1] = 3.0                       # seed 1: the variance triples once
+    got = s.relative_drift({"probe_post_mean": mean, "probe_post_var": var})
+    np.testing.assert_allclose(got, np.log([0.5, 1.0]))
+    dead = s.relative_drift({"probe_post_mean": np.full((3, 1, 1, 1), np.nan), "probe_post_var": var[:, :1, :, :1]})
+    assert dead.tolist() == [0.0]         # no finite interval counts as log 1
+
+
+@pytest.mark.parametrize("hyp", LP, ids=lambda h: h.id)
+def test_lp_arms_read_bn_from_the_landscape_ensemble_at_the_edge_rate(hyp):
+    norm = hyp.arms[0]
+    assert hyp.arms == (norm, "bn")
+    assert hyp.design.arms["bn"] is s.LANDSCAPE_ARMS["bn"] and hyp.design.metric_of("bn").at_lr == s.LR_EDGE
+    assert not hyp.design.arms[norm].lrs and hyp.design.arms[norm].spec.model.norm == norm
+
+
+@pytest.mark.parametrize("hyp", list(s.SE_DRIFT.values()), ids=lambda h: h.id)
+def test_lp_is_bn_control_compares_bn_with_itself(hyp):
+    norm = hyp.arms[0]
+    d = hyp.design.with_control(hyp.design.control("lp_is_bn"))
+    assert d.arms[norm] == d.arms["bn"] and d.metric_of(norm) == d.metric_of("bn")
+
+
+@pytest.mark.parametrize("hyp", list(s.SE_SPEED.values()), ids=lambda h: h.id)
+def test_lp_is_none_control_puts_the_plain_network_in_place(hyp):
+    norm = hyp.arms[0]
+    d = hyp.design.with_control(hyp.design.control("lp_is_none"))
+    assert d.arms[norm] is s.LANDSCAPE_ARMS["none"] and d.metric_of(norm).at_lr == s.LR_EDGE
+
+
+# ---- S.f: Theorem 4.1 ----------------------------------------------------------------------------
+def test_theorem41_bound_holds_with_c_1_over_m():
+    errs = s.theorem41_errors({}, "1/m")
+    assert len(errs) == len(s.BATCHES) * len(s.LOSSES) * 4
+    assert max(errs.values()) <= s.THEOREM_TOL
+    assert set(s.worst_by_batch_size(errs)) == set(s.BATCHES)
+
+
+def test_theorem41_as_printed_in_v3_is_violated():
+    assert max(s.theorem41_errors({}, "1/sqrt(m)").values()) > s.THEOREM_TOL
+
+
+def test_theorem41_without_bn_fails_by_orders_of_magnitude():
     """Without BN the pre-activation gradient is not shrunk by gamma^2/sigma^2: the bound must fail."""
-    ev = s.check_theorem41(s.SF, claims_ctx, perturb="no_bn")
-    assert ev["stats"]["verdict"] == "not reproduced"
-    assert ev["stats"]["effect"] > 1e6
+    params = {**s.SF.design.error_params, **s.SF.design.control("no_bn").params}
+    assert max(s.theorem41_errors({}, **params).values()) / s.THEOREM_TOL > 1e6

@@ -1,7 +1,7 @@
-"""Fixtures for the plugin tests: a pytester directory holding two fake claim files."""
+"""Fixtures for the plugin tests: a pytester directory holding the fake claim pack and one plain test file."""
 import pytest
 
-from plugin_fakes import HELPERS, TEST_C8, TEST_C9
+from plugin_fakes import install_pack
 
 
 @pytest.fixture(scope="session")
@@ -13,5 +13,6 @@ def fake_store(tmp_path_factory):
 @pytest.fixture
 def fake(pytester, monkeypatch, fake_store):
     monkeypatch.setenv("BNCLAIMS_STORE", str(fake_store))
-    pytester.makepyfile(fakeclaims=HELPERS, test_c8=TEST_C8, test_c9=TEST_C9)
+    install_pack(pytester.path)
+    pytester.makepyfile(test_plain="def test_not_a_claim():\n    pass\n")
     return pytester

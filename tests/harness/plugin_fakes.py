@@ -1,100 +1,91 @@
-"""Fake claim files and helpers for the plugin tests (test_plugin*.py): hand-made stats, no torch.
+"""A fake claim pack for the plugin tests (test_plugin*.py): declared hypotheses whose arms are a tiny
+numpy routine, so the whole pipeline (registry, runner, stats, verdicts, report) runs without training.
 
-The fixtures that write these files into a pytester directory are in conftest.py.
+The pack is found as a third-party pack is: a distribution on sys.path (fakepack-0.1.dist-info) whose
+entry point in the group bnclaims.claims names fakeclaims:CLAIMS. The fixtures are in conftest.py.
 """
 from __future__ import annotations
 
-# Hypotheses and a run_fn shared by the fake claim files. make_evidence gets a fixed env so the
-# fake runs need not import torch.
-HELPERS = '''
-import os
-import pytest
+PACK = '''
+import numpy as np
+
+from harness import routines
+from harness.design import Arm, Control, Design, Metric, reduction
+from harness.evidence import figure, panels, series
 from harness.hypothesis import Budget, Claim, Hypothesis
-from harness.evidence import figure, make_evidence, panels, series
 
-ENV = {"python": "3", "platform": "test", "numpy": "2", "scipy": "1", "torch": None,
-       "torch_threads": None, "device": "cpu"}
+routines.register("fake_values", "fakeclaims:values", engine="analytic")
 
 
-def H(hid, stance="supports", expect="reproduced", confirmatory=True, statement=None):
+def values(settings, seeds):
+    """One value per seed: center + spread * position; the last seed of a 'diverged' arm diverged at 7."""
+    pos = np.arange(len(seeds)) / max(len(seeds) - 1, 1)
+    out = {"values": settings["center"] + settings["spread"] * pos, "seeds": np.asarray(seeds)}
+    if settings.get("diverged"):
+        out["diverged_at"] = np.array([-1] * (len(seeds) - 1) + [7])
+    return out
+
+
+@reduction("fake.values")
+def read_values(arrays):
+    return arrays["values"]
+
+
+CENTER = {"reproduced": 1.5, "not reproduced": 0.5, "inconclusive": 1.02}
+
+
+def H(hid, verdict, stance="supports", expect="reproduced", confirmatory=True, statement=None, figures=None):
+    arms = {"bn": Arm(routine="fake_values", settings={"center": CENTER[verdict], "spread": 0.3}, budget=False),
+            "plain": Arm(routine="fake_values", settings={"center": 1.0, "spread": 0.3, "diverged": True},
+                         budget=False)}
     return Hypothesis(id=hid, claim=hid.split(".")[0], title=f"title {hid}",
                       statement=statement or f"statement of {hid}", source="Ioffe & Szegedy 2015, sec. 3",
                       stance=stance, metric="loss at step 100, one value per seed", arms=("bn", "plain"),
                       direction="greater", test="welch", budgets={"ci": Budget(seeds=4, steps=10)},
                       alpha=0.01, confirmatory=confirmatory, expect=expect,
-                      expect_reason="pilot: 3/3 seeds" if expect != "reproduced" else "")
+                      expect_reason="pilot: 3/3 seeds" if expect != "reproduced" else "",
+                      design=Design(arms, Metric("fake.values"), figures=figures,
+                                    controls=(Control("same", "the BN arm replaced by the plain one",
+                                                      arms={"bn": "plain"}),)))
 
 
-def make_run_fn(verdict, figs=()):
-    def run_fn(hyp, ctx):
-        seeds = ctx.seeds(hyp)
-        xs = [1.0 + 0.1 * i for i in range(len(seeds))]
-        ys = [0.5 + 0.1 * i for i in range(len(seeds) - 1)] + [None]   # the last seed diverged
-        effect = {"reproduced": 0.5, "not reproduced": -0.4, "inconclusive": 0.05}[verdict]
-        p = {"reproduced": 0.001, "not reproduced": 0.9, "inconclusive": 0.3}[verdict]
-        stats = {"n_x": 4, "n_y": 3, "mean_x": 1.15, "mean_y": 0.65, "sd_x": 0.13, "sd_y": 0.13,
-                 "effect": effect, "ci": [effect - 0.2, effect + 0.2], "ratio": 1.77, "ratio_ci": [1.4, 2.2],
-                 "hedges_g": 3.5, "p_superiority": 1.0, "p": p, "p_opposite": 1 - p, "test": "welch",
-                 "direction": "greater", "alpha": 0.01, "verdict": verdict,
-                 "reason": f"fake {verdict} (p={p})", "values_x": xs, "values_y": ys[:-1]}
-        arms = {"bn": {"seeds": seeds, "values": xs, "spec": {"norm": "bn"}, "spec_hash": "aa11"},
-                "plain": {"seeds": seeds, "values": ys, "spec": {"norm": None}, "spec_hash": "bb22",
-                          "diverged": [None, None, None, 7]}}
-        extra = {"store": ctx.store, "store_env_ok": os.environ.get("BNCLAIMS_STORE") == ctx.store,
-                 "omp": os.environ.get("OMP_NUM_THREADS")}
-        return make_evidence(hyp, CLAIMS[hyp.claim], ctx, arms=arms, stats=stats, engine="analytic",
-                             figures=figs, extra=extra, wall_s=0.01, env=ENV)
-    return run_fn
+def FIGS(r):
+    lines = figure("c8a_lines", "loss", [series("BN", [0, 1, 2], [1.0, 0.5, 0.3], [0.9, 0.4, 0.2], [1.1, 0.6, 0.4]),
+                                         series("plain", [0, 1, 2], [1.0, 0.8, 0.7])],
+                   xlabel="step", ylabel="loss", logy=True)
+    side = panels("c8a_side", "side by side", [
+        figure("c8a_sc", "scatter", [series("seeds", [1, 2, 3], [2, 3, 1])], kind="scatter"),
+        figure("c8a_bar", "bar", [series("BN", ["a", "b"], [1, 2], [0.5, 1.5], [1.5, 2.5]),
+                                  series("plain", ["a", "b"], [2, 1])], kind="bar")])
+    return [lines, side]
 
 
-LINES = figure("c8a_lines", "loss", [series("BN", [0, 1, 2], [1.0, 0.5, 0.3], [0.9, 0.4, 0.2], [1.1, 0.6, 0.4]),
-                                     series("plain", [0, 1, 2], [1.0, 0.8, 0.7])],
-               xlabel="step", ylabel="loss", logy=True)
-SIDE = panels("c8a_side", "side by side", [
-    figure("c8a_sc", "scatter", [series("seeds", [1, 2, 3], [2, 3, 1])], kind="scatter"),
-    figure("c8a_bar", "bar", [series("BN", ["a", "b"], [1, 2], [0.5, 1.5], [1.5, 2.5]),
-                              series("plain", ["a", "b"], [2, 1])], kind="bar")])
-
-C8 = [H("C8.a", statement="BN <lowers> loss & | pipes"), H("C8.b"), H("C8.c")]
-C9 = [H("C9.a", expect="not reproduced"), H("C9.b", stance="contradicts", expect="not reproduced"),
-      H("C9.c", confirmatory=False)]
-CLAIMS = {"C8": Claim("C8", "BN helps optimisation", "Ioffe & Szegedy 2015", tuple(C8)),
-          "C9": Claim("C9", "BN reduces ICS", "Santurkar et al. 2018", tuple(C9), article_side=False)}
+C8 = [H("C8.a", "reproduced", statement="BN <lowers> loss & | pipes", figures=FIGS), H("C8.b", "not reproduced"),
+      H("C8.c", "inconclusive")]
+C9 = [H("C9.a", "not reproduced", expect="not reproduced"),
+      H("C9.b", "reproduced", stance="contradicts", expect="not reproduced"),
+      H("C9.c", "inconclusive", confirmatory=False)]
+CLAIMS = [Claim("C8", "BN helps optimisation", "Ioffe & Szegedy 2015", tuple(C8)),
+          Claim("C9", "BN reduces ICS", "Santurkar et al. 2018", tuple(C9), article_side=False)]
 '''
 
-TEST_C8 = '''
-import pytest
-from fakeclaims import C8, CLAIMS, LINES, SIDE, make_run_fn
-
-CASES = {"C8.a": ("reproduced", (LINES, SIDE)), "C8.b": ("not reproduced", ()), "C8.c": ("inconclusive", ())}
+ENTRY_POINTS = "[bnclaims.claims]\nfake = fakeclaims:CLAIMS\n"
+METADATA = "Metadata-Version: 2.1\nName: fakepack\nVersion: 0.1\n"
 
 
-@pytest.mark.parametrize("hyp", [pytest.param(h, marks=pytest.mark.claim(h.id), id=h.id) for h in C8])
-def test_c8(hyp, claims_run):
-    verdict, figs = CASES[hyp.id]
-    claims_run(hyp, CLAIMS["C8"], make_run_fn(verdict, figs))
-
-
-def test_not_a_claim():
-    pass
-'''
-
-TEST_C9 = '''
-import pytest
-from fakeclaims import C9, CLAIMS, make_run_fn
-
-pytestmark = pytest.mark.claim("C9")
-CASES = {"C9.a": "not reproduced", "C9.b": "reproduced", "C9.c": "inconclusive"}
-
-
-@pytest.mark.parametrize("hyp", C9, ids=[h.id for h in C9])
-def test_c9(hyp, claims_run):
-    claims_run(hyp, CLAIMS["C9"], make_run_fn(CASES[hyp.id]))
-'''
+def install_pack(path, name="fakeclaims", source=PACK, dist="fakepack", entry=None):
+    """Write a claim pack module and a distribution that points its bnclaims.claims entry point at it."""
+    (path / f"{name}.py").write_text(source)
+    info = path / f"{dist}-0.1.dist-info"
+    info.mkdir(exist_ok=True)
+    (info / "METADATA").write_text(METADATA.replace("fakepack", dist))
+    (info / "entry_points.txt").write_text(entry or ENTRY_POINTS)
 
 
 def run(pytester, *args):
-    return pytester.runpytest_subprocess("-p", "harness.plugin", "-p", "no:cacheprovider", *args)
+    """pytest in a subprocess on the fake pack alone (the builtin claims are not read)."""
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "--claims-collect", "--claims-packs", "fake",
+                                         *args)
 
 
 def strip_volatile(obj):

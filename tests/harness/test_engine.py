@@ -30,6 +30,8 @@ def _pair(spec, seeds=SEEDS):
     (ModelSpec(depth=3, width=32, norm="ghost_bn", ghost_size=16), 10, dict(lr=0.1)),
     (ModelSpec(depth=3, width=32, norm="l1"), 10, dict(lr=0.1)),
     (ModelSpec(depth=3, width=32, norm="linf"), 10, dict(lr=0.1)),
+    (ModelSpec(depth=3, width=32, norm="ln"), 10, dict(lr=0.1, momentum=0.9)),
+    (ModelSpec(depth=3, width=32, norm="ln"), 10, dict(optimizer="adam", lr=1e-2)),
 ])
 def test_batched_matches_reference(model, steps, opt):
     spec = TrainSpec(model=model, steps=steps, eval_every=5, **opt)
@@ -40,7 +42,7 @@ def test_batched_matches_reference(model, steps, opt):
     for key in a:
         if key.startswith("running_"):
             np.testing.assert_allclose(a[key], b[key], atol=1e-5, rtol=1e-5, err_msg=key)
-    if model.norm != "none":
+    if model.norm not in ("none", "ln"):       # LayerNorm keeps no running statistics
         assert any(k.startswith("running_mean") for k in a)
 
 

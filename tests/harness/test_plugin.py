@@ -1,7 +1,8 @@
-"""The bnclaims pytest plugin, run on fake claim checks (hand-made stats, no torch, no training).
+"""The bnclaims pytest plugin, run on a fake claim pack (declared hypotheses over a numpy routine, no
+training), collected from its entry point as a third-party pack would be.
 
 Runs pytest in subprocesses via pytester, so xdist works and the repo conftest is not involved. The
-fake claim files are in plugin_fakes.py; the other plugin tests are in test_plugin_options.py and
+fake pack is in plugin_fakes.py; the other plugin tests are in test_plugin_options.py and
 test_plugin_profiles.py (separate files, so pytest-xdist can spread these slow tests over workers).
 """
 from __future__ import annotations
@@ -16,7 +17,8 @@ pytest_plugins = ["pytester"]
 
 
 def test_plugin_does_not_import_torch():
-    code = ("import sys, harness.plugin, harness.report, harness.evidence, harness.context; "
+    code = ("import sys, harness.plugin, harness.report, harness.evidence, harness.context, harness.registry; "
+            "harness.registry.claims(); "
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -26,7 +28,7 @@ def test_same_report_under_xdist(fake):
     r0 = run(fake, "-n", "0", "-rA", "--claims-report", "rep0")
     r2 = run(fake, "-n", "2", "--dist", "loadfile", "--claims-report", "rep2")
     for r in (r0, r2):
-        r.assert_outcomes(passed=2, failed=3, xfailed=2)
+        r.assert_outcomes(passed=8, failed=3, xfailed=2)       # 6 hypotheses, 6 controls, 1 plain test
     j0 = json.loads((fake.path / "rep0" / "report.json").read_text())
     j2 = json.loads((fake.path / "rep2" / "report.json").read_text())
     assert j2["timing"]["workers"] == 2 and set(j2["timing"]["wall_s"]) == set(j0["timing"]["wall_s"])
@@ -35,27 +37,32 @@ def test_same_report_under_xdist(fake):
         assert (fake.path / "rep0" / name).read_bytes() == (fake.path / "rep2" / name).read_bytes(), name
     assert [r["id"] for r in j2["hypotheses"]] == ["C8.a", "C8.b", "C8.c", "C9.a", "C9.b", "C9.c"]
     extra = j2["hypotheses"][0]["extra"]
-    assert extra["store_env_ok"] and extra["omp"] is not None      # store exported to workers
+    assert extra["control"] is None
+    assert [(c["id"], c["control"], c["outcome"]) for c in j2["controls"]][:2] == [("C8.a", "same", "passed"),
+                                                                                   ("C8.b", "same", "passed")]
+    assert j2["hypotheses"][0]["hypothesis"]["design"]["arms"]["bn"]["routine"] == "fake_values"
     check_outcomes_and_report(r0.stdout.str(), fake.path / "rep0")
 
 
 def check_outcomes_and_report(out, rep):
-    """What the terminal and report.md/html say for the fake files' verdicts."""
+    """What the terminal and report.md/html say for the fake pack's verdicts."""
     # not reproduced where reproduced was expected: fails with the evidence table
     assert "C8.b: NOT REPRODUCED: statement of C8.b" in out
     assert "expected  : reproduced   measured: not reproduced" in out
-    assert "effect -0.4 95% CI [-0.6, -0.2]" in out and "alpha 0.01" in out
-    assert "  plain     3         0.65         0.13         1  0..3" in out   # arm row: n, mean, sd, diverged, seeds
+    assert "effect -0.5 95% CI [-0.625, -0.325]" in out and "alpha 0.01" in out
+    assert "  plain     4         1.15       0.1291         1  0..3" in out   # arm row: n, mean, sd, diverged, seeds
     # inconclusive never passes; strict expected failure
     assert "C8.c: INCONCLUSIVE" in out
-    assert "XFAIL test_c9.py::test_c9[C9.a] - pre-registered expected failure: pilot: 3/3 seeds" in out
+    assert "XFAIL bnclaims/C9::C9.a - pre-registered expected failure: pilot: 3/3 seeds" in out
     assert "C9.b: unexpected pass" in out
     # an exploratory check is non-gating: inconclusive is an expected failure with its reason, never a pass
-    assert "XFAIL test_c9.py::test_c9[C9.c] - exploratory, non-gating: INCONCLUSIVE" in out
-    # terminal section: one line per hypothesis, then the claims
+    assert "XFAIL bnclaims/C9::C9.c - exploratory, non-gating: INCONCLUSIVE" in out
+    # every declared control is an item of its own; a plain test file is still collected
+    assert "PASSED bnclaims/C8::C8.a[same]" in out and "PASSED test_plain.py::test_not_a_claim" in out
+    # terminal section: one line per hypothesis, then the claims and the controls
     sec = out[out.index("= bnclaims ="):]
-    assert "C8.a  reproduced" in out and "[passed]" in sec and "[xfailed]" in sec and "n bn=4, plain=3" in sec
-    assert "C8: mixed" in sec and "C9: contradicted" in sec
+    assert "C8.a  reproduced" in out and "[passed]" in sec and "[xfailed]" in sec and "n bn=4, plain=4" in sec
+    assert "C8: mixed" in sec and "C9: contradicted" in sec and "controls: 6 of 6 as declared" in sec
 
     md = (rep / "report.md").read_text()
     assert "## C8" in md and "**Overall verdict: mixed**" in md

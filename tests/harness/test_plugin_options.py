@@ -12,7 +12,7 @@ pytest_plugins = ["pytester"]
 
 def test_claims_ids_selects_a_claim(fake):
     r = run(fake, "--claims-ids", "C9", "--claims-report", "rep")
-    r.assert_outcomes(failed=1, xfailed=2, deselected=4)
+    r.assert_outcomes(passed=3, failed=1, xfailed=2, deselected=7)     # C9's 3 hypotheses and 3 controls
     j = json.loads((fake.path / "rep" / "report.json").read_text())
     assert [h["id"] for h in j["hypotheses"]] == ["C9.a", "C9.b", "C9.c"]
     assert j["run"]["ids"] == ["C9"]
@@ -31,3 +31,46 @@ def test_bad_options_are_usage_errors(fake):
     r = run(fake, "--claims-seed-base", "-3")
     assert r.ret == pytest.ExitCode.USAGE_ERROR
     assert "--claims-seed-base: expected an integer >= 0" in r.stderr.str()
+
+
+def test_installed_plugin_adds_no_tests_without_opt_in(fake):
+    """Installing bnclaims must never add tests to another project's pytest run."""
+    r = fake.runpytest_subprocess("-p", "no:cacheprovider")
+    r.assert_outcomes(passed=1)
+    assert "bnclaims:" not in r.stdout.str() and "= bnclaims =" not in r.stdout.str()
+    assert not (fake.path / "claims-report").exists()
+
+
+def test_claims_only_skips_test_files(fake):
+    r = run(fake, "--claims-only", "--claims-ids", "C8.a")
+    r.assert_outcomes(passed=2)                      # C8.a and its control; test_plain.py is not collected
+
+
+def test_malformed_declarations_fail_at_collection(fake):
+    """Each malformed field is named with its hypothesis; pytest stops with a usage error."""
+    from plugin_fakes import PACK, install_pack
+    cases = {
+        'Metric("fake.values"), figures': ('Metric("fake.nope"), figures', "C8.a: design.metric['bn']: unknown "
+                                                                         "reduction 'fake.nope'"),
+        'alpha=0.01,': ("alpha=0.7,", "alpha must be in (0, 0.5)"),
+        'test="welch"': ('test="t-test"', "C8.a: test: unknown test 't-test'"),
+        'arms={"bn": "plain"}': ('arms={"bn": "nobody"}', "C8.a: control 'same': takes arm 'nobody', which is not "
+                                                          "declared"),
+        'Control("same", "the BN arm replaced by the plain one",\n                                                      arms={"bn": "plain"})':
+            ('Control("same", "nothing")', "C8.a: control 'same': names no arm, metric or parameter to change"),
+    }
+    for old, (new, message) in cases.items():
+        assert old in PACK, old
+        install_pack(fake.path, source=PACK.replace(old, new, 1))
+        r = run(fake)
+        assert r.ret == pytest.ExitCode.USAGE_ERROR, (new, r.stdout.str()[-2000:])
+        assert message in r.stderr.str(), (message, r.stderr.str()[-2000:])
+
+
+def test_duplicate_ids_across_packs_fail(fake):
+    from plugin_fakes import install_pack
+    install_pack(fake.path, name="otherclaims", source="from fakeclaims import CLAIMS\n", dist="otherpack",
+                 entry="[bnclaims.claims]\nother = otherclaims:CLAIMS\n")
+    r = fake.runpytest_subprocess("-p", "no:cacheprovider", "--claims-collect", "--claims-packs", "fake,other")
+    assert r.ret == pytest.ExitCode.USAGE_ERROR
+    assert "C8: duplicate id, declared by fake (fakeclaims:CLAIMS) and by other (otherclaims:CLAIMS)" in r.stderr.str()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -205,25 +206,26 @@ def test_cli_list():
 
 
 def test_cli_bad_options_exit_2():
+    assert cli.main(["run", "--profile", "bogus"]) == 2
+    assert cli.main(["run", "--seed-base", "-1"]) == 2
     with pytest.raises(SystemExit) as e:
-        cli.main(["run", "--profile", "bogus"])
-    assert e.value.code == 2
-    with pytest.raises(SystemExit) as e:
-        cli.main(["run", "--seed-base", "-1"])
+        cli.main(["run", "--workers", "-1"])
     assert e.value.code == 2
 
 
 def test_cli_run_builds_the_pytest_command(monkeypatch, tmp_path, capsys):
     calls = []
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("BNCLAIMS_STORE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr(cli.subprocess, "call", lambda cmd: calls.append(cmd) or 5)
     assert cli.main(["run", "--profile", "smoke", "--workers", "2", "--seed-base", "3"]) == 2
-    assert "no claim tests were collected" in capsys.readouterr().err
+    assert "no claim checks were collected" in capsys.readouterr().err
     cmd = calls[0]
-    assert cmd[1:3] == ["-m", "pytest"] and cmd[3] == str(cli.REPO / "tests" / "claims")
-    assert cmd[cmd.index("--rootdir") + 1] == str(cli.REPO)
-    assert cmd[cmd.index("-c") + 1] == str(cli.REPO / "pyproject.toml")
+    assert cmd[1:3] == ["-m", "pytest"] and "--claims-only" in cmd      # no test files, from any folder
+    assert cmd[cmd.index("--rootdir") + 1] == str(tmp_path) and cmd[cmd.index("-c") + 1] == os.devnull
     assert cmd[cmd.index("--claims-report") + 1] == str(tmp_path / "claims-report")
+    assert cmd[cmd.index("--claims-store") + 1] == str(tmp_path / "cache" / "bnclaims" / "store")
     assert cmd[cmd.index("--claims-profile") + 1] == "smoke" and cmd[cmd.index("--claims-seed-base") + 1] == "3"
     assert cmd[cmd.index("-n") + 1] == "2" and cmd[cmd.index("--dist") + 1] == "loadfile"
     monkeypatch.setattr(cli.subprocess, "call", lambda cmd: calls.append(cmd) or 0)

@@ -123,9 +123,12 @@ def test_root_resolution(tmp_path, monkeypatch):
     assert RunStore().root == tmp_path / "from_env"
     assert RunStore(tmp_path / "explicit").root == tmp_path / "explicit"
     monkeypatch.delenv("BNCLAIMS_STORE")
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    assert RunStore().root == tmp_path / "home" / ".cache" / "bnclaims" / "store"     # a user cache folder
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     st = RunStore()
-    assert st.root == tmp_path / ".bnclaims" / "store"
+    assert st.root == tmp_path / "xdg" / "bnclaims" / "store"
     assert not st.root.exists()  # created lazily
     st.put({"a": 1}, {"x": np.ones(1)})
     assert st.root.is_dir()

@@ -1,0 +1,113 @@
+"""The run options, defined once: the pytest plugin adds them as --claims-NAME, the CLI as --NAME, and both
+parse and resolve them here (so both give the same errors and the same defaults). No torch.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness import paths
+from harness.context import RunContext
+from harness.hypothesis import PROFILES
+
+_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")
+
+
+class OptionError(ValueError):
+    """A bad option value; the message names the option as the user typed it."""
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str                 # "seed-base": --claims-seed-base in pytest, --seed-base in the CLI
+    metavar: str
+    help: str
+    default: str | None = None
+
+    @property
+    def dest(self) -> str:
+        return "claims_" + self.name.replace("-", "_")
+
+
+OPTIONS = (
+    Option("profile", "{smoke,ci,full}", "budget profile: smoke (tiny, no verdict asserted), ci (default), full",
+           "ci"),
+    Option("seed-base", "N", "seed base (int >= 0); base N uses seeds N*10000 + i (default 0)", "0"),
+    Option("store", "DIR", "run store folder (default: $BNCLAIMS_STORE, else $XDG_CACHE_HOME/bnclaims/store, "
+                           "else ~/.cache/bnclaims/store)"),
+    Option("report", "DIR", f"folder for report.json/.md/.html (default: ./{paths.REPORT_DIR})", paths.REPORT_DIR),
+    Option("compare", "OLD.json", "compare this run's report with a saved report.json; a verdict change fails"),
+    Option("ids", "IDS", "comma-separated claim or hypothesis ids to run, e.g. C1,C3.a (C1 selects C1.a, C1.b, ...)"),
+    Option("packs", "NAMES", "comma-separated claim packs (bnclaims.claims entry points) to read; default: all "
+                             "installed, bnclaims' own is 'builtin'"),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    ctx: RunContext
+    ids: list
+    compare: str | None
+    packs: tuple | None = None      # None: every installed claim pack
+
+
+def add_pytest_options(group) -> None:
+    for o in OPTIONS:
+        group.addoption(f"--claims-{o.name}", dest=o.dest, default=o.default, metavar=o.metavar, help=o.help)
+
+
+def add_cli_options(parser, skip=()) -> None:
+    for o in OPTIONS:
+        if o.name not in skip:
+            parser.add_argument(f"--{o.name}", dest=o.dest, default=o.default, metavar=o.metavar, help=o.help)
+
+
+def parse_ids(raw, flag: str = "--claims-ids") -> list[str]:
+    if raw is None:
+        return []
+    parts = raw if isinstance(raw, (list, tuple)) else [raw]
+    ids = [s.strip() for p in parts for s in str(p).split(",") if s.strip()]
+    if not ids:
+        raise OptionError(f"{flag}: give at least one id, e.g. C1,C3.a")
+    bad = [s for s in ids if not _ID.match(s)]
+    if bad:
+        raise OptionError(f"{flag}: malformed id(s) {', '.join(map(repr, bad))}; ids look like C1 or C1.a")
+    return ids
+
+
+def settings(values: dict, base_dir, *, prefix: str = "--claims-", check_files: bool = True) -> Settings:
+    """Settings from raw option values {dest: str or None}; relative paths resolve against base_dir."""
+    def get(name):
+        o = next(o for o in OPTIONS if o.name == name)
+        v = values.get(o.dest)
+        return o.default if v is None else v
+
+    profile = str(get("profile"))
+    if profile not in PROFILES:
+        raise OptionError(f"{prefix}profile: unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    raw = str(get("seed-base"))
+    try:
+        seed_base = int(raw)
+    except ValueError:
+        seed_base = -1
+    if seed_base < 0:
+        raise OptionError(f"{prefix}seed-base: expected an integer >= 0, got {raw!r}")
+    base = Path(base_dir)
+    store = str((base / (get("store") or paths.store_dir())).resolve())
+    report_dir = str((base / get("report")).resolve())
+    compare = get("compare")
+    if compare is not None:
+        compare = str((base / compare).resolve())
+        if check_files and not os.path.isfile(compare):
+            raise OptionError(f"{prefix}compare: no such report file: {compare}")
+    ids = parse_ids(get("ids"), f"{prefix}ids")
+    raw_packs = get("packs")
+    packs = None
+    if raw_packs is not None:
+        packs = tuple(sorted({p.strip() for p in str(raw_packs).split(",") if p.strip()}))
+        if not packs:
+            raise OptionError(f"{prefix}packs: give at least one pack name, e.g. builtin")
+    return Settings(RunContext(profile=profile, seed_base=seed_base, store=store, report_dir=report_dir), ids,
+                    compare, packs)

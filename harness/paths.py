@@ -1,0 +1,29 @@
+"""Where bnclaims keeps things by default, each worked out here and nowhere else.
+
+Run store: $BNCLAIMS_STORE, else $XDG_CACHE_HOME/bnclaims/store, else ~/.cache/bnclaims/store.
+Generated data sets (MNIST-1D): $BNCLAIMS_DATA, else the "data" folder beside the store's cache root.
+Reports: ./claims-report. An installed tool never writes into site-packages.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+STORE_ENV = "BNCLAIMS_STORE"
+DATA_ENV = "BNCLAIMS_DATA"
+REPORT_DIR = "claims-report"
+
+
+def cache_root() -> Path:
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return Path(xdg) / "bnclaims" if xdg else Path.home() / ".cache" / "bnclaims"
+
+
+def store_dir() -> Path:
+    env = os.environ.get(STORE_ENV)
+    return Path(env) if env else cache_root() / "store"
+
+
+def data_dir() -> Path:
+    env = os.environ.get(DATA_ENV)
+    return Path(env) if env else cache_root() / "data"

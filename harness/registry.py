@@ -1,0 +1,87 @@
+"""Every registered claim, from the entry-point group "bnclaims.claims": bnclaims' own claims (the
+"builtin" entry) and any third-party claim pack. Each entry point names a Claim, a list of Claims, or a
+module with CLAIMS (a list) or CLAIM. Declarations are validated here, so bad input fails at collection.
+
+    claims()               -> [Claim, ...] in id order, validated, cached
+    find(["C1", "C3.a"])   -> the hypotheses of claim C1 and hypothesis C3.a
+"""
+from __future__ import annotations
+
+import functools
+import types
+from importlib.metadata import entry_points
+
+from harness.design import DeclarationError, validate
+from harness.hypothesis import Claim, Hypothesis
+from harness.verdict import id_key
+
+GROUP = "bnclaims.claims"
+
+
+def _as_claims(obj, where: str) -> list[Claim]:
+    if isinstance(obj, types.ModuleType):
+        obj = getattr(obj, "CLAIMS", None) or ([obj.CLAIM] if hasattr(obj, "CLAIM") else None)
+    if isinstance(obj, Claim):
+        obj = [obj]
+    if not isinstance(obj, (list, tuple)) or not all(isinstance(c, Claim) for c in obj):
+        raise DeclarationError(f"claim pack {where}: expected a Claim, a list of Claims or a module with CLAIMS/"
+                               f"CLAIM, got {type(obj).__name__}")
+    return list(obj)
+
+
+def packs() -> list[str]:
+    return sorted({e.name for e in entry_points(group=GROUP)}, key=lambda n: (n != "builtin", n))
+
+
+@functools.lru_cache(maxsize=4)
+def claims(only: tuple[str, ...] | None = None) -> tuple[Claim, ...]:
+    """only: the claim packs (entry-point names) to read; None reads every installed pack."""
+    from harness import routines
+
+    found, seen = [], {}
+    eps = sorted(entry_points(group=GROUP), key=lambda e: (e.name != "builtin", e.name))
+    if only is not None:
+        unknown = sorted(set(only) - {e.name for e in eps})
+        if unknown:
+            raise DeclarationError(f"unknown claim pack(s) {', '.join(unknown)}; installed: {', '.join(packs())}")
+        eps = [e for e in eps if e.name in only]
+    for ep in eps:
+        where = f"{ep.name} ({ep.value})"
+        try:
+            loaded = ep.load()
+        except DeclarationError:
+            raise
+        except Exception as e:
+            raise DeclarationError(f"claim pack {where} failed to load: {type(e).__name__}: {e}") from e
+        for c in _as_claims(loaded, where):
+            for hid in [c.id] + [h.id for h in c.hypotheses]:
+                if hid in seen:
+                    raise DeclarationError(f"{hid}: duplicate id, declared by {seen[hid]} and by {where}")
+                seen[hid] = where
+            for h in c.hypotheses:
+                if h.claim != c.id:
+                    raise DeclarationError(f"{h.id}: claim: belongs to {h.claim!r} but is listed under {c.id!r}")
+                validate(h, routines.ROUTINES)
+            found.append(c)
+    return tuple(sorted(found, key=lambda c: id_key(c.id)))
+
+
+def all_hypotheses(only=None) -> list[Hypothesis]:
+    return [h for c in claims(only) for h in c.hypotheses]
+
+
+def matches(hyp: Hypothesis, sel: str) -> bool:
+    return hyp.id == sel or hyp.id.startswith(sel + ".") or hyp.claim == sel
+
+
+def find(ids: list[str], only=None) -> list[Hypothesis]:
+    """Hypotheses selected by claim or hypothesis ids (C1 selects C1.a, C1.b, ...), in registry
+    order, without repeats. Raises KeyError with the first id that matches nothing."""
+    hyps = all_hypotheses(only)
+    chosen: list[Hypothesis] = []
+    for i in ids:
+        hits = [h for h in hyps if matches(h, i)]
+        if not hits:
+            raise KeyError(i)
+        chosen += [h for h in hits if not any(h is c for c in chosen)]
+    return chosen

@@ -1,0 +1,61 @@
+"""Registered experiments that the standard engine cannot express, by name.
+
+A routine is fn(settings: dict, seeds: list[int]) -> {name: np.ndarray}; settings are JSON-safe and
+include "steps" when the arm takes the profile's step budget. Routines share the engine's optimizer,
+evaluation, batching and normalization code. The registry maps names to "module:function" so the
+plugin can validate declarations without importing torch; the module is imported only to run.
+
+Run-store key rule: a routine's entries are keyed by its name, settings and seeds, plus the hash of its
+own module's source and of every harness module that produces numbers (harness.store.code_key).
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Routine:
+    name: str
+    target: str                  # "package.module:function"
+    engine: str = "private"      # evidence label: private (trains) | analytic (no training)
+    doc: str = ""
+
+    @property
+    def module(self) -> str:
+        return self.target.split(":", 1)[0]
+
+    def load(self):
+        mod, fn = self.target.split(":", 1)
+        return getattr(importlib.import_module(mod), fn)
+
+
+ROUTINES: dict[str, Routine] = {}
+
+
+def register(name: str, target: str, *, engine: str = "private", doc: str = "") -> Routine:
+    if engine not in ("private", "analytic"):
+        raise ValueError(f"routine {name!r}: engine must be 'private' or 'analytic', got {engine!r}")
+    if ":" not in target:
+        raise ValueError(f"routine {name!r}: target must be 'module:function', got {target!r}")
+    old = ROUTINES.get(name)
+    if old is not None and old.target != target:
+        raise ValueError(f"routine {name!r} is registered twice ({old.target} and {target})")
+    ROUTINES[name] = Routine(name, target, engine, doc)
+    return ROUTINES[name]
+
+
+def get(name: str) -> Routine:
+    try:
+        return ROUTINES[name]
+    except KeyError:
+        raise KeyError(f"unknown routine {name!r}; registered: {', '.join(sorted(ROUTINES)) or 'none'}") from None
+
+
+# The harness's own routines (each module holds one, with its tests in tests/harness/test_routine_*.py).
+register("recovery_after_insertion", "harness.routines.recovery:run",
+         doc="train a plain MLP, insert BN (gamma=1, beta=0) after one layer, train only gamma/beta (C3.c)")
+register("bn_other_batch_stats", "harness.routines.bn_stats:run",
+         doc="BN MLP whose training statistics come from another (large) batch; Monte Carlo BN at test (C4.d, C4.e)")
+register("grad_norms_at_init", "harness.routines.grad_norms:run", engine="analytic",
+         doc="squared gradient norms per layer of a deep BN MLP at initialization (Yang et al. 2019)")

@@ -1,0 +1,244 @@
+"""The one runner: executes any declared hypothesis (harness.design) and returns its evidence record.
+
+    seeds (profile, seed base) -> arms resolved for the profile -> runs (store, engine or routine)
+    -> one number per seed (named reductions) -> test (two arms, trend, deterministic; two-stage plan)
+    -> criteria and gates (harness.verdict) -> evidence (harness.evidence.make_evidence)
+
+A control is the same pipeline on its declared replacement arms or metrics. Claim modules declare;
+this module trains (through harness.checks.run and the run store), reduces, tests and records.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from harness import checks, design as ds, verdict as vd
+from harness.evidence import make_evidence
+
+
+@dataclass
+class Result:
+    """What figures(result) and extra(result) see: runs, the arrays each metric read, the values."""
+    hyp: object
+    ctx: object
+    design: ds.Design
+    control: str | None
+    seeds: list
+    arms: dict = field(default_factory=dict)     # arm -> resolved Arm (profile applied)
+    runs: dict = field(default_factory=dict)     # arm -> arrays, or {lr: arrays} for a grid arm
+    arrays: dict = field(default_factory=dict)   # arm -> arrays the metric read (grid: the chosen rate)
+    lr: dict = field(default_factory=dict)       # grid arm -> the rate read (None: the whole grid)
+    values: dict = field(default_factory=dict)   # arm -> np.ndarray, one number per seed
+    errors: dict = field(default_factory=dict)   # deterministic checks: case -> error
+
+    def spec(self, arm: str):
+        """The arm's spec as it ran (a grid arm's spec at the rate read)."""
+        a = self.arms[arm]
+        if a.spec is None:
+            return None
+        lr = self.lr.get(arm)
+        return a.spec.replace(lr=lr) if lr is not None else a.spec
+
+    def side_compare(self, x, y, direction: str) -> dict:
+        """A secondary comparison for extra (same test and alpha, not gating)."""
+        return checks.compare_arms(dataclasses.replace(self.hyp, direction=direction), self.ctx, x, y)
+
+
+# ---------------------------------------------------------------------------------- arms and runs
+def resolve_arm(arm: ds.Arm, hyp, ctx) -> ds.Arm:
+    """The arm for this profile: by_profile overrides, then the profile's step budget."""
+    over = dict(arm.by_profile.get(ctx.profile, {}))
+    steps = hyp.budget(ctx.profile).steps
+    if arm.spec is not None:
+        spec = arm.spec.replace(**over) if over else arm.spec
+        if arm.budget:
+            spec = checks.with_budget(spec, hyp, ctx)
+        return dataclasses.replace(arm, spec=spec)
+    if arm.routine is not None:
+        settings = {**dict(arm.settings), **over}
+        if arm.budget and steps:
+            settings["steps"] = steps
+        return dataclasses.replace(arm, settings=settings)
+    return arm
+
+
+def _run_arm(arm: ds.Arm, seeds, ctx, memo: dict):
+    from harness.spec import spec_dict
+    from harness.store import canonical_json
+    if arm.constant is not None:
+        return None
+    if arm.spec is not None:
+        key = ("spec", canonical_json(spec_dict(arm.spec)), tuple(arm.lrs), arm.engine, tuple(seeds))
+        if key not in memo:
+            memo[key] = (checks.lr_grid_run(arm.spec, list(arm.lrs), seeds, ctx=ctx) if arm.lrs
+                         else checks.run(arm.spec, seeds, ctx=ctx, engine=arm.engine))
+        return memo[key]
+    key = ("routine", arm.routine, canonical_json(dict(arm.settings)), tuple(seeds))
+    if key not in memo:
+        memo[key] = checks.run_routine(arm.routine, dict(arm.settings), seeds, ctx=ctx)
+    return memo[key]
+
+
+def _reduce(arm: ds.Arm, run, metric: ds.Metric | None, n: int):
+    """(values [n], arrays read, rate read) of one arm."""
+    if arm.constant is not None:
+        return np.full(n, float(arm.constant)), None, None
+    lr = None
+    arrays = run
+    if arm.lrs:
+        if metric.at_lr is not None:
+            lr = metric.at_lr
+        elif metric.select is not None:
+            lr = best_rate(run, arm.lrs, metric.select)
+        arrays = run[lr] if lr is not None else run
+    return np.asarray(ds.REDUCTIONS[metric.name](arrays, **dict(metric.params)), float), arrays, lr
+
+
+def best_rate(grid: Mapping, lrs, reduction: str) -> float:
+    """The grid rate whose seed-mean of `reduction` is lowest (first on ties)."""
+    fn = ds.REDUCTIONS[reduction]
+    means = [float(np.mean(fn(grid[lr]))) for lr in lrs]
+    return lrs[int(np.argmin(means))]
+
+
+def _concat(parts: list):
+    if isinstance(parts[0], Mapping) and parts[0] and not isinstance(next(iter(parts[0].values())), np.ndarray):
+        return {lr: checks.concat_members([p[lr] for p in parts]) for lr in parts[0]}
+    return checks.concat_members(parts)
+
+
+# ---------------------------------------------------------------------------------- the check
+def run_check(hyp, claim, ctx, control: str | None = None) -> dict:
+    """Evidence of one hypothesis (or of one of its declared controls)."""
+    from harness import engine  # noqa: F401  (pins one torch thread first: reductions round differently with two)
+    t0 = time.perf_counter()
+    design = hyp.design
+    if control is not None:
+        design = design.with_control(design.control(control))
+    res = Result(hyp=hyp, ctx=ctx, design=design, control=control, seeds=ctx.seeds(hyp))
+    res.arms = {name: resolve_arm(a, hyp, ctx) for name, a in design.arms.items()}
+    if hyp.test == "deterministic":
+        return _deterministic(res, claim, t0)
+
+    memo: dict = {}
+    stages = [res.seeds]
+    if hyp.sequential and not ctx.smoke:
+        half = len(res.seeds) // 2
+        stages = [res.seeds[:half], res.seeds[half:]]
+    parts = {name: [] for name in res.arms}
+    stats = plan = None
+    for i, stage_seeds in enumerate(stages):
+        for name, arm in res.arms.items():
+            parts[name].append(_run_arm(arm, stage_seeds, ctx, memo))
+        seeds_now = [s for st in stages[:i + 1] for s in st]
+        for name, arm in res.arms.items():
+            res.runs[name] = None if arm.constant is not None else _concat(parts[name])
+            res.values[name], res.arrays[name], res.lr[name] = _reduce(
+                arm, res.runs[name], design.metric_of(name), len(seeds_now))
+        if len(stages) == 1:
+            stats = _test(res)
+            break
+        x, y = res.values[hyp.arms[0]], res.values[hyp.arms[1]]
+        stats, plan, decided = checks.sequential_stage(hyp, x, y, i)
+        if decided:
+            break
+    res.seeds = seeds_now
+    if plan is not None:
+        stats["sequential"] = plan
+    stats = vd.apply_criteria(stats, [_criterion(c, res) for c in design.criteria])
+    arms = {name: checks.arm_record(res.spec(name), res.seeds, res.values[name],
+                                    res.arrays[name] if _records_divergence(res, name) else None)
+            for name in _ordered(hyp, res.arms)}
+    return _evidence(res, claim, arms, stats, t0)
+
+
+def _records_divergence(res, name) -> bool:
+    a = res.arrays[name]
+    return isinstance(a, Mapping) and "diverged_at" in a and isinstance(a["diverged_at"], np.ndarray)
+
+
+def _ordered(hyp, arms) -> list:
+    return [a for a in hyp.arms if a in arms] + [a for a in arms if a not in hyp.arms]
+
+
+def _test(res: Result) -> dict:
+    hyp = res.hyp
+    if hyp.direction in ("decreasing", "increasing"):
+        return checks.compare_trend(hyp, res.ctx, [res.values[a] for a in hyp.arms])
+    return checks.compare_arms(hyp, res.ctx, res.values[hyp.arms[0]], res.values[hyp.arms[1]])
+
+
+_OPS = {"<": np.less, ">": np.greater, "<=": np.less_equal, ">=": np.greater_equal}
+
+
+def _criterion(c: ds.Criterion, res: Result) -> tuple:
+    """(criterion, passed, detail)."""
+    if c.metric is None:
+        v = res.values[c.arm]
+    else:
+        v, _, _ = _reduce(res.arms[c.arm], res.runs[c.arm], c.metric, len(res.seeds))
+    v = np.asarray(v, float)
+    if c.stat == "each":
+        bad = [i for i, a in enumerate(v) if not (np.isfinite(a) and _holds(c, a))]
+        return c, not bad, (f"{c.arm}: every seed {c.op} {c.value:g}" + (f"; fails at seed positions {bad}"
+                                                                          if bad else ""))
+    m = float(np.mean(v))
+    text = (f"{c.arm} mean {m:.3f}, needs within {c.tol:g} of {c.value:.3f}" if c.op == "within"
+            else f"{c.arm} mean {m:.3f}, needs {c.op} {c.value:.3f}")
+    return c, bool(np.isfinite(m) and _holds(c, m)), text
+
+
+def _holds(c, v) -> bool:
+    if c.op == "within":
+        return abs(v - c.value) < c.tol
+    return bool(_OPS[c.op](v, c.value))
+
+
+def _deterministic(res: Result, claim, t0) -> dict:
+    d = res.design
+    memo: dict = {}
+    for name, arm in res.arms.items():
+        res.runs[name] = res.arrays[name] = _run_arm(arm, res.seeds, res.ctx, memo)
+    out = ds.ERRORS[d.errors](res.runs, **dict(d.error_params))
+    errors, tol = out if isinstance(out, tuple) else (out, d.tolerance)
+    res.errors = dict(errors)
+    tol = tol if isinstance(tol, Mapping) else {c: tol for c in errors}
+    vals = np.asarray([errors[c] / tol[c] for c in errors], float)
+    vals = np.where(np.isfinite(vals), vals, np.inf)      # a NaN error is a failure, and names its case
+    worst = float(vals.max()) if vals.size else float("nan")
+    ok = bool(vals.size) and worst <= 1.0
+    worst_case = list(errors)[int(vals.argmax())] if vals.size else "-"
+    stats = {"test": "deterministic", "direction": "deterministic", "alpha": None, "n_x": int(vals.size),
+             "n_y": None, "effect": worst, "ci": None, "p": None,
+             "verdict": "reproduced" if ok else "not reproduced",
+             "reason": f"worst {d.what} / tolerance over {vals.size} cases = {worst:.3g} ({worst_case}: "
+                       f"{errors[worst_case]:.3g} vs {tol[worst_case]:.3g})" if vals.size else "no cases",
+             "values_x": [float(v) if np.isfinite(v) else None for v in vals]}
+    res.values = {"cases": vals}
+    arms = {"cases": {"seeds": list(range(len(vals))), "values": [float(v) if np.isfinite(v) else None
+                                                                  for v in vals]}}
+    return _evidence(res, claim, arms, stats, t0, extra0={"cases": list(errors.keys()), "errors": errors,
+                                                          "tolerance": tol})
+
+
+def _engine(res: Result) -> str:
+    from harness import routines
+    kinds = [a for a in res.arms.values() if a.constant is None]
+    for a in kinds:
+        if a.routine is not None:
+            return routines.get(a.routine).engine
+    if not kinds:
+        return "analytic"
+    return kinds[0].engine
+
+
+def _evidence(res: Result, claim, arms, stats, t0, extra0=None) -> dict:
+    d = res.design
+    figs = d.figures(res) if d.figures else []
+    extra = {**(extra0 or {}), **(d.extra(res) if d.extra else {}), "control": res.control}
+    return make_evidence(res.hyp, claim, res.ctx, arms=arms, stats=stats, engine=_engine(res), figures=figs,
+                         extra=extra, wall_s=time.perf_counter() - t0)

@@ -1,0 +1,149 @@
+"""The runner: declared two-arm checks through the store, the two-stage sequential plan, smoke records,
+grids, criteria and deterministic checks; and the store-key rule (a key covers the code behind it)."""
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness import checks, runner
+from harness.context import RunContext
+from harness.design import Arm, Control, Criterion, Design, Metric, errors, reduction
+from harness.hypothesis import Budget, Claim, Hypothesis
+from harness.spec import ModelSpec, TrainSpec
+
+SPEC = TrainSpec(model=ModelSpec(depth=2, width=16), lr=0.1, steps=40, eval_every=20)
+HYP = Hypothesis(id="T.a", claim="T", title="t", statement="BN lowers the final train loss", source="test",
+                 stance="supports", metric="final full-train loss", arms=("bn", "none"), direction="less",
+                 test="welch", budgets={"smoke": Budget(2), "ci": Budget(10), "full": Budget(10)},
+                 sequential=True)
+CLAIM = Claim(id="T", article_text="t", source="test", hypotheses=(HYP,))
+
+
+@reduction("T.final_loss")
+def final_loss(arrays):
+    return arrays["eval_train_loss"][-1]
+
+
+def check(hyp, ctx, arms, control=None, **kw):
+    hyp = dataclasses.replace(hyp, design=Design({k: Arm(v) for k, v in arms.items()}, Metric("T.final_loss"), **kw))
+    return runner.run_check(hyp, CLAIM, ctx, control)
+
+
+def test_sequential_plan_stops_early_on_a_decisive_effect(tmp_path):
+    ctx = RunContext(store=str(tmp_path))
+    ev = check(HYP, ctx, {"bn": SPEC.replace(model_norm="bn", lr=1.0), "none": SPEC})
+    plan = ev["stats"]["sequential"]
+    assert ev["verdict"] == "reproduced" and plan["stopped_at"] == 1
+    assert len(ev["arms"]["bn"]["values"]) == 5             # the second half was never trained
+    assert ev["stats"]["alpha"] == pytest.approx(plan["boundaries_p"][0])
+
+
+def test_sequential_plan_runs_stage_two_and_keeps_alpha_when_there_is_no_effect(tmp_path):
+    ctx = RunContext(store=str(tmp_path))
+    ev = check(HYP, ctx, {"bn": SPEC.replace(model_norm="bn", lr=1.0), "none": SPEC}, "same",
+               controls=(Control("same", "bn arm is the plain spec", arms={"bn": "none"}),))    # a control
+    assert ev["extra"]["control"] == "same"
+    assert ev["verdict"] == "inconclusive"
+    assert ev["stats"]["sequential"]["stopped_at"] == 2 and len(ev["arms"]["bn"]["values"]) == 10
+    p1, p2 = ev["stats"]["sequential"]["boundaries_p"]
+    assert p1 < p2 < HYP.alpha
+
+
+def test_smoke_profile_records_descriptive_stats_when_seeds_are_too_few(tmp_path):
+    hyp = dataclasses.replace(HYP, test="mannwhitney", sequential=False)
+    ev = check(hyp, RunContext(profile="smoke", store=str(tmp_path)), {"bn": SPEC.replace(model_norm="bn"),
+                                                                       "none": SPEC})
+    assert ev["verdict"] == "smoke" and "smoke profile" in ev["stats"]["reason"]
+    with pytest.raises(Exception, match="cannot reach"):
+        check(dataclasses.replace(hyp, budgets={"ci": Budget(2)}), RunContext(store=str(tmp_path)),
+              {"bn": SPEC.replace(model_norm="bn"), "none": SPEC})
+
+
+def test_lr_grid_is_one_ensemble_split_per_rate(tmp_path):
+    ctx = RunContext(store=str(tmp_path))
+    grid = checks.lr_grid_run(SPEC, [0.01, 0.3], [0, 1], ctx=ctx)
+    alone = checks.run(SPEC.replace(lr=0.3), [0, 1], ctx=ctx)
+    assert grid[0.3]["eval_train_loss"].shape == alone["eval_train_loss"].shape
+    np.testing.assert_allclose(grid[0.3]["train_loss"], alone["train_loss"], atol=1e-5)
+    assert not np.allclose(grid[0.01]["train_loss"], grid[0.3]["train_loss"])
+
+
+@errors("T.errors")
+def _errors(runs, **cases):
+    return dict(cases)
+
+
+def test_deterministic_check_fails_on_nan_and_names_the_case():
+    hyp = dataclasses.replace(HYP, direction="deterministic", test="deterministic", sequential=False)
+
+    def det(**cases):
+        return runner.run_check(dataclasses.replace(hyp, design=Design({}, errors="T.errors", error_params=cases,
+                                                                       tolerance=1.0)), CLAIM, RunContext())
+    ev = det(fine=0.1, broken=float("nan"))
+    assert ev["verdict"] == "not reproduced" and "broken" in ev["stats"]["reason"]
+    assert det(a=0.5, b=0.9)["verdict"] == "reproduced"
+
+
+@reduction("T.grid_mean_loss")
+def _mean_loss(arrays):
+    return arrays["eval_train_loss"].mean(0)
+
+
+def test_grid_arm_selects_the_best_rate_and_criteria_override_the_test(tmp_path):
+    ctx = RunContext(store=str(tmp_path))
+    hyp = dataclasses.replace(HYP, sequential=False, budgets={"ci": Budget(4)})
+    grid = Arm(SPEC.replace(model_norm="bn"), lrs=(0.01, 1.0))
+    d = Design({"bn": grid, "none": Arm(SPEC, lrs=(0.01, 1.0))}, Metric("T.final_loss", select="T.grid_mean_loss"))
+    ev = runner.run_check(dataclasses.replace(hyp, design=d), CLAIM, ctx)
+    assert ev["arms"]["bn"]["spec"]["lr"] == 1.0                     # the rate with the lowest mean AUC
+    assert ev["verdict"] == "reproduced"
+    bad = Criterion("BN loss below 0.01", "bn", "<", 0.01)            # a claim criterion that fails
+    ev = runner.run_check(dataclasses.replace(hyp, design=dataclasses.replace(d, criteria=(bad,))), CLAIM, ctx)
+    assert ev["verdict"] == "not reproduced" and ev["stats"]["criteria"] == {"BN loss below 0.01": False}
+    gate = Criterion("plain trains", "none", "<", 0.0, stat="each", on_fail="inconclusive")
+    ev = runner.run_check(dataclasses.replace(hyp, design=dataclasses.replace(d, criteria=(gate,))), CLAIM, ctx)
+    assert ev["verdict"] == "inconclusive" and ev["stats"]["verdict_ungated"] == "reproduced"
+
+
+def test_fixed_comparator_arm(tmp_path):
+    hyp = dataclasses.replace(HYP, direction="greater", sequential=False, budgets={"ci": Budget(4)})
+    d = Design({"bn": Arm(SPEC.replace(model_norm="bn")), "none": Arm(constant=0.0)}, Metric("T.final_loss"))
+    ev = runner.run_check(dataclasses.replace(hyp, design=d), CLAIM, RunContext(store=str(tmp_path)))
+    assert ev["arms"]["none"]["values"] == [0.0] * 4 and ev["verdict"] == "reproduced"
+
+
+# ---- store-key rule: a key covers all the code that produced the entry's numbers ----------------
+
+def _keys(root: Path) -> tuple[str, str]:
+    code = ("from harness import checks, routines, store\n"
+            "from harness.spec import TrainSpec\n"
+            "routines.register('edited_routine', 'harness.routines.edited:run')\n"
+            "print(store.key_of(checks.run_key(TrainSpec(), [0, 1])))\n"
+            "print(store.key_of(checks.routine_key('edited_routine', {'steps': 3}, [0, 1])))\n")
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True, check=True)
+    engine_key, routine_key = out.stdout.split()
+    return engine_key, routine_key
+
+
+def test_store_key_changes_when_numeric_code_is_edited(tmp_path):
+    """Edit a numeric function in a temporary copy of the harness: the engine-run key changes with
+    harness/norms.py, the routine key with the routine's own module."""
+    src = Path(runner.__file__).resolve().parent
+    root = tmp_path / "copy"
+    shutil.copytree(src, root / "harness", ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "harness" / "routines" / "edited.py").write_text("def run(settings, seeds):\n    return {'x': 1.0}\n")
+    before = _keys(root)
+    norms = root / "harness" / "norms.py"
+    norms.write_text(norms.read_text().replace("def _affine(x, gamma, beta):",
+                                               "def _affine(x, gamma, beta):\n    x = x * 1.0"))
+    after_norms = _keys(root)
+    assert after_norms[0] != before[0] and after_norms[1] != before[1]
+    (root / "harness" / "routines" / "edited.py").write_text("def run(settings, seeds):\n    return {'x': 2.0}\n")
+    after_routine = _keys(root)
+    assert after_routine[0] == after_norms[0] and after_routine[1] != after_norms[1]
