@@ -202,8 +202,8 @@ def render_figure(spec: dict, path) -> Path:
 
 def _figure_cache() -> Path | None:
     """Rendered PNGs keyed by their spec, beside the run store: a warm run re-renders nothing."""
-    store = os.environ.get("BNCLAIMS_STORE")
-    return Path(store) / "figures" if store else None
+    from harness.paths import store_dir
+    return store_dir() / "figures"
 
 
 def render_figures(report: dict, figdir) -> dict[str, str]:
@@ -326,6 +326,13 @@ def render_markdown(report: dict, files: dict[str, str] | None = None) -> str:
         for i, hid in enumerate(mult["ids"]):
             out.append(f"| {hid} | {fmt_num(mult['p'][i], 3)} | {fmt_num(mult['holm'][i], 3)} | "
                        f"{fmt_num(mult['bh'][i], 3)} | {fmt_num(mult['alpha'][i])} |")
+    ctl = report.get("controls") or []
+    if ctl:
+        bad = [c for c in ctl if c.get("outcome") == "failed"]
+        out += ["", "## Controls", "", f"{len(ctl) - len(bad)} of {len(ctl)} declared controls showed what they "
+                "should (each is a test item of its own; see each hypothesis's design for what it replaces).", "",
+                "| hypothesis | control | verdict | outcome |", "|---|---|---|---|"]
+        out += [f"| {c['id']} | {c['control']} | {c['verdict']} | {c['outcome']} |" for c in ctl]
     return "\n".join(out) + "\n"
 
 
