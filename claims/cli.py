@@ -14,6 +14,9 @@ import sys
 from pathlib import Path
 
 
+PYTEST_USAGE_ERROR = 4      # pytest.ExitCode.USAGE_ERROR, without importing pytest here
+
+
 def _err(msg: str) -> None:
     print(f"bnclaims: {msg}", file=sys.stderr)
 
@@ -102,14 +105,10 @@ def cmd_run(args) -> int:
         cmd += ["--claims-compare", settings.compare]
     sys.stdout.flush()
     rc = subprocess.call(cmd)
-    if rc in (pytest_usage_error(), 5):
+    if rc in (PYTEST_USAGE_ERROR, 5):
         _err("no claim checks were collected" if rc == 5 else "pytest stopped with a usage error (see above)")
         return 2
     return rc
-
-
-def pytest_usage_error() -> int:
-    return 4        # pytest.ExitCode.USAGE_ERROR, without importing pytest here
 
 
 def cmd_report(args) -> int:

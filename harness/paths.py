@@ -1,7 +1,7 @@
 """Where bnclaims keeps things by default, each worked out here and nowhere else.
 
 Run store: $BNCLAIMS_STORE, else $XDG_CACHE_HOME/bnclaims/store, else ~/.cache/bnclaims/store.
-Generated data sets (MNIST-1D): $BNCLAIMS_DATA, else the "data" folder beside the store's cache root.
+Generated data sets (MNIST-1D): $BNCLAIMS_DATA, else data/ in the same cache folder (not beside a $BNCLAIMS_STORE).
 Reports: ./claims-report. An installed tool never writes into site-packages.
 """
 from __future__ import annotations

@@ -105,8 +105,9 @@ def best_rate(grid: Mapping, lrs, reduction: str) -> float:
     return lrs[int(np.argmin(means))]
 
 
-def _concat(parts: list):
-    if isinstance(parts[0], Mapping) and parts[0] and not isinstance(next(iter(parts[0].values())), np.ndarray):
+def _concat(parts: list, grid: bool):
+    """Join the stages' runs of one arm along the seed axis (a grid arm: per rate)."""
+    if grid:
         return {lr: checks.concat_members([p[lr] for p in parts]) for lr in parts[0]}
     return checks.concat_members(parts)
 
@@ -136,7 +137,7 @@ def run_check(hyp, claim, ctx, control: str | None = None) -> dict:
             parts[name].append(_run_arm(arm, stage_seeds, ctx, memo))
         seeds_now = [s for st in stages[:i + 1] for s in st]
         for name, arm in res.arms.items():
-            res.runs[name] = None if arm.constant is not None else _concat(parts[name])
+            res.runs[name] = None if arm.constant is not None else _concat(parts[name], bool(arm.lrs))
             res.values[name], res.arrays[name], res.lr[name] = _reduce(
                 arm, res.runs[name], design.metric_of(name), len(seeds_now))
         if len(stages) == 1:
