@@ -9,8 +9,12 @@ import numpy as np
 from harness import checks
 from harness.design import Arm, Control, Design, Metric, reduction
 from harness.evidence import figure, panels
-from harness.hypothesis import Budget, Claim, Hypothesis
+from harness.hypothesis import Budget, Claim, Hypothesis, FWER
+
 from harness.spec import ModelSpec, TrainSpec
+
+# family-wise alpha 0.01 of the claim, split evenly (Bonferroni) over its voting hypotheses: C1.a, C1.b and C1.d
+C1_ALPHA = FWER / 3
 
 LN10 = checks.CHANCE_LOSS
 SANTURKAR = "Santurkar et al. 2018"
@@ -37,8 +41,8 @@ def mlp_spec(norm: str) -> TrainSpec:
 # floor (5 vs 5: min p = 1/252 = 0.004). Steps: the pilot's 2000. The plain net sits on its initial plateau
 # for the first ~400-700 steps at this rate; with 1000 steps the whole-run drift median of a late-starting
 # plain seed falls into that plateau (seen at seed base 1 with a first 1000-step version: C1.c inconclusive).
-MLP_BUDGETS = {"smoke": Budget(seeds=3, steps=50), "ci": Budget(seeds=5, steps=2000),
-               "full": Budget(seeds=10, steps=4000)}
+MLP_BUDGETS = {"smoke": Budget(seeds=3, steps=50), "ci": Budget(seeds=9, steps=2000),
+               "full": Budget(seeds=12, steps=4000)}
 
 # ------------------------------------------------------------------ deep linear network (Santurkar App. A.1)
 DLN_LAYERS = (8, 16)           # layers #9 and #17 of the paper, 0-based
@@ -56,8 +60,8 @@ def dln_spec(norm: str) -> TrainSpec:
 # Pilot (3 seeds, 2000 steps): plain cos 0.96-0.999 (sd ~0.02) vs BN -0.28..0.98 -> d ~ 3-5;
 # seeds_needed("mannwhitney", d=5) = 5. Loss: log final loss, pilot d ~ 3-5 -> seeds_needed("welch", 5) = 4;
 # 5 seeds keep both on one ensemble. 800 steps fit the CPU budget (a BN DLN step costs ~2 ms for 5 seeds).
-DLN_BUDGETS = {"smoke": Budget(seeds=3, steps=20), "ci": Budget(seeds=5, steps=800),
-               "full": Budget(seeds=8, steps=3000)}
+DLN_BUDGETS = {"smoke": Budget(seeds=3, steps=20), "ci": Budget(seeds=9, steps=800),
+               "full": Budget(seeds=12, steps=3000)}
 
 # ------------------------------------------------------------------ mini-batch vs full batch (side claim)
 BATCH_SIZES = (16, 64, 0)      # 0 = full batch (all 4000 training rows)
@@ -256,7 +260,7 @@ SAME_BATCH = Control("control", "every arm at batch 64: no trend over batch size
 
 # ------------------------------------------------------------------ hypotheses
 C1A = Hypothesis(
-    id="C1.a", claim="C1", title="gradient ICS: BN has more (MLP)",
+    id="C1.a", claim="C1", role="evidence", group="C1.mlp", alpha=C1_ALPHA, title="gradient ICS: BN has more (MLP)",
     statement="Under Santurkar's gradient definition of ICS, a BN network shows more internal covariate shift "
               "than the same network without BN: the gradient of a layer changes more when the layers before "
               "it take their update, so cos(G, G') is lower with BN.",
@@ -265,14 +269,14 @@ C1A = Hypothesis(
     metric="per seed: median over the early-phase probes (t < 500, every 25 steps) of cos(G, G') at hidden "
            "layers 2 and 4, averaged over the two layers (G and G' on the same batch, same noise draw); "
            "MNIST-1D MLP 4x128 ReLU, SGD lr 0.02, batch 64",
-    arms=("bn", "none"), direction="less", test="mannwhitney", budgets=MLP_BUDGETS,
+    arms=("bn", "none"), direction="less", test="wilcoxon", paired=True, budgets=MLP_BUDGETS,
     notes="The relative difference |G - G'| / |G| (H1: higher with BN) is reported in extra as a second, "
           "scale-free view of the same effect; raw l2 differences are not compared because BN rescales "
           "gradients. Early phase only: at larger rates the plain net oscillates and the sign can flip.",
     design=Design(MLP_ARMS, GRADIENT_ICS, controls=(NO_BN,), figures=mlp_cos_figure, extra=mlp_ics_extra))
 
 C1B = Hypothesis(
-    id="C1.b", claim="C1", title="gradient ICS: BN has more (deep linear net)",
+    id="C1.b", claim="C1", role="evidence", group="C1.dln", alpha=C1_ALPHA, title="gradient ICS: BN has more (deep linear net)",
     statement="In a 25-layer deep linear network trained by full-batch gradient descent, a layer's gradient "
               "changes more when the earlier layers move with BN than without (lower cos(G, G')); in the "
               "paper and the dossier pilot the plain network's cos stays close to 1 (reported, not tested).",
@@ -280,26 +284,26 @@ C1B = Hypothesis(
     stance="supports",
     metric="per seed: median over all probes (every 50 steps) of cos(G, G') at layers #9 and #17, averaged "
            "over the two layers; DLN 25 x (10x10), Glorot, n = 1000 full batch, GD lr 1e-4",
-    arms=("bn", "none"), direction="less", test="mannwhitney", budgets=DLN_BUDGETS,
+    arms=("bn", "none"), direction="less", test="wilcoxon", paired=True, budgets=DLN_BUDGETS,
     design=Design(DLN_ARMS, Metric("C1.gradient_ics", params={"until": None}), controls=(NO_BN,),
                   figures=dln_cos_figure, extra=dln_ics_extra))
 
 C1B2 = Hypothesis(
-    id="C1.b2", claim="C1", title="DLN: BN still optimises better",
+    id="C1.b2", claim="C1", role="evidence", group="C1.dln", title="DLN: BN still optimises better",
     statement="In the same deep linear network, BN reaches a lower training loss than the plain network "
               "despite its larger gradient ICS.",
     source=f"{SANTURKAR}, Sec. 2.2, Fig. 3b (loss panel)",
     stance="supports",
     metric="per seed: log of the full-batch training loss at the last step (a diverged seed counts with its "
            "step-0 loss: no progress); same runs as C1.b",
-    arms=("bn", "none"), direction="less", test="welch", budgets=DLN_BUDGETS, confirmatory=False,
+    arms=("bn", "none"), direction="less", test="welch", paired=True, budgets=DLN_BUDGETS, confirmatory=False,
     notes="A second hypothesis rather than a gate on C1.b: it is what makes 'more ICS' informative (BN helps "
           "here although it does not reduce ICS). Exploratory: it supports the myth-busting reading, not "
           "the ICS statement itself.",
     design=Design(DLN_ARMS, Metric("C1.dln_log_final_loss"), controls=(NO_BN,), figures=dln_loss_figure))
 
 C1C = Hypothesis(
-    id="C1.c", claim="C1", title="distributional ICS: BN has less",
+    id="C1.c", claim="C1", role="identity", group="C1.mlp", confirmatory=False, title="distributional ICS: BN has less",
     statement="Under Ioffe's distributional definition (how much the distribution of a layer's input to the "
               "nonlinearity moves during training), BN stabilises the distribution: the step-to-step change of "
               "the mean and variance of the nonlinearity's inputs is smaller with BN.",
@@ -309,7 +313,7 @@ C1C = Hypothesis(
            "on a fixed probe batch (first 512 training rows, batch statistics), between consecutive probes "
            "25 steps apart; median over all probe intervals of the run; averaged over hidden layers 2 and 4; "
            "same runs as C1.a",
-    arms=("bn", "none"), direction="less", test="mannwhitney", budgets=MLP_BUDGETS,
+    arms=("bn", "none"), direction="less", test="wilcoxon", paired=True, budgets=MLP_BUDGETS,
     notes="If reproduced this CONTRADICTS the article: under Ioffe's own definition BN does reduce ICS, so "
           "'BN does not reduce ICS' holds only under Santurkar's gradient definition (C1.a, C1.b). The "
           "window is the whole run, as in Ioffe's Fig. 1 and in the dossier pilot that gave the 2-17x "
@@ -325,19 +329,19 @@ C1C = Hypothesis(
     design=Design(MLP_ARMS, DRIFT, controls=(NO_BN,), figures=drift_figure, extra=drift_extra))
 
 C1D = Hypothesis(
-    id="C1.d", claim="C1", title="noisy BN still trains better than no BN",
+    id="C1.d", claim="C1", role="evidence", group="C1.noisy", alpha=C1_ALPHA, title="noisy BN still trains better than no BN",
     statement="BN with Santurkar's injected per-unit noise (random shift and scale after normalisation, "
               "changing every step) reaches a lower training loss than the network without BN.",
     source=f"{SANTURKAR}, Sec. 2.1, Fig. 2, App. A.2.1 (Algorithm 1)",
     stance="supports",
     metric="per seed: full-train-set loss (eval mode, no noise) at the end of training; same runs as C1.a "
            "(noisy-BN constants n_mu 0.5, n_sigma 1.25, r_mu = r_sigma = 0.1)",
-    arms=("noisy_bn", "none"), direction="less", test="mannwhitney", budgets=MLP_BUDGETS,
+    arms=("noisy_bn", "none"), direction="less", test="wilcoxon", paired=True, budgets=MLP_BUDGETS,
     design=Design(NOISY_ARMS, Metric("C1.final_train_loss"), controls=(NOISY_WITHOUT_BN,), figures=noisy_loss_figure,
                   extra=noisy_loss_extra))
 
 C1D2 = Hypothesis(
-    id="C1.d2", claim="C1", title="noisy BN: less stable distributions than no BN",
+    id="C1.d2", claim="C1", role="manipulation", group="C1.noisy", confirmatory=False, title="noisy BN: less stable distributions than no BN",
     statement="The noisy-BN network's nonlinearity inputs drift much more from step to step than those of the "
               "network without BN, although it trains better (C1.d): distributional stability is not what "
               "makes BN work.",
@@ -345,18 +349,18 @@ C1D2 = Hypothesis(
     stance="supports",
     metric="per seed: the C1.c drift (median over all probe intervals, hidden layers 2 and 4, fresh noise on "
            "each probe as in training); same runs as C1.a",
-    arms=("noisy_bn", "none"), direction="greater", test="mannwhitney", budgets=MLP_BUDGETS,
+    arms=("noisy_bn", "none"), direction="greater", test="wilcoxon", paired=True, budgets=MLP_BUDGETS,
     design=Design(NOISY_ARMS, DRIFT, controls=(NOISY_WITHOUT_BN,), figures=noisy_drift_figure))
 
 C1E = Hypothesis(
-    id="C1.e", claim="C1", title="noisy BN trains as well as BN",
+    id="C1.e", claim="C1", role="evidence", group="C1.noisy", title="noisy BN trains as well as BN",
     statement="Noisy BN and clean BN reach the same training accuracy: their difference lies within 5 "
               "percentage points.",
     source=f"{SANTURKAR}, Sec. 2.1 and Fig. 2 ('almost non-existent' performance difference)",
     stance="supports",
     metric="per seed: full-train-set accuracy (eval mode) at the end of training; TOST margin +-0.05; same runs "
            "as C1.a",
-    arms=("noisy_bn", "bn"), direction="equivalent", test="tost", margin=0.05, budgets=MLP_BUDGETS,
+    arms=("noisy_bn", "bn"), direction="equivalent", test="tost", paired=True, margin=0.05, budgets=MLP_BUDGETS,
     confirmatory=False, expect="not reproduced",
     expect_reason="dossier pilot (lr 0.02, 2000 steps, 5 seeds): noisy BN reaches train accuracy "
                   "0.705 +- 0.052 against 0.995 +- 0.002 for BN, a 29-point gap far outside any useful margin",
@@ -366,7 +370,7 @@ C1E = Hypothesis(
                   controls=(NOISY_AS_BN,), figures=noisy_acc_figure))
 
 C1F = Hypothesis(
-    id="C1.f", claim="C1", title="article side claim, no primary source: ICS is worse with mini-batches",
+    id="C1.f", claim="C1", role="evidence", group="C1.batch", title="article side claim, no primary source: ICS is worse with mini-batches",
     statement="Article side claim, no primary source: with everything else fixed, the per-step drift of the "
               "nonlinearity inputs is larger for smaller mini-batches and smallest for full-batch training.",
     source="article side claim, no primary source (dossier Sec. 5.7(ii); related: Santurkar et al. 2018 App. "
@@ -375,7 +379,7 @@ C1F = Hypothesis(
     metric="per seed: drift between consecutive steps (C1.c formula, probe every step) over the first steps of "
            "training, median over steps, hidden layers 2 and 4; plain MLP 4x128, SGD lr 0.02; batch sizes "
            "16, 64 and 4000 (full batch)",
-    arms=("B=16", "B=64", "B=full"), direction="decreasing", test="trend", budgets=BATCH_BUDGETS,
+    arms=("B=16", "B=64", "B=full"), direction="decreasing", test="trend", paired=True, budgets=BATCH_BUDGETS,
     confirmatory=False,
     notes="Exploratory. Expected from the SGD step: E|d theta|^2 = lr^2 (|grad L|^2 + tr Sigma / B). "
           "Only the distributional definition is measured; Def. 2.1 uses the same batch for G and G', so "

@@ -10,8 +10,12 @@ import numpy as np
 from harness import checks
 from harness.design import Arm, Control, Criterion, Design, Metric, reduction
 from harness.evidence import figure, panels, series
-from harness.hypothesis import Budget, Claim, Hypothesis
+from harness.hypothesis import Budget, Claim, Hypothesis, FWER
+
 from harness.spec import ModelSpec, TrainSpec
+
+# family-wise alpha 0.01 of the claim, split evenly (Bonferroni) over its voting hypotheses: C2.a, C2.c and C2.d
+C2_ALPHA = FWER / 3
 
 LN10 = checks.CHANCE_LOSS
 IOFFE = "Ioffe & Szegedy 2015"
@@ -33,8 +37,8 @@ def grid_spec(norm: str) -> TrainSpec:
 # seeds_needed("mannwhitney", d=10, alpha=0.01, power=0.95) = 5 (= the exact MWU floor, min p 0.004).
 # 800 steps: the pilot's plain net first reaches loss < 1 at 700-900 steps at its best rate, so the budget
 # still resolves it (never = censored at the budget).
-GRID_BUDGETS = {"smoke": Budget(seeds=3, steps=40), "ci": Budget(seeds=5, steps=800),
-                "full": Budget(seeds=8, steps=2000)}
+GRID_BUDGETS = {"smoke": Budget(seeds=3, steps=40), "ci": Budget(seeds=9, steps=800),
+                "full": Budget(seeds=12, steps=2000)}
 
 # ------------------------------------------------------------------ careless initialization (C2.c)
 CARELESS_LR = 1.0              # the largest rate <= 1 at which the pilot's plain net stayed at chance
@@ -47,8 +51,8 @@ def careless_spec(norm: str) -> TrainSpec:
 
 
 # Pilot: plain net 2.303-2.31 at every lr <= 1 (sd ~0.003) vs BN 1.27-1.52 -> d >> 10: 5 seeds (MWU floor).
-CARELESS_BUDGETS = {"smoke": Budget(seeds=3, steps=40), "ci": Budget(seeds=5, steps=800),
-                    "full": Budget(seeds=8, steps=3000)}
+CARELESS_BUDGETS = {"smoke": Budget(seeds=3, steps=40), "ci": Budget(seeds=9, steps=800),
+                    "full": Budget(seeds=12, steps=3000)}
 
 # ------------------------------------------------------------------ Ioffe Fig. 1 on MNIST-1D (C2.d)
 IOFFE_LR = 1.0
@@ -70,8 +74,8 @@ def ioffe_spec(norm: str) -> TrainSpec:
 # Not piloted with BN. The plain arm reaches test accuracy 0.38-0.42 at 2000 steps; the 4x128 ReLU BN pilot
 # reaches ~0.7. For a gap of 0.1 with sd 0.03 (d ~ 3) seeds_needed("mannwhitney", 3) = 7; the ci budget
 # keeps 5 (the MWU floor) for CPU time and the full profile uses 8.
-IOFFE_BUDGETS = {"smoke": Budget(seeds=3, steps=40), "ci": Budget(seeds=5, steps=2000),
-                 "full": Budget(seeds=8, steps=5000)}
+IOFFE_BUDGETS = {"smoke": Budget(seeds=3, steps=40), "ci": Budget(seeds=9, steps=2000),
+                 "full": Budget(seeds=12, steps=5000)}
 
 # ------------------------------------------------------------------ reductions (one number per seed)
 def train_loss_curve(arrays) -> np.ndarray:
@@ -208,7 +212,7 @@ SELECTION_NOTE = ("Each arm runs at its own best grid rate (lowest mean AUC over
                   "same seeds that are then compared, which is optimistic for both arms alike.")
 
 C2A = Hypothesis(
-    id="C2.a", claim="C2", title="BN converges faster at tuned rates (AUC)",
+    id="C2.a", claim="C2", role="evidence", group="C2.grid", alpha=C2_ALPHA, title="BN converges faster at tuned rates (AUC)",
     statement="With each network at its own best learning rate, the BN network's training loss falls faster: "
               "the area under its training-loss curve is smaller.",
     source=f"{IOFFE}, abstract, Sec. 4.1 and 4.2.2 (Fig. 3 table); {SANTURKAR}, Fig. 1",
@@ -216,11 +220,11 @@ C2A = Hypothesis(
     metric="per seed: AUC = mean full-train-set loss (eval mode) over the checkpoints every 100 steps, at the "
            "arm's best grid rate (grid 0.01, 0.03, 0.1, 0.3, 1, 3; diverged checkpoints count as ln 10); "
            "MNIST-1D MLP 4x128 ReLU, SGD batch 64",
-    arms=("bn", "none"), direction="less", test="mannwhitney", budgets=GRID_BUDGETS, notes=SELECTION_NOTE,
+    arms=("bn", "none"), direction="less", test="wilcoxon", paired=True, budgets=GRID_BUDGETS, notes=SELECTION_NOTE,
     design=Design(GRID_ARMS, BEST_AUC, controls=(NO_BN,), figures=best_rate_curves, extra=best_rate_extra))
 
 C2A2 = Hypothesis(
-    id="C2.a2", claim="C2", title="BN converges faster at tuned rates (steps to loss < 1)",
+    id="C2.a2", claim="C2", role="evidence", group="C2.grid", confirmatory=False, title="BN converges faster at tuned rates (steps to loss < 1)",
     statement="At each network's best learning rate, BN needs fewer steps until the training loss drops "
               "below 1.",
     source=f"{IOFFE}, Sec. 4.2.2 (steps to reach a target accuracy)",
@@ -228,12 +232,12 @@ C2A2 = Hypothesis(
     metric="per seed: first checkpoint (every 100 steps) with full-train-set loss < 1, at the arm's best grid "
            "rate by AUC (C2.a); never reached = the step budget (pre-declared censoring penalty); same runs as "
            "C2.a",
-    arms=("bn", "none"), direction="less", test="mannwhitney", budgets=GRID_BUDGETS, notes=SELECTION_NOTE,
+    arms=("bn", "none"), direction="less", test="wilcoxon", paired=True, budgets=GRID_BUDGETS, notes=SELECTION_NOTE,
     design=Design(GRID_ARMS, Metric("C2.steps_to_loss", select="C2.auc"), controls=(NO_BN,),
                   figures=auc_by_rate, extra=best_rate_extra))
 
 C2B = Hypothesis(
-    id="C2.b", claim="C2", title="BN trains at a rate where the plain net does not",
+    id="C2.b", claim="C2", role="evidence", group="C2.grid", confirmatory=False, title="BN trains at a rate where the plain net does not",
     statement="At learning rate 3 (where the dossier pilot's plain network stayed at chance) the BN network "
               "still trains: its final training loss is lower than the plain network's and far below chance "
               "(ln 10).",
@@ -241,25 +245,25 @@ C2B = Hypothesis(
     stance="supports",
     metric="per seed: full-train-set loss at the end of training at lr 3 (diverged = ln 10); pre-declared "
            "criterion besides the test: BN's mean final loss < ln 10 - 0.5; same runs as C2.a",
-    arms=("bn", "none"), direction="less", test="mannwhitney", budgets=GRID_BUDGETS,
+    arms=("bn", "none"), direction="less", test="wilcoxon", paired=True, budgets=GRID_BUDGETS,
     design=Design(GRID_ARMS, Metric("C2.final_loss", at_lr=HIGH_LR), controls=(NO_BN,),
                   criteria=(Criterion("BN far below chance", "bn", "<", LN10 - 0.5),),
                   figures=final_by_rate, extra=high_rate_extra))
 
 C2B2 = Hypothesis(
-    id="C2.b2", claim="C2", title="BN trains at more grid rates",
+    id="C2.b2", claim="C2", role="evidence", group="C2.grid", confirmatory=False, title="BN trains at more grid rates",
     statement="BN tolerates a wider range of learning rates: on the same grid it trains (final loss < 1) at "
               "more rates than the plain network.",
     source=f"{SANTURKAR}, Sec. 3.1 and Fig. 11; {IOFFE}, Sec. 3.3",
     stance="supports",
     metric="per seed: number of the 6 grid rates with final full-train-set loss < 1 (diverged = not trained); "
            "same runs as C2.a",
-    arms=("bn", "none"), direction="greater", test="mannwhitney", budgets=GRID_BUDGETS,
+    arms=("bn", "none"), direction="greater", test="wilcoxon", paired=True, budgets=GRID_BUDGETS,
     design=Design(GRID_ARMS, Metric("C2.rates_trained"), controls=(NO_BN,), figures=trained_figure,
                   extra=trained_extra))
 
 C2C = Hypothesis(
-    id="C2.c", claim="C2", title="BN trains from a careless initialization",
+    id="C2.c", claim="C2", role="evidence", group="C2.careless", alpha=C2_ALPHA, title="BN trains from a careless initialization",
     statement="With sigmoid units and all weights drawn from N(0, 0.01^2), the BN network trains while the "
               "plain network stays at chance.",
     source=f"{IOFFE}, abstract and Sec. 4.2 (be less careful about initialization; Inception with sigmoid)",
@@ -267,7 +271,7 @@ C2C = Hypothesis(
     metric="per seed: full-train-set loss at the end of training (diverged = ln 10); MLP 4x128 sigmoid, "
            "init N(0, 0.01^2) for every layer in both arms, SGD lr 1, batch 64. Pre-declared criteria besides "
            "the test: BN's mean final loss < ln 10 - 0.1 and the plain net's mean within 0.05 of ln 10",
-    arms=("bn", "none"), direction="less", test="mannwhitney", budgets=CARELESS_BUDGETS,
+    arms=("bn", "none"), direction="less", test="wilcoxon", paired=True, budgets=CARELESS_BUDGETS,
     notes="lr 1 is the largest rate <= 1 at which the dossier pilot's plain net stayed at chance, i.e. the rate "
           "that gives the plain net its best chance. Part of the effect is the tiny output layer, kept the "
           "same in both arms.",
@@ -277,7 +281,7 @@ C2C = Hypothesis(
                   controls=(NO_BN,), figures=careless_figure, extra=lambda r: {"lr": CARELESS_LR}))
 
 C2D = Hypothesis(
-    id="C2.d", claim="C2", title="Ioffe Fig. 1: higher test accuracy at fixed step budgets",
+    id="C2.d", claim="C2", role="evidence", group="C2.ioffe", alpha=C2_ALPHA, title="Ioffe Fig. 1: higher test accuracy at fixed step budgets",
     statement="In a 3x100 sigmoid network with batch 60, the BN network has higher test accuracy than the "
               "plain network at fixed step budgets.",
     source=f"{IOFFE}, Sec. 4.1 and Fig. 1a (MNIST, 3 x 100 sigmoid, batch 60)",
@@ -285,7 +289,7 @@ C2D = Hypothesis(
     metric="per seed: test accuracy (eval mode) averaged over the pre-declared step budgets 200, 500, 1000, "
            "2000 (ci; full adds 5000; always the final step); MNIST-1D, Glorot-normal init, SGD lr 1 in both "
            "arms",
-    arms=("bn", "none"), direction="greater", test="mannwhitney", budgets=IOFFE_BUDGETS,
+    arms=("bn", "none"), direction="greater", test="wilcoxon", paired=True, budgets=IOFFE_BUDGETS,
     notes="Ioffe states neither the optimizer, the rate nor the init scale. Glorot normal is small and "
           "Gaussian and lets the plain net train (N(0, 0.01^2) is C2.c); lr 1 was picked on the plain arm "
           "alone. The figures show test accuracy against steps and the 15/50/85th percentiles of one "

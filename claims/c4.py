@@ -166,7 +166,8 @@ def stats_extra(r):
     for mode, a in runs.items():
         for key in ("train_acc", "test_acc", "train_loss", "test_loss"):
             out[f"{key}_{mode}"] = a[key]
-    out["mc_test_acc"] = runs["batch"]["mc_test_acc"]
+    if "batch" in runs:         # an A/A control runs the large-batch mode in both arms
+        out["mc_test_acc"] = runs["batch"]["mc_test_acc"]
     return out
 
 
@@ -188,24 +189,24 @@ _GHOST_NOTES = ("Optimizer batch fixed at 128; BN statistics over ghost batches 
 _GHOST_SOURCE = ("Ioffe & Szegedy 2015, Sec. 3.4 (BN as a regularizer); Hoffer et al. 2017 (ghost batch norm); "
                  "Luo et al. 2019 (smaller batches, stronger implicit regularization)")
 C4A = Hypothesis(
-    id="C4.a", claim="C4", title="more BN noise, lower test NLL",
+    id="C4.a", claim="C4", role="evidence", group="C4.ghost", alpha=0.01, title="more BN noise, lower test NLL",
     statement="With the optimizer batch fixed, computing BN statistics over smaller ghost batches (more noise) "
               "lowers the test negative log-likelihood.",
     source=_GHOST_SOURCE, stance="supports",
     metric=f"final test NLL (cross-entropy, eval mode, full test set), one value per seed; arms ordered G = 128, "
            f"32, 8; a diverged seed counts as ln 10",
-    arms=tuple(f"G{g}" for g in GHOST_SIZES), direction="decreasing", test="trend",
+    arms=tuple(f"G{g}" for g in GHOST_SIZES), direction="decreasing", test="trend", paired=True,
     budgets=C4_BUDGETS, notes=_GHOST_NOTES + " Jonckheere-Terpstra over seed-level values (pairing by seed unused).",
     design=Design(GHOST_ARMS, TEST_NLL, controls=(ALL_G128,), figures=ghost_figures, extra=ghost_extra(TEST_ACC)))
 
 C4B = Hypothesis(
-    id="C4.b", claim="C4", title="more BN noise, higher test accuracy",
+    id="C4.b", claim="C4", role="evidence", group="C4.ghost", confirmatory=False, title="more BN noise, higher test accuracy",
     statement="With the optimizer batch fixed, computing BN statistics over smaller ghost batches (more noise) "
               "raises test accuracy.",
     source=_GHOST_SOURCE, stance="supports",
     metric=f"final test accuracy (eval mode), one value per seed; arms ordered G = 128, 32, 8; a diverged seed "
            f"counts as chance ({CHANCE})",
-    arms=tuple(f"G{g}" for g in GHOST_SIZES), direction="increasing", test="trend",
+    arms=tuple(f"G{g}" for g in GHOST_SIZES), direction="increasing", test="trend", paired=True,
     budgets=C4_BUDGETS, expect="not reproduced",
     expect_reason="dossier pilot (3 x 256, 4000 steps, 6 seeds): test accuracy fell as G fell, 0.739 -> 0.719 -> "
                   "0.716, while test NLL fell too",
@@ -213,7 +214,7 @@ C4B = Hypothesis(
     design=Design(GHOST_ARMS, TEST_ACC, controls=(ALL_G128,), figures=ghost_figures, extra=ghost_extra(TEST_NLL)))
 
 C4C = Hypothesis(
-    id="C4.c", claim="C4", title="BN beats no BN",
+    id="C4.c", claim="C4", role="evidence", group="C4.bn", title="BN beats no BN",
     statement="A BN network reaches higher test accuracy than the same network without BN, each at its own "
               "learning rate.",
     source="Ioffe & Szegedy 2015, Sec. 3.4 and 4.2; Santurkar et al. 2018, Sec. 1 (VGG 83% vs 80%)",
@@ -250,7 +251,7 @@ _PRIVATE_NOTES = ("Routine bn_other_batch_stats (harness/routines/bn_stats.py): 
                   "steps were restored.")
 
 C4D1 = Hypothesis(
-    id="C4.d1", claim="C4", title="less statistics noise: test NLL rises",
+    id="C4.d1", claim="C4", role="evidence", group="C4.stats", title="less statistics noise: test NLL rises",
     statement="Standard BN (statistics of each mini-batch) gives lower test NLL than BN whose training "
               "statistics come from a 4x larger independent batch (less noise).",
     source="Ioffe & Szegedy 2015, Sec. 3.4; Ioffe 2017 (Batch Renormalization); Luo et al. 2019",
@@ -262,7 +263,7 @@ C4D1 = Hypothesis(
                   figures=stats_figures, extra=stats_extra))
 
 C4D2 = Hypothesis(
-    id="C4.d2", claim="C4", title="less statistics noise: gap widens",
+    id="C4.d2", claim="C4", role="evidence", group="C4.stats", title="less statistics noise: gap widens",
     statement="Standard BN has a smaller generalization gap (train minus test accuracy) than BN whose training "
               "statistics come from a 4x larger independent batch (less noise).",
     source="Ioffe & Szegedy 2015, Sec. 3.4; Ioffe 2017 (Batch Renormalization)",
@@ -276,7 +277,7 @@ C4D2 = Hypothesis(
                   extra=stats_extra))
 
 C4E = Hypothesis(
-    id="C4.e", claim="C4", title="Monte Carlo BN lowers test NLL",
+    id="C4.e", claim="C4", role="evidence", group="C4.mcbn", title="Monte Carlo BN lowers test NLL",
     statement="Averaging the predictive distribution over BN statistics of randomly drawn training mini-batches "
               "(Monte Carlo BN) gives lower test NLL than the usual eval mode with running statistics.",
     source="Teye, Azizpour & Smith 2018 (ICML), Sec. 3-4 (MCBN)", stance="supports", confirmatory=False,

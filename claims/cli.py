@@ -4,6 +4,8 @@
     bnclaims run [C1 C3.a ...] [--profile smoke|ci|full] [--workers N] [--compare OLD.json]
     bnclaims report claims-report/report.json [--out DIR]
     bnclaims compare OLD.json NEW.json         exit 1 if any verdict changed
+    bnclaims lock --check                      exit 1 if a declaration differs from the pre-registration lock
+    bnclaims lock --reason TEXT                re-freeze the lock, recording why (claims/prereg.lock.json)
 """
 from __future__ import annotations
 
@@ -55,19 +57,25 @@ def cmd_list(args) -> int:
     if not claims:
         print("no claims registered (entry-point group bnclaims.claims is empty)")
         return 0
+    from harness.design import control_kind, controls_of
     for c in claims:
         beyond = "" if c.article_side else "  [beyond the article]"
         print(f"{c.id}  {c.article_text}{beyond}")
         print(f"    source: {c.source}")
+        print(f"    family-wise alpha {c.fwer:g} (Bonferroni over the voting hypotheses)")
         for h in c.hypotheses:
-            role = "confirmatory" if h.confirmatory else "exploratory"
+            status = ("votes" if h.votes else "secondary" if h.role == "evidence" else "does not vote")
+            role = f"{h.role}, {'confirmatory' if h.confirmatory else 'exploratory'}, {status}"
             expect = "" if h.expect == "reproduced" else f", expected {h.expect}"
             print(f"  {h.id:<8} {h.title}")
             test = h.test if h.direction == h.test else f"{h.test} ({h.direction})"
-            print(f"           {h.stance} the claim; {test}, alpha {h.alpha}, {role}{expect}")
+            paired = ", paired by seed" if h.paired else ""
+            alpha = f"alpha {h.alpha:g}" if h.statistical else "tolerance check"
+            print(f"           {h.stance} the claim; {test}{paired}, {alpha}, {role}{expect}")
             print(f"           source: {h.source}")
-            if h.design.controls:
-                print(f"           controls: {', '.join(c.name for c in h.design.controls)}")
+            ctl = controls_of(h)
+            if ctl:
+                print(f"           controls: {', '.join(f'{x.name} ({control_kind(h, x)})' for x in ctl)}")
     return 0
 
 
@@ -138,10 +146,50 @@ def cmd_compare(args) -> int:
     return 1 if cmp["verdict_changes"] else 0
 
 
+def cmd_lock(args) -> int:
+    from harness import prereg
+
+    if not args.check and (args.reason is None or not args.reason.strip()):
+        _err("lock: --reason TEXT is required to update the lock (or pass --check to only compare)")
+        return 2
+    claims = _claims(("builtin",))
+    if claims is None:
+        return 2
+    path = prereg.builtin_lock_path()
+    if args.check:
+        if not path.exists():
+            print(f"no lock file at {path}; create it with `bnclaims lock --reason \"...\"`")
+            return 1
+        try:
+            diffs = prereg.check_lock(claims, path)
+        except (OSError, ValueError) as e:
+            _err(f"cannot read {path}: {e}")
+            return 2
+        if not diffs:
+            print(f"frozen: {sum(len(c.hypotheses) for c in claims)} hypotheses match {path}")
+            return 0
+        print(f"{len(diffs)} difference(s) from {path}:")
+        for d in diffs:
+            print(f"  {d}")
+        print(f"If the change is deliberate, {prereg.UPDATE_HINT}.")
+        return 1
+    try:
+        before = len(prereg.load_lock(path)["updates"]) if path.exists() else 0
+        lock = prereg.update_lock(claims, path, args.reason)
+    except (OSError, ValueError) as e:
+        _err(f"cannot update {path}: {e}")
+        return 2
+    if len(lock["updates"]) == before:
+        print(f"nothing changed: {path} already matches the registered claims")
+    else:
+        print(f"updated {path}:\n{prereg.format_update(lock['updates'][-1])}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from harness import options
     p = argparse.ArgumentParser(prog="bnclaims", description="Statistical pytest checks of claims about Batch Normalization")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{list,run,report,compare}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{list,run,report,compare,lock}")
 
     ls = sub.add_parser("list", help="list claims and hypotheses")
     ls.add_argument("--packs", dest="claims_packs", default=None, metavar="NAMES", help="claim packs to list")
@@ -164,6 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("new", metavar="NEW.json")
     c.add_argument("--effect-tol", type=float, default=0.25, help="relative effect change flagged as drift (default 0.25)")
     c.set_defaults(func=cmd_compare)
+
+    lk = sub.add_parser("lock", help="check or update the pre-registration lock of the builtin claims")
+    how = lk.add_mutually_exclusive_group()
+    how.add_argument("--check", action="store_true", help="only compare; exit 1 if a declaration differs from the lock")
+    how.add_argument("--reason", default=None, metavar="TEXT", help="why the declarations changed (required to update)")
+    lk.set_defaults(func=cmd_lock)
     return p
 
 

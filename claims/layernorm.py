@@ -21,12 +21,12 @@ def loss_range_figure(r):
 
 
 LNA = Hypothesis(
-    id="LN.a", claim="LN", title="LayerNorm: loss varies less along the gradient",
+    id="LN.a", claim="LN", role="evidence", group="LN.landscape", title="LayerNorm: loss varies less along the gradient",
     statement="At lr 0.3 the loss at theta - eta g, eta in lr x [0.5, 4], spans a smaller range with LayerNorm "
               "than in the same network without normalization.",
     source="Ba, Kiros & Hinton 2016 (LayerNorm); measure of Santurkar et al. 2018, Sec. 3.2, Fig. 4a",
     stance="supports", metric=f"as S.a, LayerNorm in place of BN. {s.GATE_TEXT}", arms=("ln", "none"),
-    direction="less", test="mannwhitney", budgets=s.BUDGETS, confirmatory=False,
+    direction="less", test="wilcoxon", paired=True, budgets=s.BUDGETS, confirmatory=False,
     notes="Not piloted: exploratory. The plain arm is S.a's own ensemble (same seeds, same store entry).",
     design=Design({"ln": s.landscape_arm("ln"), "none": s.LANDSCAPE_ARMS["none"]}, MEASURE,
                   criteria=s.gates(s.LR_EDGE, ("ln", "none")), figures=loss_range_figure,

@@ -35,7 +35,7 @@ SOURCE_LANDSCAPE = "Santurkar et al. 2018, Sec. 3.1-3.2, Fig. 4 and App. A.2.2"
 # piloted), so every landscape arm runs 6 seeds (6 vs 6 Mann-Whitney floor: 0.0011).
 # Steps: 1000 in ci (pilot used 2000; Santurkar's gaps are largest early in training), probes every
 # steps/20 (20 probes per run).
-BUDGETS = {"smoke": Budget(seeds=3, steps=40), "ci": Budget(seeds=6, steps=1000),
+BUDGETS = {"smoke": Budget(seeds=3, steps=40), "ci": Budget(seeds=8, steps=1000),
            "full": Budget(seeds=10, steps=2000)}
 
 
@@ -286,7 +286,7 @@ GATE_TEXT = (f"Gate: every seed of both arms must end with train accuracy >= {GA
              "otherwise the verdict is inconclusive (a dead network looks smooth).")
 
 SA = Hypothesis(
-    id="S.a", title="loss varies less along the gradient with BN",
+    id="S.a", role="evidence", group="S.landscape", title="loss varies less along the gradient with BN",
     statement="Near the plain network's stability edge (lr 0.3), the loss measured at theta - eta g for step "
               "sizes eta in lr x [0.5, 4] spans a smaller range in the BN network than in the same network "
               "without BN.",
@@ -294,23 +294,23 @@ SA = Hypothesis(
     metric="per seed: median over probes (every steps/20 steps) of max_eta L(theta - eta g) - min_eta "
            "L(theta - eta g) on the current batch, BN running statistics untouched; diverged probes are "
            f"skipped, a seed with none left counts as ln 10. {GATE_TEXT}",
-    direction="less", test="mannwhitney", **COMMON,
+    direction="less", test="wilcoxon", paired=True, **COMMON,
     notes="4 x 128 ReLU MLP on MNIST-1D, SGD batch 64; lr 0.3 is about a tenth of the no-BN divergence rate, "
           "as Santurkar chose the probe range relative to that rate.",
     design=landscape_design("probe_land_loss_range", LR_EDGE))
 
 SB = Hypothesis(
-    id="S.b", title="gradients are more predictive with BN",
+    id="S.b", role="evidence", group="S.landscape", confirmatory=False, title="gradients are more predictive with BN",
     statement="Near the plain network's stability edge (lr 0.3), the gradient changes less, relative to its own "
               "size, when moving along it: max over eta of |grad(theta - eta g) - g| / |g| is smaller with BN.",
     source=SOURCE_LANDSCAPE + " (Fig. 4b)", stance="supports",
     metric="per seed: median over probes of max_eta |g(theta - eta g) - g| / |g| (scale-free, since BN "
            f"rescales gradients); a seed with no finite probe counts as 10. {GATE_TEXT}",
-    direction="less", test="mannwhitney", **COMMON,
+    direction="less", test="wilcoxon", paired=True, **COMMON,
     design=landscape_design("probe_land_grad_pred", LR_EDGE))
 
 SC = Hypothesis(
-    id="S.c", title="effective beta-smoothness at least 20% better with BN",
+    id="S.c", role="evidence", group="S.landscape", title="effective beta-smoothness at least 20% better with BN",
     statement="Near the plain network's stability edge (lr 0.3), BN's effective beta-smoothness (largest gradient "
               "change per distance moved along the gradient) is at least 20% below the plain network's: "
               "1.25 x beta_BN < beta_none.",
@@ -318,7 +318,7 @@ SC = Hypothesis(
     metric="per seed: log of the median over probes of max_eta |g(theta - eta g) - g| / |eta g|; the BN arm is "
            f"shifted by log {BETA_MARGIN} (H1: log(1.25 beta_BN) < log beta_none); a seed with no finite "
            f"probe counts as log 1e3. {GATE_TEXT}",
-    direction="less", test="mannwhitney", confirmatory=False, expect="not reproduced",
+    direction="less", test="wilcoxon", paired=True, confirmatory=False, expect="not reproduced",
     expect_reason="dossier pilot (5.5 S-a table): beta_eff 5.90+-0.05 (BN) vs 6.08+-0.39 (none) at lr 0.3, "
                   "larger with BN at lr 0.03-0.1: not reliably smaller in a 4-layer MLP",
     notes="Exploratory. The paper's orders-of-magnitude gaps come from VGG and a 25-layer linear network.",
@@ -326,7 +326,7 @@ SC = Hypothesis(
     design=landscape_design("probe_land_beta_eff", LR_EDGE, log=True, bn_scale=BETA_MARGIN))
 
 SD = Hypothesis(
-    id="S.d", title="at a moderate lr the BN loss range is larger",
+    id="S.d", role="evidence", group="S.landscape", title="at a moderate lr the BN loss range is larger",
     statement="At a moderate learning rate (0.03), the same loss-range measure points the other way: the BN "
               "network's loss varies MORE along the gradient than the plain network's, because it is descending "
               "faster; the measure depends on the learning rate and is no constant of the architecture.",
@@ -334,7 +334,7 @@ SD = Hypothesis(
     stance="contradicts",
     metric="per seed: median over probes of the loss range along the gradient at lr 0.03 (as S.a); max|dg|/|g| "
            f"and beta_eff at lr 0.03 are reported alongside, without a verdict. {GATE_TEXT}",
-    direction="greater", test="mannwhitney", confirmatory=False, **COMMON,
+    direction="greater", test="wilcoxon", paired=True, confirmatory=False, **COMMON,
     notes="Exploratory: documents that S.a's direction is a property of the chosen learning rate.",
     design=landscape_design("probe_land_loss_range", LR_MODERATE, extra=moderate_rate_extra))
 
@@ -352,7 +352,7 @@ def _speed_hyp(norm: str) -> Hypothesis:
                                 "BN's (paired log difference +0.167 [0.162, 0.176] at seed base 0, +0.166 at seed "
                                 "base 1), outside the +-15% margin; marked after those two runs")
     return Hypothesis(
-        id=f"S.e.speed_{norm}", title=f"{norm} normalization trains about as fast as BN",
+        id=f"S.e.speed_{norm}", role="evidence", group=f"S.e.{norm}", title=f"{norm} normalization trains about as fast as BN",
         statement=f"With {norm} normalization in place of BN (centre each unit over the batch, divide by its batch "
                   f"average {norm} magnitude; gamma, beta kept), the network trains about as fast as with BN at "
                   "lr 0.3: the training-loss areas differ by less than 15%.",
@@ -374,14 +374,14 @@ def _drift_hyp(norm: str) -> Hypothesis:
                                 "standardization up to the placement of eps (sqrt(var)+eps vs sqrt(var+eps)), so it "
                                 "cannot drift more than BN (not a pilot result)")
     return Hypothesis(
-        id=f"S.e.drift_{norm}", title=f"{norm} normalization drifts more than BN",
+        id=f"S.e.drift_{norm}", role="evidence", group=f"S.e.{norm}", title=f"{norm} normalization drifts more than BN",
         statement=f"With {norm} normalization the inputs to the nonlinearity shift more from probe to probe during "
                   "training than with BN (larger distributional shift, yet comparable training speed).",
         metric="per seed: mean over probe intervals (steps/20 steps), hidden layers and units of "
                "|d mean| / std + |d var| / var of the nonlinearity input on a fixed 512-row probe batch "
                "(train-mode batch statistics; scale-free because linf normalization shrinks the activations); "
                "log of that; a seed with no finite interval counts as log 1",
-        arms=(norm, "bn"), direction="greater", test="mannwhitney", sesoi=DRIFT_SESOI,
+        arms=(norm, "bn"), direction="greater", test="wilcoxon", paired=True, sesoi=DRIFT_SESOI,
         notes="Not piloted (exploratory). SESOI: TOST within +-log 1.25 counts as not reproduced.", **kw, **SE_COMMON,
     design=lp_design(norm, speed=False))
 
@@ -397,7 +397,7 @@ SF_MATH = ("For one unit over a batch of m, grad_y L_hat = (gamma / sigma) P gra
            "projection, so the bound holds with c = 1/m, with equality as eps -> 0.")
 
 SF = Hypothesis(
-    id="S.f", title="Theorem 4.1 gradient bound holds (c = 1/m)",
+    id="S.f", role="identity", confirmatory=False, title="Theorem 4.1 gradient bound holds (c = 1/m)",
     statement="For a linear layer followed by BN over a batch of m (gamma fixed) and a smooth loss of the BN output, "
               "the squared gradient norm with respect to a unit's pre-BN activations is at most gamma^2/sigma^2 "
               "(|grad_z L|^2 - <1, grad_z L>^2/m - <grad_z L, y_hat>^2/m) in every random case.",
@@ -408,7 +408,7 @@ SF = Hypothesis(
     design=theorem41_design("1/m", controls=(NO_BN_THEOREM,)))
 
 SF_V3 = Hypothesis(
-    id="S.f.v3", title="Theorem 4.1 as printed in v3 (c = 1/sqrt(m))",
+    id="S.f.v3", role="identity", title="Theorem 4.1 as printed in v3 (c = 1/sqrt(m))",
     statement="The same gradient bound with the last term weighted 1/sqrt(m), as printed in arXiv v3, holds in every "
               "random case.",
     stance="supports",

@@ -13,8 +13,12 @@ import numpy as np
 from harness import checks
 from harness.design import Arm, Control, Design, Metric, errors, reduction
 from harness.evidence import figure, series
-from harness.hypothesis import Budget, Claim, Hypothesis
+from harness.hypothesis import Budget, Claim, Hypothesis, FWER
+
 from harness.spec import TrainSpec
+
+# family-wise alpha 0.01 of the claim, split evenly (Bonferroni) over its voting hypotheses: Y.b and Y.c
+Y_ALPHA = FWER / 2
 
 DEPTH, WIDTH, D_IN, CLASSES = 32, 384, 64, 10   # dossier 5.6 section 4 (Yang's width 384)
 BN_EPS = 1e-5
@@ -214,7 +218,7 @@ FIXED_DEPTH = Control("fixed_depth", "every group is the depth-8 network (identi
 
 # ---------------------------------------------------------------------------------------------- hypotheses
 YA = Hypothesis(
-    id="Y.a", claim="Y", title="gradients explode at the predicted rate",
+    id="Y.a", claim="Y", role="identity", confirmatory=False, title="gradients explode at the predicted rate",
     statement="At initialization, the squared weight-gradient norm of a deep BN-ReLU network without skip "
               "connections grows going backward by a per-layer factor within 5% of Yang et al.'s lambda_G(B) "
               "(1.590, 1.493, 1.473 for B = 16, 64, 256), while a He-initialized plain ReLU network of the same "
@@ -230,18 +234,18 @@ YA = Hypothesis(
                   figures=rate_check_figure, extra=rate_check_extra))
 
 YB = Hypothesis(
-    id="Y.b", claim="Y", title="explosion weakens as the batch grows",
+    id="Y.b", claim="Y", role="evidence", group="Y.bn_relu", alpha=Y_ALPHA, title="explosion weakens as the batch grows",
     statement="The per-layer gradient growth factor of the BN-ReLU network falls as the batch size grows from 16 "
               "to 64 to 256 (lambda_G decreases towards pi/(pi-1)).",
     source=SOURCE, stance="supports", metric=FACTOR + "; one value per seed and batch size",
-    arms=tuple(f"B={b}" for b in BATCH_SIZES), direction="decreasing", test="trend", budgets=BUDGETS,
+    arms=tuple(f"B={b}" for b in BATCH_SIZES), direction="decreasing", test="trend", paired=True, budgets=BUDGETS,
     notes="Jonckheere-Terpstra trend over the three batch sizes, seed-level values.",
     design=Design({f"B={b}": NET_ARMS[f"bn_relu_B{b}"] for b in BATCH_SIZES}, FACTOR_METRIC,
                   controls=(FIXED_BATCH,), figures=batch_trend_figure,
                   extra=lambda r: {"batch_sizes": [r.arms[a].settings["batch"] for a in r.hyp.arms]}))
 
 YC = Hypothesis(
-    id="Y.c", claim="Y", title="BN-tanh explodes less than BN-ReLU",
+    id="Y.c", claim="Y", role="evidence", group="Y.bn_relu_tanh", alpha=Y_ALPHA, title="BN-tanh explodes less than BN-ReLU",
     statement="At batch size 64, the same BN network with tanh explodes less (smaller per-layer growth factor) than "
               "with ReLU: a nonlinearity closer to linear reduces the explosion.",
     source=SOURCE + "; Sec. 3-4 (tuning towards the linear regime reduces gradient explosion)", stance="supports",
@@ -252,7 +256,7 @@ YC = Hypothesis(
                                                     "y_is": network(r.arms["bn_relu"]), "batch": 64}))
 
 YD = Hypothesis(
-    id="Y.d", claim="Y", title="BN without skips trains worse as depth grows",
+    id="Y.d", claim="Y", role="evidence", group="Y.depth", title="BN without skips trains worse as depth grows",
     statement="Trained briefly with plain SGD (lr 0.1, batch 64) on MNIST-1D, BN-ReLU MLPs without skip "
               f"connections reach a higher training loss the deeper they are (depths {list(YD_DEPTHS)}): gradient "
               "explosion makes depth, not only normalization, decide trainability.",
@@ -261,7 +265,7 @@ YD = Hypothesis(
     stance="supports",
     metric="per seed and depth: mean minibatch training loss over the last 20% of steps (diverged steps count as "
            f"ln 10); width {YD_WIDTH['ci']} in ci, {YD_WIDTH['full']} in full",
-    arms=tuple(f"depth={d}" for d in YD_DEPTHS), direction="increasing", test="trend", confirmatory=False,
+    arms=tuple(f"depth={d}" for d in YD_DEPTHS), direction="increasing", test="trend", paired=True, confirmatory=False,
     budgets=YD_BUDGETS,
     notes="Exploratory. The article's 'about 20 layers' has no primary source: neither Ioffe & Szegedy 2015 nor "
           "Santurkar et al. 2018 states it, and Yang et al. put the limit near 50 layers for their setting "

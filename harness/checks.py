@@ -88,8 +88,9 @@ def compare_arms(hyp, ctx, x, y, seed=0) -> dict:
 def compare_trend(hyp, ctx, groups, labels=None, seed=0) -> dict:
     """Trend stats over ordered arms as pre-registered; under smoke, too few seeds give a descriptive record."""
     try:
+        kw = {"paired": True} if hyp.paired else {}
         return st.trend_compare(groups, direction=hyp.direction, alpha=hyp.alpha,
-                                labels=list(labels or hyp.arms), seed=seed)
+                                labels=list(labels or hyp.arms), seed=seed, **kw)
     except st.InsufficientSeeds as e:
         if not ctx.smoke:
             raise

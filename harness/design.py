@@ -102,20 +102,83 @@ class Criterion:
 
 
 CONTROL_EXPECT = ("no effect", "not reproduced", "reproduced")
+AA = "aa"                  # the name of every hypothesis's A/A null control (harness.design.null_control)
+SEED_OFFSET = 1000         # an A/A arm j runs seeds base*10000 + j*SEED_OFFSET + i: disjoint from the others
+CONTROL_KINDS = ("null", "negative", "positive", "plumbing")
 
 
 @dataclass(frozen=True)
 class Control:
-    """A negative (or positive) control of one hypothesis: the same pipeline with arms replaced (by another
-    arm's name or a new Arm) and/or metrics replaced. expect: "no effect" (passes unless reproduced),
-    "not reproduced" (strictly), "reproduced" (a positive control). params: passed to a deterministic
-    check's error function."""
+    """A control of one hypothesis: the same pipeline with arms replaced (by another arm's name or a new
+    Arm), metrics replaced, seeds moved and/or values shifted. expect: "no effect" (passes unless
+    reproduced), "not reproduced" (strictly), "reproduced" (a positive control). params: passed to a
+    deterministic check's error function. seeds: arm -> offset added to its seeds (disjoint seeds).
+    shift: arm -> constant added to its values (an equivalence null sits on the margin). null: this control
+    is the hypothesis's null control (it stands in for the A/A control where none can be built, e.g.
+    against a fixed comparator), so it must be able to reproduce at rate alpha under no effect."""
     name: str
     what: str
     arms: Mapping = field(default_factory=dict)
     metrics: Mapping = field(default_factory=dict)
     params: Mapping = field(default_factory=dict)
     expect: str = "no effect"
+    seeds: Mapping = field(default_factory=dict)
+    shift: Mapping = field(default_factory=dict)
+    null: bool = False
+
+
+def null_control(hyp) -> "Control | None":
+    """The A/A control of a statistical hypothesis: every compared arm becomes the control arm (y, or the
+    first of ordered arms), each on seeds disjoint from the others; the control arm keeps its own seeds,
+    so its runs are reused and the control costs one arm (k-1 for k ordered arms). It goes through the
+    whole pipeline: rate selection, criteria, gates and the sequential plan. An equivalence hypothesis's
+    A/A arm is shifted onto the upper margin, where "reproduced" is a false positive. None for
+    deterministic checks, and where the hypothesis declares its own null control (a fixed comparator
+    has no A/A)."""
+    d = hyp.design
+    if hyp.direction == "deterministic" or d is None or any(c.null for c in d.controls):
+        return None
+    if hyp.direction in ("decreasing", "increasing"):
+        ref, others = hyp.arms[0], hyp.arms[1:]
+    else:
+        ref, others = hyp.arms[1], hyp.arms[:1]
+    if any(d.arms[a].constant is not None for a in (ref, *others)):
+        return None
+    m = d.metric_of(ref)
+    shift = {}
+    if hyp.direction == "equivalent":
+        upp = hyp.margin if not isinstance(hyp.margin, (tuple, list)) else hyp.margin[1]
+        shift = {others[0]: float(upp)}
+    return Control(AA, f"A/A: every arm is {ref!r}, on seeds disjoint from each other (sampling noise only)"
+                   + ("; the A/A arm shifted onto the margin" if shift else ""),
+                   arms={a: ref for a in others}, metrics={a: m for a in others} if m is not None else {},
+                   seeds={a: SEED_OFFSET * (j + 1) for j, a in enumerate(others)}, shift=shift, null=True)
+
+
+def controls_of(hyp) -> tuple:
+    """Declared controls, then the A/A null control (where one is built)."""
+    aa = null_control(hyp)
+    return tuple(hyp.design.controls) + ((aa,) if aa is not None else ())
+
+
+def control_kind(hyp, c: Control) -> str:
+    """null: can reproduce at rate alpha when there is no effect; plumbing: the compared arms become the
+    same spec, metric and seeds, so the runs are bit-identical and it tests the plumbing, not error rates;
+    positive: expects reproduced; negative: removes or reverses the effect."""
+    if c.null:
+        return "null"
+    if c.expect == "reproduced":
+        return "positive"
+    d = hyp.design
+    if hyp.direction != "deterministic" and not c.seeds and not c.shift:
+        cd = d.with_control(c)
+        compared = [a for a in hyp.arms if a in cd.arms]
+        first = compared[0] if compared else None
+        same = first is not None and all(cd.arms[a] == cd.arms[first] and cd.metric_of(a) == cd.metric_of(first)
+                                         for a in compared)
+        if same:
+            return "plumbing"
+    return "negative"
 
 
 @dataclass(frozen=True)
@@ -151,8 +214,8 @@ class Design:
         return dataclasses.replace(self, arms=arms, metric=metric,
                                    error_params={**self.error_params, **control.params})
 
-    def control(self, name: str) -> Control:
-        for c in self.controls:
+    def control(self, name: str, hyp=None) -> Control:
+        for c in (controls_of(hyp) if hyp is not None else self.controls):
             if c.name == name:
                 return c
         raise KeyError(name)
@@ -212,8 +275,15 @@ def validate(hyp, routines: Mapping | None = None) -> None:
         where = f"control {c.name!r}"
         if not isinstance(c, Control):
             bad("design.controls", f"expected Control, got {type(c).__name__}")
-        if not c.arms and not c.metrics and not c.params:
-            bad(where, "names no arm, metric or parameter to change, so it would rerun the hypothesis itself")
+        if not c.arms and not c.metrics and not c.params and not c.seeds:
+            bad(where, "names no arm, metric, seed or parameter to change, so it would rerun the hypothesis itself")
+        if c.name == AA:
+            bad(where, f"{AA!r} is the name of the A/A control the runner builds; choose another name")
+        for name in (*c.seeds, *c.shift):
+            if name not in d.arms:
+                bad(where, f"moves the seeds or values of arm {name!r}, which is not declared")
+        if c.null and hyp.direction == "deterministic":
+            bad(where, "a deterministic check has no null control")
         if c.expect not in CONTROL_EXPECT:
             bad(where, f"expect must be one of {CONTROL_EXPECT}")
         for name, repl in c.arms.items():
@@ -228,6 +298,62 @@ def validate(hyp, routines: Mapping | None = None) -> None:
             if name not in d.arms:
                 bad(where, f"replaces the metric of arm {name!r}, which is not declared")
             _check_metric(hyp, where, m, bad)
+    _check_null(hyp, bad)
+    _check_floor(hyp, bad)
+
+
+def validate_claim(claim) -> None:
+    """The claim's family-wise alpha: the allocated alphas of its voting hypotheses (confirmatory evidence)
+    sum to at most claim.fwer (Bonferroni), and one ensemble (group) casts at most one vote."""
+    votes = [h for h in claim.hypotheses if h.votes]
+    total = sum(h.alpha for h in votes)
+    if total > claim.fwer * (1 + 1e-9):
+        raise DeclarationError(f"{claim.id}: alpha: the voting hypotheses' alphas sum to {total:.4g} > the "
+                               f"claim's family-wise alpha {claim.fwer:g} "
+                               f"({', '.join(f'{h.id}={h.alpha:g}' for h in votes)})")
+    seen: dict = {}
+    for h in votes:
+        if h.group and h.group in seen:
+            raise DeclarationError(f"{h.id}: group: {h.group!r} already votes through {seen[h.group]}; "
+                                   "hypotheses from one ensemble cast one vote (make the others secondary: "
+                                   "confirmatory=False)")
+        if h.group:
+            seen[h.group] = h.id
+
+
+def _check_null(hyp, bad):
+    """Every statistical hypothesis has a null control that can fail: the A/A control, or (against a fixed
+    comparator) a declared one."""
+    if hyp.direction == "deterministic":
+        return
+    nulls = [c for c in hyp.design.controls if c.null]
+    if len(nulls) > 1:
+        bad("design.controls", f"declare at most one null control, got {[c.name for c in nulls]}")
+    if not nulls and null_control(hyp) is None:
+        bad("design.controls", "a comparison with a fixed comparator has no A/A control: declare a control "
+                               "with null=True whose arms differ from the comparator only by sampling noise")
+
+
+def _check_floor(hyp, bad):
+    """Refuse a design whose smallest attainable p is not below its (allocated) alpha."""
+    if hyp.direction == "deterministic":
+        return
+    from harness import stats as st
+    k = len(hyp.arms)
+    for profile in ("ci", "full"):
+        n = hyp.budget(profile).seeds
+        try:
+            if hyp.test == "trend":
+                floor = (st.min_attainable_p("trend", n, k, paired=True) if hyp.paired
+                         else st.min_attainable_p("trend", n, k))
+            else:
+                floor = st.min_attainable_p(hyp.test, n, None)
+        except (TypeError, ValueError) as e:
+            bad("test", f"{e}")
+        if floor >= hyp.alpha:
+            bad("alpha", f"{hyp.test}{' (paired)' if hyp.paired else ''} with {n} seeds per arm in profile "
+                         f"{profile!r} cannot reach p < {hyp.alpha:g} (smallest attainable p = {floor:.3g}): "
+                         "raise the seeds or use another test")
 
 
 def _check_arm(hyp, where, arm, routines, bad):
@@ -255,7 +381,7 @@ def _check_metric(hyp, where, m, bad):
         bad(where, "give at_lr or select, not both")
 
 
-def describe(design: Design) -> dict:
+def describe(design: Design, hyp=None) -> dict:
     """The JSON-safe pre-registration of a design (arms, reductions, criteria, controls)."""
     from harness.evidence import to_builtin
 
@@ -284,10 +410,12 @@ def describe(design: Design) -> dict:
                    else metric(design.metric)),
         "criteria": [{"name": c.name, "arm": c.arm, "stat": c.stat, "op": c.op, "value": c.value, "tol": c.tol,
                       "metric": metric(c.metric), "on_fail": c.on_fail} for c in design.criteria],
-        "controls": [{"name": c.name, "what": c.what, "expect": c.expect,
+        "controls": [{"name": c.name, "what": c.what, "expect": c.expect, "null": c.null,
+                      "kind": control_kind(hyp, c) if hyp is not None else None,
+                      "seeds": dict(c.seeds), "shift": dict(c.shift),
                       "arms": {k: v if isinstance(v, str) else arm(v) for k, v in c.arms.items()},
                       "metrics": {k: metric(v) for k, v in c.metrics.items()}, "params": dict(c.params)}
-                     for c in design.controls],
+                     for c in (controls_of(hyp) if hyp is not None else design.controls)],
         "errors": design.errors, "error_params": dict(design.error_params),
         "tolerance": design.tolerance if not isinstance(design.tolerance, Mapping) else dict(design.tolerance),
     })

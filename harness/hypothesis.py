@@ -13,6 +13,10 @@ PROFILES = ("smoke", "ci", "full")
 VERDICTS = ("reproduced", "not reproduced", "inconclusive")
 STANCES = ("supports", "contradicts")
 DIRECTIONS = ("greater", "less", "equivalent", "decreasing", "increasing", "deterministic")
+# evidence votes on the claim; a manipulation check shows the intervention did what it should (e.g. the
+# noise was injected); an identity check tests an algebraic or analytic fact of the implementation
+ROLES = ("evidence", "manipulation", "identity")
+FWER = 0.01                  # family-wise alpha of every article claim
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,8 @@ class Hypothesis:
     expect: str = "reproduced"   # pre-registered expectation; "not reproduced" = strict expected failure
     expect_reason: str = ""      # why (pilot evidence), shown when the expected failure happens
     notes: str = ""
+    role: str = "evidence"       # see ROLES; only confirmatory evidence votes on the claim verdict
+    group: str = ""              # hypotheses read from one ensemble share a group: one of them votes
     design: object = field(default=None, compare=False, repr=False)   # harness.design.Design: what runs
 
     def __post_init__(self):
@@ -57,9 +63,23 @@ class Hypothesis:
             raise ValueError(f"{self.id}: an equivalence hypothesis needs a margin")
         if not 0 < self.alpha < 0.5:
             raise ValueError(f"{self.id}: alpha must be in (0, 0.5)")
+        if self.role not in ROLES:
+            raise ValueError(f"{self.id}: role must be one of {ROLES}, got {self.role!r}")
+        if self.direction == "deterministic" and self.role == "evidence":
+            raise ValueError(f"{self.id}: a deterministic check is an identity or manipulation check, "
+                             "not statistical evidence; declare role='identity'")
         for p in self.budgets:
             if p not in PROFILES:
                 raise ValueError(f"{self.id}: unknown profile {p!r} in budgets")
+
+    @property
+    def votes(self) -> bool:
+        """Does this hypothesis vote on its claim's verdict? Only confirmatory evidence does."""
+        return self.confirmatory and self.role == "evidence"
+
+    @property
+    def statistical(self) -> bool:
+        return self.direction != "deterministic"
 
     def budget(self, profile: str) -> Budget:
         if profile not in PROFILES:
@@ -79,7 +99,7 @@ class Hypothesis:
         d["budgets"] = {k: dataclasses.asdict(v) for k, v in self.budgets.items()}
         if self.design is not None:
             from harness.design import describe
-            d["design"] = describe(self.design)
+            d["design"] = describe(self.design, self)
         return d
 
 
@@ -90,10 +110,13 @@ class Claim:
     source: str                  # primary sources the article leans on
     hypotheses: tuple[Hypothesis, ...] = ()
     article_side: bool = True    # False for checks beyond the article (Santurkar S, Yang Y)
+    fwer: float = FWER           # family-wise alpha over the claim's voting hypotheses (Bonferroni)
 
     def summary(self) -> dict:
+        votes = [h for h in self.hypotheses if h.votes]
         return {"id": self.id, "text": self.article_text, "source": self.source,
-                "article": self.article_side}
+                "article": self.article_side, "fwer": self.fwer, "allocation": "Bonferroni",
+                "alpha_allocated": {h.id: h.alpha for h in votes}}
 
 
 def seed_list(n: int, seed_base: int = 0) -> list[int]:

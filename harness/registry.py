@@ -11,7 +11,7 @@ import functools
 import types
 from importlib.metadata import entry_points
 
-from harness.design import DeclarationError, validate
+from harness.design import DeclarationError, validate, validate_claim
 from harness.hypothesis import Claim, Hypothesis
 from harness.verdict import id_key
 
@@ -62,6 +62,7 @@ def claims(only: tuple[str, ...] | None = None) -> tuple[Claim, ...]:
                 if h.claim != c.id:
                     raise DeclarationError(f"{h.id}: claim: belongs to {h.claim!r} but is listed under {c.id!r}")
                 validate(h, routines.ROUTINES)
+            validate_claim(c)
             found.append(c)
     return tuple(sorted(found, key=lambda c: id_key(c.id)))
 

@@ -19,7 +19,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from harness.evidence import arm_counts, fmt_ci, fmt_num, to_builtin
+from harness.evidence import arm_counts, fmt_ci, fmt_num, fmt_seeds, to_builtin
 from harness.verdict import claim_verdict, id_key  # noqa: F401  (re-exported for report users)
 
 REPORT_SCHEMA = 1
@@ -28,14 +28,15 @@ REPORT_SCHEMA = 1
 # ---- multiplicity ----------------------------------------------------------------------------
 
 def multiplicity(records: list[dict]) -> dict:
-    """Holm and BH adjusted p over the confirmatory hypotheses that report a p value."""
-    rows = [r for r in records if r["hypothesis"].get("confirmatory", True)
-            and isinstance(r["stats"].get("p"), (int, float))]
+    """Holm and BH adjusted p over the voting hypotheses that report a p value: views beside the verdict,
+    which already decides each at its allocated (Bonferroni) alpha."""
+    from harness.verdict import votes
+    rows = [r for r in records if votes(r["hypothesis"]) and isinstance(r["stats"].get("p"), (int, float))]
     rows.sort(key=lambda r: id_key(r["id"]))
     p = [float(r["stats"]["p"]) for r in rows]
     from harness import stats       # scipy.stats is slow to import; only reports need it
     holm, bh = (to_builtin(stats.holm(p)), to_builtin(stats.bh(p))) if p else ([], [])
-    return {"scope": "confirmatory hypotheses with a p value", "ids": [r["id"] for r in rows],
+    return {"scope": "voting hypotheses (confirmatory evidence) with a p value", "ids": [r["id"] for r in rows],
             "p": p, "alpha": [r["hypothesis"].get("alpha") for r in rows], "holm": holm, "bh": bh}
 
 
@@ -57,6 +58,17 @@ def build_report(records: list[dict], *, run_info: dict, missing=(), controls=()
     profile = info.get("profile") or (records[0]["profile"] if records else "ci")
     info["profile"] = profile
     missing = sorted((dict(m) for m in missing), key=lambda m: id_key(m["id"]))
+    by_id: dict = {}
+    for c in controls:
+        by_id.setdefault(c["id"], []).append(c)
+    amendments = _amendments()
+    for r in records:
+        mine = by_id.get(r["id"], [])
+        null = [c for c in mine if c.get("kind") == "null"]
+        if null:
+            r["null_control"] = null[0]
+        if amendments.get(r["id"]):
+            r["amendments"] = amendments[r["id"]]
 
     claims = {}
     for r in records:
@@ -67,16 +79,39 @@ def build_report(records: list[dict], *, run_info: dict, missing=(), controls=()
     for cid in sorted(claims, key=id_key):
         recs = [r for r in records if r["claim"]["id"] == cid]
         miss = [{"id": m["id"], "title": m["hypothesis"].get("title", ""),
-                 "confirmatory": m["hypothesis"].get("confirmatory", True)}
+                 "confirmatory": m["hypothesis"].get("confirmatory", True),
+                 "role": m["hypothesis"].get("role", "evidence")}
                 for m in missing if m["claim"]["id"] == cid]
         row = dict(claims[cid])
-        row.update(claim_verdict(recs, profile, miss))
+        row.update(claim_verdict(recs, profile, miss, fwer=claims[cid].get("fwer")))
         row["hypotheses"] = [r["id"] for r in recs] + [m["id"] for m in miss]
         claim_rows.append(row)
 
+    nulls = [c for c in controls if c.get("kind") == "null" and isinstance(c.get("alpha"), (int, float))]
+    gating = [c for c in nulls if c.get("gating", True)]
+    null_rate = {"controls": len(nulls), "reproduced": sum(c.get("verdict") == "reproduced" for c in nulls),
+                 "expected_any": 1 - math.prod(1 - c["alpha"] for c in nulls) if nulls else None,
+                 "sum_alpha": sum(c["alpha"] for c in nulls),
+                 "gating": len(gating), "gating_reproduced": sum(c.get("verdict") == "reproduced" for c in gating),
+                 "gating_expected_any": 1 - math.prod(1 - c["alpha"] for c in gating) if gating else None,
+                 "sum_claim_fwer": sum(c.get("fwer") or 0 for c in claim_rows),
+                 "note": "under no effect anywhere, the chance that at least one null control is reproduced at a "
+                         "seed base (at most the sum of their alphas; benchmarks/repeat_rates.py measures it). "
+                         "Only the null controls of voting hypotheses gate (the others are xfailed when they "
+                         "reproduce), so a suite failure from them has probability about the sum of the claims' "
+                         "family-wise alphas."}
     return to_builtin({"schema": REPORT_SCHEMA, "run": info, "claims": claim_rows,
                        "hypotheses": records, "missing": missing, "controls": list(controls),
-                       "multiplicity": multiplicity(records), "timing": timing})
+                       "null_controls": null_rate, "multiplicity": multiplicity(records), "timing": timing})
+
+
+def _amendments() -> dict:
+    """Amendments to the builtin declarations (claims/amendments.json), by hypothesis id; {} if absent."""
+    try:
+        from harness import prereg
+        return prereg.load_amendments()
+    except (ImportError, FileNotFoundError, AttributeError):
+        return {}
 
 
 def write_reports(records: list[dict], outdir, *, run_info: dict, missing=(), controls=()) -> dict[str, Path]:
@@ -257,7 +292,17 @@ def table_row(r: dict) -> list[str]:
             f"{fmt_num(st.get('effect'), 3)} {fmt_ci(st.get('ci'), 3)}".replace(" —", ""),
             (f"d_z {fmt_num(st['d_z'], 3)}" if st.get("d_z") is not None else fmt_num(st.get("hedges_g"), 3)),
             fmt_num(st.get("p"), 3), _verdict_cell(r),
-            "confirmatory" if h.get("confirmatory", True) else "exploratory"]
+            role_cell(h)]
+
+
+def role_cell(h: dict) -> str:
+    """evidence (votes at alpha a) / secondary / exploratory evidence, or a check that does not vote."""
+    role = h.get("role", "evidence")
+    if role != "evidence":
+        return f"{role} check (does not vote)"
+    if h.get("confirmatory", True):
+        return f"evidence, votes at alpha {fmt_num(h.get('alpha'), 3)}"
+    return f"evidence, {'secondary' if h.get('group') else 'exploratory'} (alpha {fmt_num(h.get('alpha'), 3)}, no vote)"
 
 
 def _md_cell(s) -> str:
@@ -287,6 +332,15 @@ def details(r: dict) -> list[tuple[str, str]]:
         out.append(("pre-registered expected failure", h.get("expect_reason", "")))
     if h.get("notes"):
         out.append(("notes", h["notes"]))
+    nc = r.get("null_control")
+    if nc:
+        seeds = nc.get("seeds") or {}
+        out.append(("null control", f"{nc.get('control')}: {nc.get('verdict')} at alpha {fmt_num(nc.get('alpha'), 3)} "
+                                    f"(p {fmt_num(nc.get('p'), 3)}; seeds "
+                                    + "; ".join(f"{a} {fmt_seeds(v)}" for a, v in seeds.items()) + ")"))
+    for a in r.get("amendments") or []:
+        out.append(("amendment", f"{a.get('date')}{' (after data were seen)' if a.get('after_data') else ''}: "
+                                 f"{a.get('change')} Reason: {a.get('reason')}"))
     return [(k, v) for k, v in out if v]
 
 
@@ -296,19 +350,25 @@ def render_markdown(report: dict, files: dict[str, str] | None = None) -> str:
     for r in report["hypotheses"]:
         by_claim.setdefault(r["claim"]["id"], []).append(r)
     out = ["# bnclaims report", "", _run_line(report), "", "## Claims", "",
-           "| claim | verdict | hypotheses |", "|---|---|---|"]
+           "| claim | verdict | family-wise alpha | voting hypotheses | hypotheses |", "|---|---|---|---|---|"]
     for c in report["claims"]:
-        out.append(f"| [{c['id']}](#{c['id'].lower()}) | {c['verdict']} | {', '.join(c['hypotheses'])} |")
+        out.append(f"| [{c['id']}](#{c['id'].lower()}) | {c['verdict']} | {fmt_num(c.get('fwer'))} | "
+                   f"{', '.join(c.get('alpha_allocated') or []) or '-'} | {', '.join(c['hypotheses'])} |")
     for c in report["claims"]:
         out += ["", f"## {c['id']}", "", _md_cell(c.get("text", "")), "",
                 f"*Source:* {_md_cell(c.get('source', ''))}"
                 + ("" if c.get("article", True) else " *(a check beyond the article)*"), "",
                 f"**Overall verdict: {c['verdict']}** ({_md_cell(c['detail'])})", ""]
         recs = by_claim.get(c["id"], [])
-        if recs:
-            out += ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-            out += ["| " + " | ".join(_md_cell(x) for x in table_row(r)) + " |" for r in recs]
+        ev = [r for r in recs if r["hypothesis"].get("role", "evidence") == "evidence"]
+        chk = [r for r in recs if r not in ev]
+        for title, rows in (("Evidence", ev), ("Checks (manipulation and identity: they do not vote)", chk)):
+            if not rows:
+                continue
+            out += [f"**{title}**", "", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+            out += ["| " + " | ".join(_md_cell(x) for x in table_row(r)) + " |" for r in rows]
             out.append("")
+        if recs:
             for r in recs:
                 out.append(f"- **{r['id']}**: " + "; ".join(f"*{k}:* {_md_cell(v)}" for k, v in details(r)))
         miss = [m for m in report.get("missing", []) if m["claim"]["id"] == c["id"]]
@@ -329,10 +389,22 @@ def render_markdown(report: dict, files: dict[str, str] | None = None) -> str:
     ctl = report.get("controls") or []
     if ctl:
         bad = [c for c in ctl if c.get("outcome") == "failed"]
-        out += ["", "## Controls", "", f"{len(ctl) - len(bad)} of {len(ctl)} declared controls showed what they "
-                "should (each is a test item of its own; see each hypothesis's design for what it replaces).", "",
-                "| hypothesis | control | verdict | outcome |", "|---|---|---|---|"]
-        out += [f"| {c['id']} | {c['control']} | {c['verdict']} | {c['outcome']} |" for c in ctl]
+        nr = report.get("null_controls") or {}
+        out += ["", "## Controls", "", f"{len(ctl) - len(bad)} of {len(ctl)} controls showed what they "
+                "should (each is a test item of its own; see each hypothesis's design for what it replaces). "
+                "*null*: A/A on disjoint seeds (or a declared null against a fixed comparator), which can "
+                "reproduce by chance at its alpha; *plumbing*: identical runs, which test the plumbing, not error "
+                "rates; *negative*/*positive*: the effect removed or reversed / expected.", ""]
+        if nr.get("controls"):
+            out += [f"{nr['reproduced']} of {nr['controls']} null controls reproduced; with no effect anywhere, "
+                    f"at least one would at a given seed base with probability about "
+                    f"{fmt_num(nr.get('expected_any'), 3)} (sum of their alphas {fmt_num(nr.get('sum_alpha'), 3)}). "
+                    f"{nr.get('gating_reproduced')} of the {nr.get('gating')} that gate (those of voting hypotheses) "
+                    f"reproduced; at least one would with probability about {fmt_num(nr.get('gating_expected_any'), 3)}"
+                    f" (the claims' family-wise alphas sum to {fmt_num(nr.get('sum_claim_fwer'), 3)}).", ""]
+        out += ["| hypothesis | control | kind | verdict | alpha | p | outcome |", "|---|---|---|---|---|---|---|"]
+        out += [f"| {c['id']} | {c['control']} | {c.get('kind', '')} | {c['verdict']} | {fmt_num(c.get('alpha'), 3)} | "
+                f"{fmt_num(c.get('p'), 3)} | {c['outcome']} |" for c in ctl]
     return "\n".join(out) + "\n"
 
 
@@ -358,10 +430,12 @@ def render_html(report: dict, figure_paths: dict[str, Path] | None = None) -> st
            "<title>bnclaims report</title>", f"<style>{_CSS}</style></head><body>",
            "<h1>bnclaims report</h1>",
            f"<p>{e(_run_line(report).replace('**', ''))}</p>", "<h2>Claims</h2>",
-           "<table><tr><th>claim</th><th>verdict</th><th>hypotheses</th></tr>"]
+           "<table><tr><th>claim</th><th>verdict</th><th>family-wise alpha</th><th>voting hypotheses</th>"
+           "<th>hypotheses</th></tr>"]
     for c in report["claims"]:
         out.append(f'<tr><td><a href="#{e(c["id"])}">{e(c["id"])}</a></td>'
-                   f'<td class="{_cls(c["verdict"])}">{e(c["verdict"])}</td>'
+                   f'<td class="{_cls(c["verdict"])}">{e(c["verdict"])}</td><td>{fmt_num(c.get("fwer"))}</td>'
+                   f'<td>{e(", ".join(c.get("alpha_allocated") or []) or "-")}</td>'
                    f'<td>{e(", ".join(c["hypotheses"]))}</td></tr>')
     out.append("</table>")
     for c in report["claims"]:
@@ -371,14 +445,20 @@ def render_html(report: dict, figure_paths: dict[str, Path] | None = None) -> st
                 f'<p><strong>Overall verdict: <span class="{_cls(c["verdict"])}">{e(c["verdict"])}</span>'
                 f"</strong> ({e(c['detail'])})</p>"]
         recs = by_claim.get(c["id"], [])
-        if recs:
-            out.append("<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in COLUMNS) + "</tr>")
-            for r in recs:
+        ev = [r for r in recs if r["hypothesis"].get("role", "evidence") == "evidence"]
+        chk = [r for r in recs if r not in ev]
+        for title, rows in (("Evidence", ev), ("Checks (manipulation and identity: they do not vote)", chk)):
+            if not rows:
+                continue
+            out.append(f"<h3>{e(title)}</h3><table><tr>" + "".join(f"<th>{e(h)}</th>" for h in COLUMNS) + "</tr>")
+            for r in rows:
                 cells = table_row(r)
                 out.append("<tr>" + "".join(
                     f'<td class="{_cls(x)}">{e(x)}</td>' if i == 8 else f"<td>{e(x)}</td>"
                     for i, x in enumerate(cells)) + "</tr>")
-            out.append("</table><ul>")
+            out.append("</table>")
+        if recs:
+            out.append("<ul>")
             for r in recs:
                 out.append(f"<li><strong>{e(r['id'])}</strong>: " + "; ".join(
                     f"<em>{e(k)}:</em> {e(v)}" for k, v in details(r)) + "</li>")
@@ -404,6 +484,22 @@ def render_html(report: dict, figure_paths: dict[str, Path] | None = None) -> st
             out.append(f"<tr><td>{e(hid)}</td><td>{fmt_num(mult['p'][i], 3)}</td>"
                        f"<td>{fmt_num(mult['holm'][i], 3)}</td><td>{fmt_num(mult['bh'][i], 3)}</td>"
                        f"<td>{fmt_num(mult['alpha'][i])}</td></tr>")
+        out.append("</table>")
+    ctl = report.get("controls") or []
+    if ctl:
+        nr = report.get("null_controls") or {}
+        out += ['<h2 id="controls">Controls</h2>',
+                f"<p>{sum(c.get('outcome') != 'failed' for c in ctl)} of {len(ctl)} controls showed what they "
+                "should. null: A/A on disjoint seeds (or a declared null against a fixed comparator); plumbing: "
+                "identical runs (tests the plumbing, not error rates).</p>"]
+        if nr.get("controls"):
+            out.append(f"<p>{nr['reproduced']} of {nr['controls']} null controls reproduced; with no effect anywhere "
+                       f"at least one would with probability about {fmt_num(nr.get('expected_any'), 3)}.</p>")
+        out.append("<table><tr><th>hypothesis</th><th>control</th><th>kind</th><th>verdict</th><th>alpha</th>"
+                   "<th>p</th><th>outcome</th></tr>")
+        out += [f"<tr><td>{e(c['id'])}</td><td>{e(c['control'])}</td><td>{e(str(c.get('kind', '')))}</td>"
+                f"<td>{e(c['verdict'])}</td><td>{fmt_num(c.get('alpha'), 3)}</td><td>{fmt_num(c.get('p'), 3)}</td>"
+                f"<td>{e(str(c.get('outcome')))}</td></tr>" for c in ctl]
         out.append("</table>")
     out.append("</body></html>")
     return "\n".join(out) + "\n"

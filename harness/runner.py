@@ -27,8 +27,9 @@ class Result:
     ctx: object
     design: ds.Design
     control: str | None
-    seeds: list
+    seeds: list                                  # the hypothesis's seeds (each arm may run others: arm_seeds)
     arms: dict = field(default_factory=dict)     # arm -> resolved Arm (profile applied)
+    arm_seeds: dict = field(default_factory=dict)  # arm -> the seeds that arm ran
     runs: dict = field(default_factory=dict)     # arm -> arrays, or {lr: arrays} for a grid arm
     arrays: dict = field(default_factory=dict)   # arm -> arrays the metric read (grid: the chosen rate)
     lr: dict = field(default_factory=dict)       # grid arm -> the rate read (None: the whole grid)
@@ -114,46 +115,57 @@ def _concat(parts: list, grid: bool):
 
 # ---------------------------------------------------------------------------------- the check
 def run_check(hyp, claim, ctx, control: str | None = None) -> dict:
-    """Evidence of one hypothesis (or of one of its declared controls)."""
+    """Evidence of one hypothesis (or of one of its controls, the A/A control included)."""
     from harness import engine  # noqa: F401  (pins one torch thread first: reductions round differently with two)
     t0 = time.perf_counter()
     design = hyp.design
+    ctl = None
     if control is not None:
-        design = design.with_control(design.control(control))
+        ctl = design.control(control, hyp)
+        design = design.with_control(ctl)
     res = Result(hyp=hyp, ctx=ctx, design=design, control=control, seeds=ctx.seeds(hyp))
     res.arms = {name: resolve_arm(a, hyp, ctx) for name, a in design.arms.items()}
+    offsets = dict(ctl.seeds) if ctl is not None else {}
+    shifts = dict(ctl.shift) if ctl is not None else {}
+    res.arm_seeds = {name: [s + int(offsets.get(name, 0)) for s in res.seeds] for name in res.arms}
     if hyp.test == "deterministic":
         return _deterministic(res, claim, t0)
 
     memo: dict = {}
-    stages = [res.seeds]
+    n_all = len(res.seeds)
+    cuts = [0, n_all]
     if hyp.sequential and not ctx.smoke:
-        half = len(res.seeds) // 2
-        stages = [res.seeds[:half], res.seeds[half:]]
+        cuts = [0, n_all // 2, n_all]
     parts = {name: [] for name in res.arms}
     stats = plan = None
-    for i, stage_seeds in enumerate(stages):
+    n_now = n_all
+    for i in range(len(cuts) - 1):
         for name, arm in res.arms.items():
-            parts[name].append(_run_arm(arm, stage_seeds, ctx, memo))
-        seeds_now = [s for st in stages[:i + 1] for s in st]
+            parts[name].append(_run_arm(arm, res.arm_seeds[name][cuts[i]:cuts[i + 1]], ctx, memo))
+        n_now = cuts[i + 1]
         for name, arm in res.arms.items():
             res.runs[name] = None if arm.constant is not None else _concat(parts[name], bool(arm.lrs))
             res.values[name], res.arrays[name], res.lr[name] = _reduce(
-                arm, res.runs[name], design.metric_of(name), len(seeds_now))
-        if len(stages) == 1:
+                arm, res.runs[name], design.metric_of(name), n_now)
+            if name in shifts:
+                res.values[name] = res.values[name] + shifts[name]
+        if len(cuts) == 2:
             stats = _test(res)
             break
         x, y = res.values[hyp.arms[0]], res.values[hyp.arms[1]]
         stats, plan, decided = checks.sequential_stage(hyp, x, y, i)
         if decided:
             break
-    res.seeds = seeds_now
+    res.seeds = res.seeds[:n_now]
+    res.arm_seeds = {name: s[:n_now] for name, s in res.arm_seeds.items()}
     if plan is not None:
         stats["sequential"] = plan
     stats = vd.apply_criteria(stats, [_criterion(c, res) for c in design.criteria])
-    arms = {name: checks.arm_record(res.spec(name), res.seeds, res.values[name],
+    arms = {name: checks.arm_record(res.spec(name), res.arm_seeds[name], res.values[name],
                                     res.arrays[name] if _records_divergence(res, name) else None)
             for name in _ordered(hyp, res.arms)}
+    for name, v in shifts.items():
+        arms[name]["shift"] = float(v)
     return _evidence(res, claim, arms, stats, t0)
 
 
@@ -203,7 +215,7 @@ def _deterministic(res: Result, claim, t0) -> dict:
     d = res.design
     memo: dict = {}
     for name, arm in res.arms.items():
-        res.runs[name] = res.arrays[name] = _run_arm(arm, res.seeds, res.ctx, memo)
+        res.runs[name] = res.arrays[name] = _run_arm(arm, res.arm_seeds[name], res.ctx, memo)
     out = ds.ERRORS[d.errors](res.runs, **dict(d.error_params))
     errors, tol = out if isinstance(out, tuple) else (out, d.tolerance)
     res.errors = dict(errors)
@@ -241,5 +253,9 @@ def _evidence(res: Result, claim, arms, stats, t0, extra0=None) -> dict:
     d = res.design
     figs = d.figures(res) if d.figures else []
     extra = {**(extra0 or {}), **(d.extra(res) if d.extra else {}), "control": res.control}
+    if res.control is not None:
+        c = res.hyp.design.control(res.control, res.hyp)
+        extra["control_kind"] = ds.control_kind(res.hyp, c)
+        extra["control_seeds"] = {a: list(s) for a, s in res.arm_seeds.items() if res.arms[a].constant is None}
     return make_evidence(res.hyp, claim, res.ctx, arms=arms, stats=stats, engine=_engine(res), figures=figs,
                          extra=extra, wall_s=time.perf_counter() - t0)

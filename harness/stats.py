@@ -24,6 +24,11 @@ EXACT_LIMIT = 20_000
 MC_RESAMPLES = 9_999
 SIGNFLIP_EXACT_N = 16          # 2**16 sign vectors still enumerate in a few ms
 ARE_RANK = 3 / math.pi         # Pitman efficiency of rank tests vs t under normality
+ARE_SIGN = 2 / math.pi         # ... and of the sign test (Page's L with 2 groups)
+# scipy's exact Page L recursion: cold cost ~2 s at 8 groups x 50 seeds, ~5 s at 10 groups (10! rows);
+# beyond these sizes the within-seed permutation null is used instead (exact or Monte-Carlo)
+PAGE_EXACT_GROUPS = 8
+PAGE_EXACT_SEEDS = 50
 
 
 class InsufficientSeeds(ValueError):
@@ -122,11 +127,34 @@ def _trend_floor(sizes):
     return 1.0 / count if count <= EXACT_LIMIT else 1.0 / (MC_RESAMPLES + 1)
 
 
-def min_attainable_p(test: str, n_x: int, n_y: int | None = None) -> float:
+def _page_route(n, k, ties=False):
+    """How the paired trend (Page's L) gets its p for n seeds (blocks) x k groups.
+
+    "sign": 2 groups, exact sign test; "exact": scipy's exact L distribution (tie-free, within the size
+    limits); "permutation": exact enumeration of the (k!)^n within-seed orders; "mc": Monte-Carlo.
+    """
+    if k == 2:
+        return "sign"
+    if not ties and 2 <= n <= PAGE_EXACT_SEEDS and k <= PAGE_EXACT_GROUPS:
+        return "exact"
+    if math.factorial(k) ** n <= EXACT_LIMIT:
+        return "permutation"
+    return "mc"
+
+
+def _page_floor(n, k):
+    """Smallest p of the paired trend for tie-free data: one within-seed order in (k!)^n, or the MC floor."""
+    if _page_route(n, k) == "mc":
+        return 1.0 / (MC_RESAMPLES + 1)
+    return math.factorial(k) ** -float(n)
+
+
+def min_attainable_p(test: str, n_x: int, n_y: int | None = None, *, paired: bool = False) -> float:
     """Smallest one-sided p the test can return for these sizes (tie-free data).
 
     mannwhitney: n_x, n_y per arm; wilcoxon/signflip: n_x pairs; welch/tost: 0.0 (1.0 below 2 per arm);
-    trend: n_x seeds in each of n_y groups.
+    trend: n_x seeds in each of n_y groups; paired=True: Page's L with seeds as blocks, (1/k!)^n
+    (Monte-Carlo floor beyond the exact sizes). paired only changes the trend floor.
     """
     if test not in TESTS:
         raise ValueError(f"unknown test {test!r}; choose one of {TESTS}")
@@ -146,16 +174,18 @@ def min_attainable_p(test: str, n_x: int, n_y: int | None = None) -> float:
         return 2.0 ** -n_x
     if n_y is None or n_y < 2:
         raise ValueError("trend: pass n_x = seeds per group and n_y = number of groups (>= 2)")
+    if paired:
+        return _page_floor(n_x, n_y)
     return _trend_floor([n_x] * n_y)
 
 
-def _smallest_n(test, alpha, n_groups=2):
+def _smallest_n(test, alpha, n_groups=2, paired=False):
     """Smallest balanced n (per arm / pairs / per group) whose floor is below alpha; None if none.
 
     Monte-Carlo floors (1/10000) stop shrinking, so the search is bounded.
     """
     for n in range(1, 200):
-        floor = (min_attainable_p(test, n, n_groups) if test == "trend"
+        floor = (min_attainable_p(test, n, n_groups, paired=paired) if test == "trend"
                  else min_attainable_p(test, n, None))
         if floor < alpha:
             return n
@@ -165,10 +195,15 @@ def _smallest_n(test, alpha, n_groups=2):
 _LABELS = {"welch": "Welch t", "mannwhitney": "exact Mann-Whitney",
            "wilcoxon": "exact Wilcoxon signed-rank", "signflip": "sign-flip permutation",
            "tost": "TOST (t)", "trend": "Jonckheere-Terpstra"}
+_PAGE_LABEL = "Page L (paired trend)"
 
 
-def check_n(test: str, n_x: int, n_y: int | None = None, alpha: float = 0.01) -> None:
-    """Raise InsufficientSeeds when no data at these sizes can give p < alpha."""
+def check_n(test: str, n_x: int, n_y: int | None = None, alpha: float = 0.01, *,
+            paired: bool = False) -> None:
+    """Raise InsufficientSeeds when no data at these sizes can give p < alpha.
+
+    paired only matters for trend (Page's L, seeds as blocks, instead of Jonckheere-Terpstra).
+    """
     _check_alpha(alpha)
     if test in ("welch", "tost"):
         n_y = n_x if n_y is None else n_y
@@ -176,19 +211,22 @@ def check_n(test: str, n_x: int, n_y: int | None = None, alpha: float = 0.01) ->
             raise InsufficientSeeds(f"{_LABELS[test]} needs at least 2 seeds per arm, "
                                     f"got {n_x} and {n_y}")
         return
-    floor = min_attainable_p(test, n_x, n_y)
+    floor = min_attainable_p(test, n_x, n_y, paired=paired)
     if floor < alpha:
         return
+    label = _LABELS[test]
     if test == "mannwhitney":
         n_y = n_x if n_y is None else n_y
         what, unit = f"with {n_x} and {n_y} seeds", "per arm"
     elif test == "trend":
         what, unit = f"with {n_y} groups of {n_x} seeds", "per group"
+        label = _PAGE_LABEL if paired else label
     else:
         what, unit = f"with {n_x} seed pairs", "pairs"
-    need = _smallest_n(test, alpha, n_y if test == "trend" else 2)
+    need = (_smallest_n(test, alpha, n_y, paired) if test == "trend"
+            else _smallest_n(test, alpha))
     advice = f"use at least {need} {unit}" if need else "no number of seeds reaches it with this test"
-    raise InsufficientSeeds(f"{_LABELS[test]} {what} cannot reach p < {alpha:g} "
+    raise InsufficientSeeds(f"{label} {what} cannot reach p < {alpha:g} "
                             f"(smallest attainable p = {floor:.3g}); {advice}")
 
 
@@ -206,35 +244,57 @@ def _t_power(d, n, alpha, paired):
     return float(stats.nct.sf(stats.t.isf(alpha, df), df, ncp))
 
 
-# the planning model treats a trend as a Mann-Whitney comparison of its end groups
+# the planning model treats a trend as a comparison of its end groups: Mann-Whitney for independent
+# groups, a paired (within-seed) comparison of last - first for Page's L
 _FLOOR_TEST = {"trend": "mannwhitney"}
 
 
-def _power_model(test, paired):
+def _power_model(test, paired, n_groups=None):
     """(uses a paired design?, efficiency relative to the t test) for the planning model."""
     if test not in TESTS:
         raise ValueError(f"unknown test {test!r}; choose one of {TESTS}")
     if test == "mannwhitney" and paired:
         raise ValueError("'mannwhitney' is for independent arms")
+    if n_groups is not None and (test != "trend" or n_groups < 2):
+        raise ValueError("n_groups is the number of ordered groups (>= 2) of a trend")
     paired = paired or test in ("wilcoxon", "signflip")
     # signflip is asymptotically as efficient as t, but at n ~ 8 its coarse exact null costs about as
     # much power as a rank test's 3/pi (simulated), so it gets the same allowance
     discounted = test in ("mannwhitney", "wilcoxon", "signflip", "trend")
-    return paired and test != "trend", (ARE_RANK if discounted else 1.0)
+    # Page's L with 2 groups is the sign test (2/pi); with 3+ groups its end-to-end plan at 3/pi was
+    # simulated to reach the planned power (linear trend, block effects)
+    eff = (ARE_SIGN if test == "trend" and paired and n_groups == 2
+           else ARE_RANK if discounted else 1.0)
+    return paired, eff
+
+
+def _plan_floor_n(test, alpha, paired, n_groups):
+    """Smallest n the planning model accepts: the n whose floor is below alpha (None if none).
+
+    Paired trend without n_groups is planned for 3+ groups (3 groups have the largest floor of those).
+    """
+    if test == "trend" and paired:
+        return _smallest_n("trend", alpha, n_groups or 3, paired=True)
+    if test == "trend" and n_groups is not None:
+        return _smallest_n("trend", alpha, n_groups)
+    return _smallest_n(_FLOOR_TEST.get(test, test), alpha)
 
 
 def predicted_power(test: str, effect_size_d: float, n: int, alpha: float = 0.01,
-                    paired: bool = False) -> float:
+                    paired: bool = False, *, n_groups: int | None = None) -> float:
     """Planning-model power of the one-sided test with n per arm (or pairs) at standardized effect d.
 
     t model (noncentral t); rank and sign-flip tests use n * 3/pi effective seeds; 0 when n cannot
     reach alpha.
     tost: d is the margin in sd units at a true difference of 0 (Bonferroni bound on the two sides).
-    trend: treated as a Mann-Whitney comparison of the end groups (d = end-to-end effect).
+    trend: treated as a Mann-Whitney comparison of the end groups (d = end-to-end effect); paired=True
+    (Page's L): a paired comparison of the end groups (d = mean/sd of the within-seed last - first
+    differences), n * 3/pi effective pairs (2/pi with n_groups=2: the sign test). n_groups (trend only)
+    sets the floor; None: 2 groups unpaired, 3 groups paired.
     """
     _check_alpha(alpha)
-    is_paired, eff = _power_model(test, paired)
-    need = _smallest_n(_FLOOR_TEST.get(test, test), alpha)
+    is_paired, eff = _power_model(test, paired, n_groups)
+    need = _plan_floor_n(test, alpha, is_paired, n_groups)
     if need is None or n < need:
         return 0.0
     if test == "tost":
@@ -243,19 +303,20 @@ def predicted_power(test: str, effect_size_d: float, n: int, alpha: float = 0.01
 
 
 def seeds_needed(test: str, effect_size_d: float, alpha: float = 0.01, power: float = 0.95,
-                 paired: bool = False) -> int:
+                 paired: bool = False, *, n_groups: int | None = None) -> int:
     """Seeds per arm (pairs for paired designs, per group for trend) for a one-sided test.
 
     d is Cohen's d (paired: mean/sd of the differences). t tests: smallest n whose noncentral-t power
     reaches `power`; rank and sign-flip tests: that n inflated by 1/ARE = pi/3, then at least the n that
-    can reach alpha. wilcoxon/signflip are always planned as paired.
+    can reach alpha. wilcoxon/signflip are always planned as paired. trend with paired=True (Page's L)
+    is planned as a paired end-to-end comparison (d_z of last - first); see predicted_power for n_groups.
     """
     _check_alpha(alpha)
     if not effect_size_d > 0:
         raise ValueError(f"effect_size_d must be > 0, got {effect_size_d!r}")
     if not 0 < power < 1:
         raise ValueError(f"power must be in (0, 1), got {power!r}")
-    is_paired, eff = _power_model(test, paired)
+    is_paired, eff = _power_model(test, paired, n_groups)
     # tost must pass both one-sided tests: ask each for half the miss rate (Bonferroni)
     side_power = 1 - (1 - power) / 2 if test == "tost" else power
 
@@ -271,7 +332,7 @@ def seeds_needed(test: str, effect_size_d: float, alpha: float = 0.01, power: fl
     while hi - lo > 1:
         mid = (lo + hi) // 2
         lo, hi = (lo, mid) if enough(mid) else (mid, hi)
-    need = _smallest_n(_FLOOR_TEST.get(test, test), alpha)
+    need = _plan_floor_n(test, alpha, is_paired, n_groups)
     if need is None:
         raise ValueError(f"{test} cannot reach alpha={alpha:g} at any number of seeds")
     return max(math.ceil(hi / eff - 1e-9), need)
@@ -375,6 +436,119 @@ def bca_ci(x, y, statistic: str = "mean_diff", paired: bool = False, level: floa
     if not (math.isfinite(lo) and math.isfinite(hi)):
         lo, hi = _percentile_ci(x, y, fn, paired, level, np.random.default_rng(seed), n_resamples)
     return float(lo), float(hi)
+
+
+# ---------------------------------------------------------------------------------------------
+# conservative pilot effects for planning
+
+def _ncp_lower(t_obs, df, level):
+    """Noncentrality delta >= 0 with P(T_df,delta <= t_obs) = level: the level lower bound of delta.
+
+    0 when even delta = 0 leaves P(T <= t_obs) <= level (the pilot does not exclude no effect).
+    """
+    def excess(ncp):
+        return float(stats.nct.cdf(t_obs, df, ncp)) - level      # falls as ncp grows
+
+    if excess(0.0) <= 0:
+        return 0.0
+    hi = t_obs + 1.0
+    for _ in range(60):                     # bounded bracket search: T_df,ncp sits near ncp
+        if excess(hi) < 0:
+            return float(optimize.brentq(excess, 0.0, hi, xtol=1e-12, maxiter=200))
+        hi = 2 * hi + 1.0
+    raise ValueError(f"no noncentrality bound found for t={t_obs!r} with df={df}")
+
+
+def effect_lcb(x, y=None, *, paired: bool = True, level: float = 0.9) -> dict:
+    """Point standardized effect of a pilot and a one-sided lower confidence bound on its size.
+
+    paired: x - y per seed (or x already the differences when y is None); d = d_z = mean/sd of the
+    differences, t = |d_z| sqrt(n), df n - 1. Unpaired (y needed): d = Hedges g; the bound uses the
+    pooled two-sample t = |Cohen d| sqrt(n_x n_y / (n_x + n_y)), df n_x + n_y - 2. lcb is the delta
+    with P(T <= t_obs | ncp(delta)) = level (noncentral t inverted); it bounds the size |delta| in the
+    observed direction "sign" (+1 when d is 0). level in [0.5, 1).
+    Returns {"d", "lcb", "sign", "n", "level", "paired"} (+ "note"): zero spread with a non-zero
+    difference gives d and lcb = +-inf / +inf (the only non-finite values; json writes them as
+    Infinity); no difference gives d = lcb = 0; n is pairs, or [n_x, n_y] when unpaired.
+    """
+    if not 0.5 <= level < 1:
+        raise ValueError(f"level must be in [0.5, 1), got {level!r}")
+    x = _values(x, "x")
+    if paired:
+        if y is not None:
+            y = _values(y, "y")
+            if x.size != y.size:
+                raise ValueError(f"paired effect needs equal n per arm, got {x.size} and {y.size}")
+        diff = x if y is None else x - y
+        if diff.size < 2:
+            raise ValueError(f"a paired effect bound needs at least 2 pairs, got {diff.size}")
+        n, df, scale = diff.size, diff.size - 1, math.sqrt(diff.size)
+        mean, sd = float(diff.mean()), float(diff.std(ddof=1))
+        out = {"d": None, "n": n}
+    else:
+        if y is None:
+            raise ValueError("an unpaired effect needs both arms (y)")
+        y = _values(y, "y")
+        df = x.size + y.size - 2
+        if min(x.size, y.size) < 1 or df < 2:
+            raise ValueError(f"an unpaired effect bound needs n_x + n_y >= 4, got {x.size} and {y.size}")
+        scale = math.sqrt(x.size * y.size / (x.size + y.size))
+        mean = float(x.mean() - y.mean())
+        sd = math.sqrt((((x - x.mean()) ** 2).sum() + ((y - y.mean()) ** 2).sum()) / df)
+        out = {"d": hedges_g(x, y), "n": [x.size, y.size]}
+    sign = -1 if mean < 0 else 1
+    out.update({"sign": sign, "level": level, "paired": paired})
+    # spread at rounding level (x - y of shifted copies) counts as none
+    if mean == 0 or sd <= 1e-12 * abs(mean):
+        if mean == 0:
+            out.update({"d": 0.0, "lcb": 0.0, "note": "no difference in the pilot"})
+            return _clean(out)
+        out = _clean(out)
+        out.update({"d": sign * math.inf, "lcb": math.inf,
+                    "note": "every pilot difference is the same non-zero value (sd 0): "
+                            "the effect is unbounded; plan at the smallest n that can reach alpha"})
+        return out
+    if paired:
+        out["d"] = mean / sd
+    ncp = _ncp_lower(abs(mean) / sd * scale, df, level)
+    out["lcb"] = ncp / scale
+    if ncp == 0:
+        out["note"] = f"the pilot does not exclude a zero effect at the {level:g} lower bound"
+    return _clean(out)
+
+
+def plan_seeds(x, y=None, *, test: str, alpha: float, paired: bool, power: float = 0.8,
+               level: float = 0.9, n_groups: int | None = None) -> dict:
+    """Seeds to plan from a pilot: seeds_needed at the pilot's effect_lcb instead of its point effect.
+
+    x, y: pilot values per seed (trend: last and first group). n respects the floor: at least floor_n,
+    the smallest n whose attainable p is below alpha (all n_groups for trend; see predicted_power).
+    Returns {"d", "lcb", "sign", "level", "power", "alpha", "test", "paired", "n_groups", "n", "floor_n"};
+    an unbounded lcb (zero spread) gives n = floor_n.
+    Raises ValueError when lcb is 0 (no effect in either direction at the lower bound).
+    """
+    _check_alpha(alpha)
+    if test == "tost":
+        raise ValueError("an equivalence plan starts from its margin (seeds_needed('tost', margin)), "
+                         "not from a pilot effect")
+    if test in ("wilcoxon", "signflip") and not paired:
+        raise ValueError(f"{test!r} is a paired test; pass paired=True")
+    _power_model(test, paired, n_groups)                  # validates test, pairing and n_groups
+    eff = effect_lcb(x, y, paired=paired, level=level)
+    floor_n = _plan_floor_n(test, alpha, paired, n_groups)
+    if floor_n is None:
+        raise ValueError(f"{test} cannot reach alpha={alpha:g} at any number of seeds")
+    lcb = eff["lcb"]
+    if lcb == math.inf:
+        n = floor_n
+    elif not lcb > 0:
+        raise ValueError(f"the pilot does not show an effect in either direction at the {level:g} "
+                         f"lower bound (point d = {eff['d']:.3g}); cannot plan")
+    else:
+        n = seeds_needed(test, lcb, alpha, power, paired, n_groups=n_groups)
+    return {"d": eff["d"], "lcb": lcb, "sign": eff["sign"], "level": level, "power": power,
+            "alpha": alpha, "test": test, "paired": paired, "n_groups": n_groups, "n": n,
+            "floor_n": floor_n}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -516,17 +690,81 @@ def _trend(gs, alternative, seed):
     return float(res.statistic), float(res.pvalue), method
 
 
-def trend_test(groups: list, alternative: str = "decreasing", seed: int = 0) -> dict:
-    """Jonckheere-Terpstra test of a monotone trend across ordered groups (list of 1-D arrays).
+def _page_stat(*groups, axis=-1):
+    """Page's L for an increasing order: sum over seeds of (group position 1..k) x within-seed rank.
 
-    statistic counts (earlier, later) pairs where the later value is larger (high = increasing).
-    p is exact by enumeration up to EXACT_LIMIT arrangements, else Monte-Carlo with a fixed rng.
+    groups: k arrays (..., n), seed i of every group in position i; ties get mid-ranks. Works on the
+    (batch, n) resamples permutation_test hands over.
+    """
+    ranks = stats.rankdata(np.stack(groups, axis=-1), axis=-1)        # (..., n, k)
+    return (ranks * np.arange(1, len(groups) + 1)).sum(axis=(-2, -1))
+
+
+def _page_p(table, seed):
+    """(p, route) of Page's L against an increasing order of the columns; table: (n seeds, k groups)."""
+    n, k = table.shape
+    ties = bool(np.any(np.diff(np.sort(table, axis=1), axis=1) == 0))
+    route = _page_route(n, k, ties)
+    if route == "sign":
+        # with 2 groups L only counts the seeds where the second value is larger; equal pairs drop out
+        up, down = int(np.sum(table[:, 1] > table[:, 0])), int(np.sum(table[:, 1] < table[:, 0]))
+        p = stats.binomtest(up, up + down, 0.5, alternative="greater").pvalue if up + down else 1.0
+    elif route == "exact":
+        p = stats.page_trend_test(table, method="exact").pvalue
+    else:
+        count = math.factorial(k) ** n
+        res = stats.permutation_test(list(table.T), _page_stat, permutation_type="samples",
+                                     vectorized=True, alternative="greater",
+                                     n_resamples=count if route == "permutation" else MC_RESAMPLES,
+                                     rng=np.random.default_rng(seed))
+        p = res.pvalue
+    # the exact recursion sums floats: keep p a probability
+    return min(float(p), 1.0), route, ties
+
+
+_PAGE_METHODS = {"sign": "exact Page L (2 groups: sign test; blocks = seeds)",
+                 "exact": "exact Page L (blocks = seeds)",
+                 "permutation": "exact within-seed permutation Page L (blocks = seeds)",
+                 "mc": f"Monte-Carlo within-seed permutation Page L ({MC_RESAMPLES} resamples; "
+                       "blocks = seeds)"}
+
+
+def _page(gs, alternative, seed):
+    """(L, p, method) of the paired trend; gs: k equal-size arrays, seed i of each forms block i.
+
+    L is for the increasing order (high = increasing); a decreasing alternative reverses the columns.
+    """
+    table = np.column_stack(gs)
+    stat = float(_page_stat(*gs))
+    p, route, ties = _page_p(table if alternative == "increasing" else table[:, ::-1], seed)
+    method = _PAGE_METHODS[route] + (" with tied values mid-ranked" if ties and route != "sign" else "")
+    return stat, p, method
+
+
+def _paired_groups(gs):
+    sizes = [g.size for g in gs]
+    if len(set(sizes)) > 1:
+        raise ValueError(f"a paired trend needs the same seeds in every group, got sizes {sizes}")
+
+
+def trend_test(groups: list, alternative: str = "decreasing", seed: int = 0, *,
+               paired: bool = False) -> dict:
+    """Test of a monotone trend across ordered groups (list of 1-D arrays).
+
+    paired=False: Jonckheere-Terpstra for independent groups; statistic counts (earlier, later) pairs
+    where the later value is larger (high = increasing); p exact by enumeration up to EXACT_LIMIT
+    arrangements, else Monte-Carlo with a fixed rng.
+    paired=True: Page's L with seed i of every group as block i (equal sizes); ranks within each seed,
+    statistic L for the increasing order (high = increasing); p exact (scipy's L distribution, the sign
+    test for 2 groups, or enumeration), else Monte-Carlo within-seed permutations with a fixed rng.
     Returns {"statistic", "p", "spearman_rho", "method"}.
     """
     if alternative not in TRENDS:
         raise ValueError(f"alternative must be one of {TRENDS}, got {alternative!r}")
     gs = _groups(groups)
-    stat, p, method = _trend(gs, alternative, seed)
+    if paired:
+        _paired_groups(gs)
+    stat, p, method = (_page if paired else _trend)(gs, alternative, seed)
     return _clean({"statistic": stat, "p": p, "spearman_rho": _spearman(gs), "method": method})
 
 
@@ -723,10 +961,13 @@ def compare(x, y, *, direction: str, test: str, alpha: float = 0.01, paired: boo
 
 
 def trend_compare(groups, *, direction: str = "decreasing", alpha: float = 0.01, labels=None,
-                  seed: int = 0) -> dict:
+                  seed: int = 0, paired: bool = False) -> dict:
     """Pre-registered monotone trend across ordered groups (list of 1-D arrays), with a verdict.
 
-    effect = mean(last group) - mean(first group) with a BCa 95% CI. Returns a flat JSON-safe dict.
+    paired=False: Jonckheere-Terpstra (independent groups). paired=True: Page's L with seeds as blocks
+    (seed i of every group shares its init stream and data order; equal sizes required).
+    effect = mean(last group) - mean(first group) with a BCa 95% CI (paired bootstrap when paired).
+    Returns a flat JSON-safe dict.
     """
     if direction not in TRENDS:
         raise ValueError(f"direction must be one of {TRENDS}, got {direction!r}")
@@ -738,19 +979,22 @@ def trend_compare(groups, *, direction: str = "decreasing", alpha: float = 0.01,
     if len(labels) != len(arrays):
         raise ValueError(f"got {len(labels)} labels for {len(arrays)} groups")
     sizes = [a.size for a in arrays]
-    floor = _trend_floor(sizes)
+    if paired:
+        _paired_groups(arrays)
+    floor = _page_floor(sizes[0], len(sizes)) if paired else _trend_floor(sizes)
     if floor >= alpha:
         k, n = len(sizes), min(sizes)
-        need = _smallest_n("trend", alpha, k)
+        need = _smallest_n("trend", alpha, k, paired)
         advice = (f"use at least {max(n, need)} per group" if need
                   else "no number of seeds reaches it with this test")
-        raise InsufficientSeeds(f"Jonckheere-Terpstra with {k} groups of "
+        raise InsufficientSeeds(f"{_PAGE_LABEL if paired else 'Jonckheere-Terpstra'} with {k} groups of "
                                 f"{'/'.join(map(str, sizes))} seeds cannot reach "
                                 f"p < {alpha:g} (smallest attainable p = {floor:.3g}); {advice}")
     gs = _groups(arrays)
     opposite = "increasing" if direction == "decreasing" else "decreasing"
-    stat, p, method = _trend(gs, direction, seed)
-    _, p_opp, _ = _trend(gs, opposite, seed)
+    test_fn = _page if paired else _trend
+    stat, p, method = test_fn(gs, direction, seed)
+    _, p_opp, _ = test_fn(gs, opposite, seed)
     first, last = gs[0], gs[-1]
     verdict = from_p(p, p_opp, alpha)
     if verdict == "reproduced":
@@ -763,11 +1007,11 @@ def trend_compare(groups, *, direction: str = "decreasing", alpha: float = 0.01,
         reason = (f"one-sided {method} p={_fmt_p(p)} for the pre-registered {direction} trend and "
                   f"p={_fmt_p(p_opp)} for the opposite one, both >= alpha={alpha:g}")
     out = {"test": "trend", "method": method, "direction": direction, "alpha": alpha, "seed": seed,
-           "labels": labels, "n_groups": len(gs),
+           "paired": paired, "labels": labels, "n_groups": len(gs),
            "groups": [{"label": lab, "n": g.size, "mean": g.mean(), "sd": _sd(g),
                        "median": np.median(g), "values": g.tolist()} for lab, g in zip(labels, gs)],
            "min_attainable_p": floor, "statistic": stat, "spearman_rho": _spearman(gs),
            "effect": last.mean() - first.mean(),
-           "ci": list(bca_ci(last, first, "mean_diff", False, 0.95, seed)), "ci_level": 0.95,
+           "ci": list(bca_ci(last, first, "mean_diff", paired, 0.95, seed)), "ci_level": 0.95,
            "p": p, "p_opposite": p_opp, "verdict": verdict, "reason": reason}
     return _clean(out)

@@ -79,16 +79,22 @@ def outcome(verdict: str, *, expect: str, confirmatory: bool, profile: str) -> t
     return FAILED, f"measured {verdict!r} but the pre-registered expectation is {expect!r}"
 
 
-def control_outcome(verdict: str, *, expect: str, profile: str) -> tuple[str, str]:
+def control_outcome(verdict: str, *, expect: str, profile: str, gating: bool = True) -> tuple[str, str]:
     """(pytest outcome, why) of a control. expect "no effect": anything but reproduced passes;
-    "not reproduced": only that passes; "reproduced": a positive control. Smoke asserts nothing."""
+    "not reproduced": only that passes; "reproduced": a positive control. Smoke asserts nothing.
+    gating=False (the control of a hypothesis that does not vote): a failure is xfailed, never passed, so
+    the suite's chance of a failing control at a seed base stays near the sum of the claims' alphas."""
     if profile == "smoke":
         return PASSED, "smoke profile: no verdict asserted"
     ok = {"no effect": verdict != "reproduced", "not reproduced": verdict == "not reproduced",
           "reproduced": verdict == "reproduced"}[expect]
-    return (PASSED, f"control: {verdict}") if ok else (
-        FAILED, f"control expected {expect!r} but measured {verdict!r}: the check does not reject what it "
-                "should, so its verdict is not to be trusted either")
+    if ok:
+        return PASSED, f"control: {verdict}"
+    why = (f"control expected {expect!r} but measured {verdict!r}: the check does not reject what it "
+           "should, so its verdict is not to be trusted either")
+    if not gating:
+        return XFAILED, why + " (a hypothesis that does not vote: non-gating)"
+    return FAILED, why
 
 
 # ---- 4. the claim ----------------------------------------------------------------------------
@@ -106,20 +112,30 @@ def id_key(s: str):
     return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", str(s)) if t]
 
 
-def claim_verdict(records: list[dict], profile: str, missing=()) -> dict:
-    """Overall verdict of one article claim from its confirmatory hypotheses.
+def votes(hypothesis: dict) -> bool:
+    """A hypothesis (its declaration) votes on its claim only as confirmatory evidence."""
+    return hypothesis.get("confirmatory", True) and hypothesis.get("role", "evidence") == "evidence"
+
+
+def claim_verdict(records: list[dict], profile: str, missing=(), fwer: float | None = None) -> dict:
+    """Overall verdict of one article claim from its voting hypotheses (confirmatory evidence, each
+    decided at its allocated alpha, which sum to at most the claim's family-wise alpha).
 
     supported: all decisive evidence for; contradicted: all against; mixed: both (listed);
-    inconclusive: no decisive confirmatory evidence; smoke runs give no verdict.
+    inconclusive: no decisive voting evidence; smoke runs give no verdict. Secondary and exploratory
+    evidence, manipulation checks and identity checks are listed but do not vote.
     """
-    conf = [r for r in records if r["hypothesis"].get("confirmatory", True)]
+    conf = [r for r in records if votes(r["hypothesis"])]
     pro, con, undecided = [], [], []
     for r in conf:
         vote = supports_claim(r["hypothesis"]["stance"], r["verdict"])
         (pro if vote is True else con if vote is False else undecided).append(r["id"])
-    undecided += [m["id"] for m in missing if m.get("confirmatory", True)]
+    undecided += [m["id"] for m in missing if votes(m)]
     out = {"for": pro, "against": con, "undecided": sorted(undecided, key=id_key),
-           "exploratory": [r["id"] for r in records if not r["hypothesis"].get("confirmatory", True)]}
+           "exploratory": [r["id"] for r in records if not votes(r["hypothesis"])
+                           and r["hypothesis"].get("role", "evidence") == "evidence"],
+           "checks": [r["id"] for r in records if r["hypothesis"].get("role", "evidence") != "evidence"],
+           "fwer": fwer, "alpha_allocated": {r["id"]: r["hypothesis"].get("alpha") for r in conf}}
     titles = {r["id"]: r["hypothesis"].get("title", "") for r in records}
     titles.update({m["id"]: m.get("title", "") for m in missing})
 
@@ -129,7 +145,7 @@ def claim_verdict(records: list[dict], profile: str, missing=()) -> dict:
     if profile == "smoke":
         out["verdict"], detail = "smoke run: no verdict", "budgets too small for a verdict"
     elif not conf:
-        out["verdict"], detail = "inconclusive", "no confirmatory hypothesis produced evidence"
+        out["verdict"], detail = "inconclusive", "no voting (confirmatory evidence) hypothesis produced evidence"
     elif pro and con:
         out["verdict"], detail = "mixed", f"for: {names(pro)}; against: {names(con)}"
     elif pro:
@@ -137,8 +153,10 @@ def claim_verdict(records: list[dict], profile: str, missing=()) -> dict:
     elif con:
         out["verdict"], detail = "contradicted", f"against: {names(con)}"
     else:
-        out["verdict"], detail = "inconclusive", "no confirmatory hypothesis was decisive"
+        out["verdict"], detail = "inconclusive", "no voting hypothesis was decisive"
     if out["undecided"] and out["verdict"] != "smoke run: no verdict" and (pro or con):
         detail += f"; not decisive: {names(out['undecided'])}"
+    if fwer is not None and out["verdict"] != "smoke run: no verdict":
+        detail += f" (family-wise alpha {fwer:g}, Bonferroni)"
     out["detail"] = detail
     return out

@@ -34,7 +34,8 @@ def read_values(arrays):
 CENTER = {"reproduced": 1.5, "not reproduced": 0.5, "inconclusive": 1.02}
 
 
-def H(hid, verdict, stance="supports", expect="reproduced", confirmatory=True, statement=None, figures=None):
+def H(hid, verdict, stance="supports", expect="reproduced", confirmatory=True, statement=None, figures=None,
+      alpha=0.003):
     arms = {"bn": Arm(routine="fake_values", settings={"center": CENTER[verdict], "spread": 0.3}, budget=False),
             "plain": Arm(routine="fake_values", settings={"center": 1.0, "spread": 0.3, "diverged": True},
                          budget=False)}
@@ -42,7 +43,7 @@ def H(hid, verdict, stance="supports", expect="reproduced", confirmatory=True, s
                       statement=statement or f"statement of {hid}", source="Ioffe & Szegedy 2015, sec. 3",
                       stance=stance, metric="loss at step 100, one value per seed", arms=("bn", "plain"),
                       direction="greater", test="welch", budgets={"ci": Budget(seeds=4, steps=10)},
-                      alpha=0.01, confirmatory=confirmatory, expect=expect,
+                      alpha=alpha, confirmatory=confirmatory, expect=expect,
                       expect_reason="pilot: 3/3 seeds" if expect != "reproduced" else "",
                       design=Design(arms, Metric("fake.values"), figures=figures,
                                     controls=(Control("same", "the BN arm replaced by the plain one",
@@ -62,8 +63,8 @@ def FIGS(r):
 
 C8 = [H("C8.a", "reproduced", statement="BN <lowers> loss & | pipes", figures=FIGS), H("C8.b", "not reproduced"),
       H("C8.c", "inconclusive")]
-C9 = [H("C9.a", "not reproduced", expect="not reproduced"),
-      H("C9.b", "reproduced", stance="contradicts", expect="not reproduced"),
+C9 = [H("C9.a", "not reproduced", expect="not reproduced", alpha=0.005),
+      H("C9.b", "reproduced", stance="contradicts", expect="not reproduced", alpha=0.005),
       H("C9.c", "inconclusive", confirmatory=False)]
 CLAIMS = [Claim("C8", "BN helps optimisation", "Ioffe & Szegedy 2015", tuple(C8)),
           Claim("C9", "BN reduces ICS", "Santurkar et al. 2018", tuple(C9), article_side=False)]

@@ -28,7 +28,7 @@ def test_same_report_under_xdist(fake):
     r0 = run(fake, "-n", "0", "-rA", "--claims-report", "rep0")
     r2 = run(fake, "-n", "2", "--dist", "loadfile", "--claims-report", "rep2")
     for r in (r0, r2):
-        r.assert_outcomes(passed=8, failed=3, xfailed=2)       # 6 hypotheses, 6 controls, 1 plain test
+        r.assert_outcomes(passed=14, failed=3, xfailed=2)      # 6 hypotheses, 12 controls (6 A/A), 1 plain test
     j0 = json.loads((fake.path / "rep0" / "report.json").read_text())
     j2 = json.loads((fake.path / "rep2" / "report.json").read_text())
     assert j2["timing"]["workers"] == 2 and set(j2["timing"]["wall_s"]) == set(j0["timing"]["wall_s"])
@@ -38,8 +38,16 @@ def test_same_report_under_xdist(fake):
     assert [r["id"] for r in j2["hypotheses"]] == ["C8.a", "C8.b", "C8.c", "C9.a", "C9.b", "C9.c"]
     extra = j2["hypotheses"][0]["extra"]
     assert extra["control"] is None
-    assert [(c["id"], c["control"], c["outcome"]) for c in j2["controls"]][:2] == [("C8.a", "same", "passed"),
-                                                                                   ("C8.b", "same", "passed")]
+    assert [(c["id"], c["control"], c["outcome"]) for c in j2["controls"] if c["kind"] == "plumbing"][:2] == [
+        ("C8.a", "same", "passed"), ("C8.b", "same", "passed")]
+    # every statistical hypothesis carries its A/A null control: both arms the plain spec, disjoint seeds
+    aa = {c["id"]: c for c in j2["controls"] if c["control"] == "aa"}
+    assert sorted(aa) == ["C8.a", "C8.b", "C8.c", "C9.a", "C9.b", "C9.c"]
+    for r in j2["hypotheses"]:
+        nc = r["null_control"]
+        assert nc == aa[r["id"]] and nc["kind"] == "null" and nc["alpha"] == r["hypothesis"]["alpha"]
+        assert set(nc["seeds"]) == {"bn", "plain"} and not set(nc["seeds"]["bn"]) & set(nc["seeds"]["plain"])
+        assert nc["seeds"]["plain"] == r["arms"]["plain"]["seeds"]          # the control arm's runs are reused
     assert j2["hypotheses"][0]["hypothesis"]["design"]["arms"]["bn"]["routine"] == "fake_values"
     check_outcomes_and_report(r0.stdout.str(), fake.path / "rep0")
 
@@ -62,7 +70,7 @@ def check_outcomes_and_report(out, rep):
     # terminal section: one line per hypothesis, then the claims and the controls
     sec = out[out.index("= bnclaims ="):]
     assert "C8.a  reproduced" in out and "[passed]" in sec and "[xfailed]" in sec and "n bn=4, plain=4" in sec
-    assert "C8: mixed" in sec and "C9: contradicted" in sec and "controls: 6 of 6 as declared" in sec
+    assert "C8: mixed" in sec and "C9: contradicted" in sec and "controls: 12 of 12 as declared" in sec
 
     md = (rep / "report.md").read_text()
     assert "## C8" in md and "**Overall verdict: mixed**" in md

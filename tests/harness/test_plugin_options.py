@@ -12,7 +12,7 @@ pytest_plugins = ["pytester"]
 
 def test_claims_ids_selects_a_claim(fake):
     r = run(fake, "--claims-ids", "C9", "--claims-report", "rep")
-    r.assert_outcomes(passed=3, failed=1, xfailed=2, deselected=7)     # C9's 3 hypotheses and 3 controls
+    r.assert_outcomes(passed=6, failed=1, xfailed=2, deselected=10)    # C9's 3 hypotheses and 6 controls
     j = json.loads((fake.path / "rep" / "report.json").read_text())
     assert [h["id"] for h in j["hypotheses"]] == ["C9.a", "C9.b", "C9.c"]
     assert j["run"]["ids"] == ["C9"]
@@ -43,7 +43,7 @@ def test_installed_plugin_adds_no_tests_without_opt_in(fake):
 
 def test_claims_only_skips_test_files(fake):
     r = run(fake, "--claims-only", "--claims-ids", "C8.a")
-    r.assert_outcomes(passed=2)                      # C8.a and its control; test_plain.py is not collected
+    r.assert_outcomes(passed=3)                      # C8.a and its two controls; test_plain.py is not collected
 
 
 def test_malformed_declarations_fail_at_collection(fake):
@@ -52,12 +52,12 @@ def test_malformed_declarations_fail_at_collection(fake):
     cases = {
         'Metric("fake.values"), figures': ('Metric("fake.nope"), figures', "C8.a: design.metric['bn']: unknown "
                                                                          "reduction 'fake.nope'"),
-        'alpha=0.01,': ("alpha=0.7,", "alpha must be in (0, 0.5)"),
+        'alpha=0.003):': ("alpha=0.7):", "alpha must be in (0, 0.5)"),
         'test="welch"': ('test="t-test"', "C8.a: test: unknown test 't-test'"),
         'arms={"bn": "plain"}': ('arms={"bn": "nobody"}', "C8.a: control 'same': takes arm 'nobody', which is not "
                                                           "declared"),
         'Control("same", "the BN arm replaced by the plain one",\n                                                      arms={"bn": "plain"})':
-            ('Control("same", "nothing")', "C8.a: control 'same': names no arm, metric or parameter to change"),
+            ('Control("same", "nothing")', "C8.a: control 'same': names no arm, metric, seed or parameter to change"),
     }
     for old, (new, message) in cases.items():
         assert old in PACK, old

@@ -10,7 +10,7 @@ pytest_plugins = ["pytester"]
 
 def test_smoke_profile_asserts_no_verdict(fake):
     r = run(fake, "--claims-profile", "smoke", "--claims-report", "rep")
-    r.assert_outcomes(passed=13)
+    r.assert_outcomes(passed=19)
     j = json.loads((fake.path / "rep" / "report.json").read_text())
     assert {h["verdict"] for h in j["hypotheses"]} == {"smoke"}
     assert {c["verdict"] for c in j["claims"]} == {"smoke run: no verdict"}
@@ -24,7 +24,7 @@ def test_compare_gates_on_verdict_change(fake):
     (fake.path / "old.json").write_text(json.dumps(old))
     # hypothesis-level selection (C8.a) passes on its own; the verdict change fails the session
     r = run(fake, "--claims-ids", "C8.a", "--claims-report", "new", "--claims-compare", "old.json")
-    r.assert_outcomes(passed=2, deselected=11)
+    r.assert_outcomes(passed=3, deselected=16)
     assert r.ret == 1
     out = r.stdout.str()
     assert "verdict changes (1):" in out and "C8.a: not reproduced -> reproduced" in out

@@ -148,7 +148,7 @@ def test_write_reports(records, tmp_path):
     md = paths["md"].read_text()
     assert "## A1" in md and "**Overall verdict: supported**" in md and "**Overall verdict: mixed**" in md
     assert "for: B2.a (tB2.a); against: B2.b (tB2.b)" in md
-    assert "| A1.a tA1.a | sA1.a | supports | welch (greater) | bn=3, plain=3 | 0.5 [0.4, 0.6] | 4 | 0.001 | reproduced | confirmatory |" in md
+    assert "| A1.a tA1.a | sA1.a | supports | welch (greater) | bn=3, plain=3 | 0.5 [0.4, 0.6] | 4 | 0.001 | reproduced | evidence, votes at alpha 0.01 |" in md
     assert "![curve &lt;1&gt;](figures/a1_curve.png)" in md and "](figures/a1_side.png)" in md
     for name in ("a1_curve.png", "a1_side.png"):
         assert (tmp_path / "rep" / "figures" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

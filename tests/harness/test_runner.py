@@ -79,7 +79,7 @@ def _errors(runs, **cases):
 
 
 def test_deterministic_check_fails_on_nan_and_names_the_case():
-    hyp = dataclasses.replace(HYP, direction="deterministic", test="deterministic", sequential=False)
+    hyp = dataclasses.replace(HYP, direction="deterministic", test="deterministic", sequential=False, role="identity")
 
     def det(**cases):
         return runner.run_check(dataclasses.replace(hyp, design=Design({}, errors="T.errors", error_params=cases,
@@ -147,3 +147,19 @@ def test_store_key_changes_when_numeric_code_is_edited(tmp_path):
     (root / "harness" / "routines" / "edited.py").write_text("def run(settings, seeds):\n    return {'x': 2.0}\n")
     after_routine = _keys(root)
     assert after_routine[0] == after_norms[0] and after_routine[1] != after_norms[1]
+
+
+def test_aa_control_runs_the_control_spec_on_disjoint_seeds_through_the_sequential_plan(tmp_path):
+    ctx = RunContext(store=str(tmp_path))
+    arms = {"bn": SPEC.replace(model_norm="bn", lr=1.0), "none": SPEC}
+    main = check(HYP, ctx, arms)
+    ev = check(HYP, ctx, arms, "aa")
+    rec = ev["arms"]
+    assert ev["extra"]["control"] == "aa" and ev["extra"]["control_kind"] == "null"
+    assert rec["bn"]["spec_hash"] == rec["none"]["spec_hash"] == main["arms"]["none"]["spec_hash"]
+    assert not set(rec["bn"]["seeds"]) & set(rec["none"]["seeds"])            # disjoint
+    assert rec["bn"]["seeds"] == [s + 1000 for s in rec["none"]["seeds"]]
+    assert ev["stats"]["sequential"]["stopped_at"] in (1, 2) and ev["verdict"] != "reproduced"
+    n = len(rec["none"]["values"])
+    assert rec["none"]["values"] == main["arms"]["none"]["values"][:n] or len(main["arms"]["none"]["values"]) < n
+    assert ev["extra"]["control_seeds"] == {"bn": rec["bn"]["seeds"], "none": rec["none"]["seeds"]}

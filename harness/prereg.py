@@ -1,0 +1,254 @@
+"""Frozen pre-registration: a lock file of declaration hashes, and an amendment log.
+
+Each hypothesis's pre-registration (Hypothesis.declaration(): every field, and the design as
+harness.design.describe gives it) is hashed. A claim pack keeps the hashes in a lock file; a test
+compares the registered declarations against it, so no declaration changes without a deliberate
+lock update that records why. What changed, when, and whether data had been seen by then goes in the
+pack's amendment log.
+
+    declaration_hash(hyp)                     -> "3f2a..." (sha256 hex of the canonical declaration)
+    check_lock(claims, lock)                  -> ["changed: C2.a ...", ...]; [] = frozen
+    assert_frozen(claims, lock)               the lock test: AssertionError with the differences and the fix
+    update_lock(claims, lock_path, reason)    -> the new lock (written), with an "updates" entry
+    load_amendments(path)                     -> {hypothesis id: [entry, ...]}
+
+Lock file (JSON, sorted keys, indent 1):
+    {"schema": 1, "hypotheses": {id: {"hash": ..., "claim": ...}},
+     "updates": [{"date": "YYYY-MM-DD", "reason": ..., "changed": [ids], "added": [ids], "removed": [ids]}]}
+
+Amendment log: a JSON list of
+    {"id": ..., "date": "YYYY-MM-DD", "after_data": true|false, "change": ..., "reason": ...}
+
+bnclaims' own pack keeps both files in the claims package (builtin_lock_path(),
+builtin_amendments_path()); `bnclaims lock --check` / `bnclaims lock --reason TEXT` use them.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from harness.store import canonical_json
+
+SCHEMA = 1
+LOCK_NAME = "prereg.lock.json"
+AMENDMENTS_NAME = "amendments.json"
+AMENDMENT_FIELDS = ("id", "date", "after_data", "change", "reason")
+UPDATE_HINT = ('update the lock with `bnclaims lock --reason "..."` and record the amendment in '
+               "claims/amendments.json (id, date, after_data, change, reason); otherwise revert the declaration")
+
+_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+# --- where bnclaims' own files live --------------------------------------------------------------
+
+def _claims_dir() -> Path:
+    import claims
+    return Path(claims.__file__).resolve().parent
+
+
+def builtin_lock_path() -> Path:
+    """The lock file of bnclaims' own claims (package data of the claims package)."""
+    return _claims_dir() / LOCK_NAME
+
+
+def builtin_amendments_path() -> Path:
+    """The amendment log of bnclaims' own claims (package data of the claims package)."""
+    return _claims_dir() / AMENDMENTS_NAME
+
+
+# --- hashes --------------------------------------------------------------------------------------
+
+def declaration_hash(hyp) -> str:
+    """sha256 (hex) of the canonical JSON of hyp.declaration(): every field counts, notes included."""
+    from harness.evidence import to_builtin
+    blob = canonical_json(to_builtin(hyp.declaration()))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _hypotheses(claims) -> dict[str, tuple[str, str]]:
+    """id -> (hash, claim id) over every hypothesis of the claims, refusing duplicate ids."""
+    out: dict[str, tuple[str, str]] = {}
+    for c in claims:
+        for h in c.hypotheses:
+            if h.id in out:
+                raise ValueError(f"{h.id}: duplicate hypothesis id")
+            out[h.id] = (declaration_hash(h), h.claim)
+    return out
+
+
+# --- the lock file -------------------------------------------------------------------------------
+
+def empty_lock() -> dict:
+    return {"schema": SCHEMA, "hypotheses": {}, "updates": []}
+
+
+def _check_lock_shape(lock, where: str) -> dict:
+    if not isinstance(lock, Mapping):
+        raise ValueError(f"{where}: a lock must be a JSON object, got {type(lock).__name__}")
+    if lock.get("schema") != SCHEMA:
+        raise ValueError(f"{where}: unsupported lock schema {lock.get('schema')!r} (expected {SCHEMA})")
+    hyps = lock.get("hypotheses")
+    if not isinstance(hyps, Mapping):
+        raise ValueError(f"{where}: 'hypotheses' must be an object")
+    for hid, entry in hyps.items():
+        if not (isinstance(entry, Mapping) and isinstance(entry.get("hash"), str)
+                and isinstance(entry.get("claim"), str)):
+            raise ValueError(f"{where}: hypothesis {hid!r}: expected {{'hash': str, 'claim': str}}")
+    if not isinstance(lock.get("updates"), list):
+        raise ValueError(f"{where}: 'updates' must be a list")
+    return dict(lock)
+
+
+def load_lock(path) -> dict:
+    """The lock at path, shape-checked. A missing file raises FileNotFoundError."""
+    path = Path(path)
+    with open(path, encoding="utf-8") as f:
+        try:
+            lock = json.load(f)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}: not valid JSON: {e}") from None
+    return _check_lock_shape(lock, str(path))
+
+
+def write_lock(lock: Mapping, path) -> None:
+    """Write atomically, sorted keys, indent 1, trailing newline."""
+    path = Path(path)
+    text = json.dumps(_check_lock_shape(lock, str(path)), sort_keys=True, indent=1, allow_nan=False) + "\n"
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _as_lock(lock) -> dict:
+    if isinstance(lock, (str, os.PathLike)):
+        return load_lock(lock)
+    return _check_lock_shape(lock, "lock")
+
+
+def lock_diff(claims, lock) -> dict[str, list[str]]:
+    """{"changed": [...], "added": [...], "removed": [...]} hypothesis ids, each sorted.
+    lock: a lock dict or the path of a lock file."""
+    from harness.verdict import id_key
+    locked = _as_lock(lock)["hypotheses"]
+    now = _hypotheses(claims)
+    changed = [h for h in now if h in locked and locked[h]["hash"] != now[h][0]]
+    added = [h for h in now if h not in locked]
+    removed = [h for h in locked if h not in now]
+    return {k: sorted(v, key=id_key) for k, v in (("changed", changed), ("added", added), ("removed", removed))}
+
+
+def check_lock(claims, lock) -> list[str]:
+    """Human-readable differences between the registered declarations and the lock; [] = frozen.
+    lock: a lock dict or the path of a lock file."""
+    lock = _as_lock(lock)
+    locked, now = lock["hypotheses"], _hypotheses(claims)
+    d = lock_diff(claims, lock)
+    out = [f"changed: {h} (claim {now[h][1]}): declaration hash {now[h][0][:16]}, locked {locked[h]['hash'][:16]}"
+           for h in d["changed"]]
+    out += [f"added: {h} (claim {now[h][1]}): not in the lock" for h in d["added"]]
+    out += [f"removed: {h} (claim {locked[h]['claim']}): in the lock but no longer registered" for h in d["removed"]]
+    return out
+
+
+def assert_frozen(claims, lock) -> None:
+    """The lock test: raise AssertionError listing every difference, and how to update, unless the
+    registered declarations match the lock. lock: a lock dict or the path of a lock file."""
+    diffs = check_lock(claims, lock)
+    if diffs:
+        where = f" {lock}" if isinstance(lock, (str, os.PathLike)) else ""
+        raise AssertionError(f"the pre-registration lock{where} differs from the registered declarations:\n  "
+                             + "\n  ".join(diffs) + f"\nIf the change is deliberate, {UPDATE_HINT}.")
+
+
+def _iso_date(date) -> str:
+    if date is None:
+        return _dt.date.today().isoformat()
+    if isinstance(date, _dt.datetime):
+        return date.date().isoformat()
+    if isinstance(date, _dt.date):
+        return date.isoformat()
+    if isinstance(date, str) and _DATE_RE.fullmatch(date):
+        _dt.date.fromisoformat(date)        # a real calendar date
+        return date
+    raise ValueError(f"date: expected YYYY-MM-DD, got {date!r}")
+
+
+def update_lock(claims, lock_path, reason: str, date=None) -> dict:
+    """Re-hash the claims into the lock at lock_path (created if absent) and append an "updates"
+    entry naming the changed, added and removed ids. A non-empty reason is required. Nothing
+    changed: the lock is returned as it is and the file is not rewritten. Returns the new lock."""
+    if not isinstance(reason, str) or not reason.strip():
+        raise ValueError("a lock update needs a non-empty reason")
+    date = _iso_date(date)
+    lock_path = Path(lock_path)
+    lock = load_lock(lock_path) if lock_path.exists() else empty_lock()
+    d = lock_diff(claims, lock)
+    if not any(d.values()):
+        return lock
+    new = dict(lock)
+    new["hypotheses"] = {h: {"hash": hsh, "claim": cid} for h, (hsh, cid) in _hypotheses(claims).items()}
+    new["updates"] = list(lock["updates"]) + [{"date": date, "reason": reason.strip(), **d}]
+    write_lock(new, lock_path)
+    return new
+
+
+# --- the amendment log ---------------------------------------------------------------------------
+
+def _check_amendment(i: int, entry, where: str) -> dict:
+    def bad(field, msg):
+        return ValueError(f"{where}: entry {i}: field {field!r}: {msg}")
+
+    if not isinstance(entry, Mapping):
+        raise ValueError(f"{where}: entry {i}: expected an object, got {type(entry).__name__}")
+    unknown = sorted(set(entry) - set(AMENDMENT_FIELDS))
+    if unknown:
+        raise bad(unknown[0], f"unknown field (allowed: {', '.join(AMENDMENT_FIELDS)})")
+    for field in AMENDMENT_FIELDS:
+        if field not in entry:
+            raise bad(field, "missing")
+    for field in ("id", "change", "reason"):
+        if not isinstance(entry[field], str) or not entry[field].strip():
+            raise bad(field, f"expected a non-empty string, got {entry[field]!r}")
+    if not isinstance(entry["after_data"], bool):
+        raise bad("after_data", f"expected true or false, got {entry['after_data']!r}")
+    date = entry["date"]
+    if not isinstance(date, str) or not _DATE_RE.fullmatch(date):
+        raise bad("date", f"expected YYYY-MM-DD, got {date!r}")
+    try:
+        _dt.date.fromisoformat(date)
+    except ValueError:
+        raise bad("date", f"not a calendar date: {date!r}") from None
+    return dict(entry)
+
+
+def load_amendments(path=None) -> dict[str, list[dict]]:
+    """The amendment log at path (default: bnclaims' own), validated, as {hypothesis id: [entries in
+    file order]}. A malformed entry raises ValueError naming its index and field."""
+    path = Path(path) if path is not None else builtin_amendments_path()
+    with open(path, encoding="utf-8") as f:
+        try:
+            entries = json.load(f)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}: not valid JSON: {e}") from None
+    if not isinstance(entries, list):
+        raise ValueError(f"{path}: expected a JSON list of amendments, got {type(entries).__name__}")
+    out: dict[str, list[dict]] = {}
+    for i, entry in enumerate(entries):
+        e = _check_amendment(i, entry, str(path))
+        out.setdefault(e["id"], []).append(e)
+    return out
+
+
+def format_update(entry: Mapping) -> str:
+    """One lock "updates" entry as a line or a few."""
+    parts = [f"{k}: {', '.join(entry[k])}" for k in ("changed", "added", "removed") if entry.get(k)]
+    return f"{entry['date']} {entry['reason']!r}\n  " + "\n  ".join(parts)
+
+
+__all__ = ["SCHEMA", "UPDATE_HINT", "assert_frozen", "builtin_amendments_path", "builtin_lock_path", "check_lock", "declaration_hash",
+           "empty_lock", "format_update", "load_amendments", "load_lock", "lock_diff", "update_lock", "write_lock"]

@@ -1,0 +1,83 @@
+"""Multiplicity inside the verdict, roles and the power plan: the rules the declarations must satisfy."""
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+import claims
+from harness import registry
+from harness.design import AA, SEED_OFFSET, DeclarationError, control_kind, controls_of, null_control, validate, validate_claim
+from harness.hypothesis import FWER, Budget
+
+
+def builtin():
+    return registry.claims(("builtin",))
+
+
+def test_every_claim_spends_at_most_its_family_wise_alpha_and_one_vote_per_ensemble():
+    for c in builtin():
+        votes = [h for h in c.hypotheses if h.votes]
+        assert c.fwer == FWER and sum(h.alpha for h in votes) <= c.fwer * (1 + 1e-9), c.id
+        groups = [h.group for h in votes if h.group]
+        assert len(groups) == len(set(groups)), c.id
+        assert all(h.role == "evidence" for h in votes)
+
+
+def test_identities_and_manipulation_checks_do_not_vote():
+    hyps = {h.id: h for h in registry.all_hypotheses(("builtin",))}
+    for hid in ("C1.c", "C3.a", "C3.b", "S.f", "Y.a"):
+        assert hyps[hid].role == "identity" and not hyps[hid].votes
+    assert hyps["C1.d2"].role == "manipulation" and not hyps["C1.d2"].votes
+
+
+def test_seeds_follow_the_power_plan():
+    plan = json.loads((Path(claims.__file__).parent / "power_plan.json").read_text())["plans"]
+    hyps = {h.id: h for h in registry.all_hypotheses(("builtin",))}
+    for hid, p in plan.items():
+        assert hyps[hid].votes, hid
+        assert hyps[hid].budget("ci").seeds >= p["n"], f"{hid}: {hyps[hid].budget('ci').seeds} < planned {p['n']}"
+        assert abs(hyps[hid].alpha - p["alpha"]) < 1e-12, hid
+
+
+def test_a_design_whose_floor_exceeds_its_alpha_is_refused():
+    h = next(h for h in registry.all_hypotheses(("builtin",)) if h.id == "C1.a")
+    low = dataclasses.replace(h, budgets={**h.budgets, "ci": Budget(seeds=5, steps=2000)})
+    with pytest.raises(DeclarationError, match=r"C1.a: alpha: wilcoxon \(paired\) with 5 seeds per arm in profile "
+                                                r"'ci' cannot reach p < 0.00333"):
+        validate(low)
+
+
+def test_a_claim_that_overspends_its_alpha_is_refused():
+    c = next(c for c in builtin() if c.id == "C2")
+    over = dataclasses.replace(c, hypotheses=tuple(dataclasses.replace(h, alpha=0.01) if h.votes else h
+                                                   for h in c.hypotheses))
+    with pytest.raises(DeclarationError, match="C2: alpha: the voting hypotheses' alphas sum to 0.03"):
+        validate_claim(over)
+    two = dataclasses.replace(c, hypotheses=tuple(dataclasses.replace(h, confirmatory=True) if h.id == "C2.a2" else h
+                                                  for h in c.hypotheses))
+    with pytest.raises(DeclarationError, match="C2.a2: group: 'C2.grid' already votes through C2.a"):
+        validate_claim(dataclasses.replace(two, fwer=1.0))
+
+
+def test_every_statistical_hypothesis_has_a_null_control_on_disjoint_seeds():
+    for h in registry.all_hypotheses(("builtin",)):
+        ctl = controls_of(h)
+        if not h.statistical:
+            assert null_control(h) is None
+            continue
+        nulls = [c for c in ctl if control_kind(h, c) == "null"]
+        assert len(nulls) == 1, h.id
+        aa = null_control(h)
+        if aa is None:              # a fixed comparator: a declared null control stands in
+            assert any(h.design.arms[a].constant is not None for a in h.arms), h.id
+            continue
+        assert aa.name == AA and set(aa.seeds.values()) == {SEED_OFFSET * (j + 1) for j in range(len(aa.seeds))}
+        ref = h.arms[0] if h.direction in ("decreasing", "increasing") else h.arms[1]
+        assert ref not in aa.seeds and all(v == ref for v in aa.arms.values())
+
+
+def test_identical_run_controls_are_called_plumbing():
+    h = next(h for h in registry.all_hypotheses(("builtin",)) if h.id == "C2.a")
+    kinds = {c.name: control_kind(h, c) for c in controls_of(h)}
+    assert kinds == {"control": "plumbing", AA: "null"}
