@@ -30,8 +30,16 @@ def run_base(base, args, outdir):
     if proc.returncode not in (0, 1) or not (report / "report.json").exists():
         sys.exit(f"seed base {base}: pytest exited {proc.returncode} without a report\n{proc.stdout[-3000:]}")
     data = json.loads((report / "report.json").read_text())
-    return {h["id"]: (h["verdict"], h["hypothesis"].get("confirmatory", True)) for h in data["hypotheses"]}, \
-        time.perf_counter() - t0
+    verdicts = {h["id"]: (h["verdict"], h["hypothesis"].get("confirmatory", True)) for h in data["hypotheses"]}
+    nulls = [c for c in data.get("controls", []) if c.get("kind") == "null"]
+    NULLS[base] = {"reproduced": [c["id"] for c in nulls if c["verdict"] == "reproduced"],
+                   "gating": [c["id"] for c in nulls if c["verdict"] == "reproduced" and c.get("gating", True)],
+                   "expected": (data.get("null_controls") or {}).get("expected_any"),
+                   "expected_gating": (data.get("null_controls") or {}).get("gating_expected_any")}
+    return verdicts, time.perf_counter() - t0
+
+
+NULLS: dict = {}
 
 
 def main():
@@ -58,6 +66,16 @@ def main():
         same = sum(v == verdicts[0] for v in verdicts)
         print(f"| {i} | {'confirmatory' if confirm else 'exploratory'} | " + " | ".join(verdicts)
               + f" | {same}/{len(verdicts)} |")
+    if NULLS:
+        any_rep = sum(bool(v["reproduced"]) for v in NULLS.values())
+        any_gate = sum(bool(v["gating"]) for v in NULLS.values())
+        first = NULLS[args.bases[0]]
+        print(f"\nnull (A/A) controls: at least one reproduced at {any_rep} of {len(NULLS)} seed bases "
+              f"(expected about {first['expected']:.3f} per base); a gating one at {any_gate} of {len(NULLS)} "
+              f"(expected about {first['expected_gating']:.3f})")
+        for b, v in NULLS.items():
+            if v["reproduced"]:
+                print(f"  base {b}: {', '.join(v['reproduced'])}")
 
 
 if __name__ == "__main__":

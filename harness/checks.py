@@ -169,6 +169,8 @@ def run_routine(name: str, settings: dict, seeds, *, ctx=None) -> dict:
     fn = routines.get(name).load()
 
     def compute():
+        if routines.get(name).torch:
+            from harness import engine  # noqa: F401  (one torch thread, as for every run)
         t0 = time.perf_counter()
         arrays = fn(dict(settings), seeds)
         return arrays, {"wall_s": round(time.perf_counter() - t0, 3)}

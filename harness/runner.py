@@ -116,7 +116,6 @@ def _concat(parts: list, grid: bool):
 # ---------------------------------------------------------------------------------- the check
 def run_check(hyp, claim, ctx, control: str | None = None) -> dict:
     """Evidence of one hypothesis (or of one of its controls, the A/A control included)."""
-    from harness import engine  # noqa: F401  (pins one torch thread first: reductions round differently with two)
     t0 = time.perf_counter()
     design = hyp.design
     ctl = None
@@ -125,6 +124,8 @@ def run_check(hyp, claim, ctx, control: str | None = None) -> dict:
         design = design.with_control(ctl)
     res = Result(hyp=hyp, ctx=ctx, design=design, control=control, seeds=ctx.seeds(hyp))
     res.arms = {name: resolve_arm(a, hyp, ctx) for name, a in design.arms.items()}
+    if _uses_torch(res.arms.values()):
+        from harness import engine  # noqa: F401  (pins one torch thread first: reductions round differently with two)
     offsets = dict(ctl.seeds) if ctl is not None else {}
     shifts = dict(ctl.shift) if ctl is not None else {}
     res.arm_seeds = {name: [s + int(offsets.get(name, 0)) for s in res.seeds] for name in res.arms}
@@ -167,6 +168,12 @@ def run_check(hyp, claim, ctx, control: str | None = None) -> dict:
     for name, v in shifts.items():
         arms[name]["shift"] = float(v)
     return _evidence(res, claim, arms, stats, t0)
+
+
+def _uses_torch(arms) -> bool:
+    """Any engine run, or a routine that uses torch (a numpy-only check never imports torch)."""
+    from harness import routines
+    return any(a.spec is not None or (a.routine is not None and routines.get(a.routine).torch) for a in arms)
 
 
 def _records_divergence(res, name) -> bool:

@@ -59,10 +59,19 @@ def environment_key() -> dict:
     """The parts of the environment that change numerical results; fold into specs: torch version,
     thread count (importing harness.engine pins it to one), and a hash of the harness code that
     produces the numbers, so an edited engine never reuses stale entries."""
-    import torch  # lazy: importing torch costs seconds and the store itself never needs it
+    import sys
+    if "harness.engine" in sys.modules:       # torch is loaded and pinned: read what it runs with
+        import torch
+        version, threads = torch.__version__, torch.get_num_threads()
+    else:                                     # torch not loaded (importing it costs seconds): the same values
+        from importlib.metadata import version as _version     # from the installed distribution, and the
+        version, threads = _version("torch"), thread_setting()  # thread count harness.engine will pin
+    return {"torch": version, "threads": threads, "code": harness_code_hash()}
 
-    from harness import engine  # noqa: F401  (sets the thread count before it is read)
-    return {"torch": torch.__version__, "threads": torch.get_num_threads(), "code": harness_code_hash()}
+
+def thread_setting() -> int:
+    """The torch thread count harness.engine pins (BNCLAIMS_THREADS, default 1), read without torch."""
+    return int(os.environ.get("BNCLAIMS_THREADS", "1"))
 
 
 def harness_code_hash() -> str:

@@ -20,6 +20,7 @@ class Routine:
     target: str                  # "package.module:function"
     engine: str = "private"      # evidence label: private (trains) | analytic (no training)
     doc: str = ""
+    torch: bool = True           # uses torch: one torch thread is pinned before it runs
 
     @property
     def module(self) -> str:
@@ -33,7 +34,7 @@ class Routine:
 ROUTINES: dict[str, Routine] = {}
 
 
-def register(name: str, target: str, *, engine: str = "private", doc: str = "") -> Routine:
+def register(name: str, target: str, *, engine: str = "private", doc: str = "", torch: bool = True) -> Routine:
     if engine not in ("private", "analytic"):
         raise ValueError(f"routine {name!r}: engine must be 'private' or 'analytic', got {engine!r}")
     if ":" not in target:
@@ -41,7 +42,7 @@ def register(name: str, target: str, *, engine: str = "private", doc: str = "") 
     old = ROUTINES.get(name)
     if old is not None and old.target != target:
         raise ValueError(f"routine {name!r} is registered twice ({old.target} and {target})")
-    ROUTINES[name] = Routine(name, target, engine, doc)
+    ROUTINES[name] = Routine(name, target, engine, doc, bool(torch))
     return ROUTINES[name]
 
 

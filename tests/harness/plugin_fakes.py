@@ -14,7 +14,7 @@ from harness.design import Arm, Control, Design, Metric, reduction
 from harness.evidence import figure, panels, series
 from harness.hypothesis import Budget, Claim, Hypothesis
 
-routines.register("fake_values", "fakeclaims:values", engine="analytic")
+routines.register("fake_values", "fakeclaims:values", engine="analytic", torch=False)
 
 
 def values(settings, seeds):

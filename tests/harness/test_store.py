@@ -328,3 +328,15 @@ def test_processes_share_one_computation(tmp_path):
     assert sorted(r["status"] for r in results) == ["computed"] + ["hit"] * (n - 1)
     assert len({r["digest"] for r in results}) == 1
     assert len({r["info"]["pid"] for r in results}) == 1
+
+
+def test_environment_key_is_the_same_with_and_without_torch_loaded():
+    """The key read from the installed distribution (torch not imported) equals the one read from torch
+    after harness.engine pinned its threads, so a numpy-only check keys its entries as a torch one would."""
+    import subprocess
+    import sys
+    code = ("import json, sys; from harness.store import environment_key as k; a = k(); "
+            "assert 'torch' not in sys.modules; import harness.engine; b = k(); print(json.dumps([a, b]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    a, b = json.loads(out)
+    assert a == b
