@@ -43,9 +43,9 @@ def run(spec, seeds, *, ctx=None, engine="batched", lrs=None) -> dict:
 def run_key(spec, seeds, engine="batched", lrs=None) -> dict:
     """The run-store key of an engine run: spec, seeds, engine, device, rates, and environment_key (torch,
     threads and the hash of every numeric harness module)."""
-    from . import engine as eng
+    from .store import device_setting
     return {"run": spec_dict(spec), "seeds": [int(s) for s in seeds], "engine": engine,
-            "device": eng.DEVICE if engine == "batched" else "cpu",
+            "device": device_setting() if engine == "batched" else "cpu",
             "lrs": None if lrs is None else [float(x) for x in lrs], "format": RUN_FORMAT, **environment_key()}
 
 

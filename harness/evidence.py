@@ -177,7 +177,8 @@ def make_evidence(hyp, claim, ctx, *, arms: dict, stats: dict, engine: str, figu
 
     arms: {arm: {"seeds", "values", "spec"?, "spec_hash"?, "diverged"?}}; stats: the flat dict of
     harness.stats.compare. Under the smoke profile the verdict is "smoke" whatever stats says.
-    env: a precomputed environment() (default: computed here, importing torch if available).
+    env: a precomputed environment() (default: computed here; torch is not imported for it, so a check that
+    used no torch records torch_threads None).
     """
     if hyp.claim != claim.id:
         raise ValueError(f"{hyp.id}: hypothesis belongs to claim {hyp.claim!r}, not {claim.id!r}")
@@ -198,7 +199,7 @@ def make_evidence(hyp, claim, ctx, *, arms: dict, stats: dict, engine: str, figu
         "engine": engine,
         "figures": to_builtin(list(figures)),
         "extra": to_builtin(dict(extra or {})),
-        "env": to_builtin(environment() if env is None else dict(env)),
+        "env": to_builtin(environment(import_torch=False) if env is None else dict(env)),
         "wall_s": None if wall_s is None else to_builtin(float(wall_s)),
     }
     validate_evidence(ev)

@@ -69,6 +69,11 @@ def environment_key() -> dict:
     return {"torch": version, "threads": threads, "code": harness_code_hash()}
 
 
+def device_setting() -> str:
+    """The batched engine's device (BNCLAIMS_DEVICE, default cpu), as harness.engine.DEVICE, read without torch."""
+    return os.environ.get("BNCLAIMS_DEVICE", "cpu")
+
+
 def thread_setting() -> int:
     """The torch thread count harness.engine pins (BNCLAIMS_THREADS, default 1), read without torch."""
     return int(os.environ.get("BNCLAIMS_THREADS", "1"))

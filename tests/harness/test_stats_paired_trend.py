@@ -113,7 +113,7 @@ def test_paired_trend_keeps_alpha_with_block_effects():
 
 def test_page_beats_jonckheere_under_block_effects():
     """Seed offsets inflate the spread JT sees but cancel within seeds, which is all Page ranks."""
-    alpha, reps = 0.05, 80
+    alpha, reps = 0.05, 40
     data = blocked(np.random.default_rng(11), reps, 3, 8, 0.75, 4.0)
     page = np.mean([S.trend_test(list(d), "increasing", paired=True)["p"] < alpha for d in data])
     jt = np.mean([S.trend_test(list(d), "increasing")["p"] < alpha for d in data])

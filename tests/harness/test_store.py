@@ -336,7 +336,8 @@ def test_environment_key_is_the_same_with_and_without_torch_loaded():
     import subprocess
     import sys
     code = ("import json, sys; from harness.store import environment_key as k; a = k(); "
-            "assert 'torch' not in sys.modules; import harness.engine; b = k(); print(json.dumps([a, b]))")
+            "assert 'torch' not in sys.modules; from harness.store import device_setting as d; dev = d(); "
+            "import harness.engine as e; b = k(); assert dev == e.DEVICE; print(json.dumps([a, b]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     a, b = json.loads(out)
     assert a == b
