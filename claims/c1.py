@@ -89,11 +89,12 @@ def gradient_ics(arrays, key: str = "probe_ics_cos", until: int | None = EARLY_P
         return np.nanmean(np.nanmedian(v, 0), -1)
 
 
-def drift_series(arrays, layers=PROBE_LAYERS, relative: bool = False):
+def drift_series(arrays, layers=PROBE_LAYERS, relative: bool = False, where: str = "post"):
     """(interval end steps [P-1], drift [P-1, K, len(layers)]): mean over units of |d mu| + |d sigma^2| of
-    the nonlinearity's input between consecutive probes; relative=True divides by sigma and sigma^2."""
-    mu = arrays["probe_post_mean"][:, :, list(layers)].astype(np.float64)    # [P, K, L, H]
-    var = arrays["probe_post_var"][:, :, list(layers)].astype(np.float64)
+    the nonlinearity's input (where="post") or of the linear layer's output before any norm ("pre") between
+    consecutive probes; relative=True divides by sigma and sigma^2."""
+    mu = arrays[f"probe_{where}_mean"][:, :, list(layers)].astype(np.float64)    # [P, K, L, H]
+    var = arrays[f"probe_{where}_var"][:, :, list(layers)].astype(np.float64)
     dmu, dvar = np.abs(np.diff(mu, axis=0)), np.abs(np.diff(var, axis=0))
     if relative:
         with np.errstate(all="ignore"):
@@ -108,6 +109,15 @@ def distributional_drift(arrays, layers=PROBE_LAYERS, window=None, relative: boo
     steps, d = drift_series(arrays, layers, relative)
     if window is not None:
         d = d[(steps > window[0]) & (steps <= window[1])]
+    with np.errstate(all="ignore"):
+        return np.nanmean(np.nanmedian(d, 0), -1)
+
+
+@reduction("C1.pre_norm_drift")
+def pre_norm_drift(arrays, layers=PROBE_LAYERS) -> np.ndarray:
+    """[K]: as C1.distributional_drift, scale-free (|d mu|/sigma + |d sigma^2|/sigma^2), on the linear layer's
+    output before the norm: a quantity BN does not pin."""
+    steps, d = drift_series(arrays, layers, relative=True, where="pre")
     with np.errstate(all="ignore"):
         return np.nanmean(np.nanmedian(d, 0), -1)
 
@@ -386,7 +396,43 @@ C1F = Hypothesis(
           "sampling noise enters it only through the update.",
     design=Design(BATCH_ARMS, DRIFT, controls=(SAME_BATCH,), figures=batch_drift_figure, extra=batch_extra))
 
-HYPOTHESES = (C1A, C1B, C1B2, C1C, C1D, C1D2, C1E, C1F)
+# ------------------------------------------------------------------ measures that BN does not pin (issue 14)
+C1C2 = Hypothesis(
+    id="C1.c2", claim="C1", role="evidence", group="C1.mlp", confirmatory=False,
+    title="distributional ICS before the norm: BN has less",
+    statement="Measured on a quantity BN does not pin, the linear layer's output before normalization, the "
+              "scale-free step-to-step change of its per-unit mean and variance is smaller with BN than in the "
+              "plain network.",
+    source=f"{IOFFE}, Sec. 2 (definition); dossier Sec. 11 (construct validity of C1.c)", stance="contradicts",
+    metric="per seed: mean over units of |d mu|/sigma + |d sigma^2|/sigma^2 of the pre-norm input (the plain "
+           "net's is its nonlinearity input) on the fixed probe batch, between consecutive probes 25 steps apart; "
+           "median over the run's intervals; averaged over hidden layers 2 and 4; same runs as C1.a",
+    arms=("bn", "none"), direction="less", test="wilcoxon", paired=True, budgets=MLP_BUDGETS,
+    notes="Exploratory, registered before it ran (issue 14). C1.c's post-norm drift is fixed by BN's "
+          "construction (an identity check); this one is not: BN leaves its input free to move, and the "
+          "relative form does not reward the smaller scale. Reproduced = BN does reduce distributional ICS "
+          "where it is not forced to, against the article's wording.",
+    design=Design(MLP_ARMS, Metric("C1.pre_norm_drift"), controls=(NO_BN,), figures=drift_figure))
+
+NOISY_PLAIN_ARMS = {"noisy_none": Arm(mlp_spec("noisy_none").replace(probes=())), "none": MLP_ARMS["none"]}
+C1G = Hypothesis(
+    id="C1.g", claim="C1", role="evidence", group="C1.noisy_plain", confirmatory=False,
+    title="Santurkar's noise in the plain net hurts its training",
+    statement="Santurkar's injected noise (the same per-unit random shift and scale as noisy BN, changing every "
+              "step), put into the plain network with no normalization, leaves it with a higher final training "
+              "loss than the clean plain network.",
+    source=f"{SANTURKAR}, Sec. 2.1, Fig. 2, App. A.2.1 (Algorithm 1); dossier Sec. 11", stance="supports",
+    metric="per seed: full-train-set loss (eval mode, no noise) at the end of training; a diverged seed counts "
+           "as ln 10; the plain arm is C1.a's ensemble",
+    arms=("noisy_none", "none"), direction="greater", test="wilcoxon", paired=True, budgets=MLP_BUDGETS,
+    notes="Exploratory, registered before it ran (issue 14). Santurkar's argument reads: BN trains well even "
+          "with this shift injected (C1.d); that is informative only if the same shift hurts a network "
+          "without BN. The noisy plain arm keeps its biases and runs no probes.",
+    design=Design(NOISY_PLAIN_ARMS, Metric("C1.final_train_loss"),
+                  controls=(Control("control", "the noisy plain arm replaced by the clean plain network",
+                                    arms={"noisy_none": "none"}),), extra=noisy_loss_extra))
+
+HYPOTHESES = (C1A, C1B, C1B2, C1C, C1C2, C1D, C1D2, C1E, C1F, C1G)
 
 CLAIM = Claim(
     id="C1",

@@ -87,6 +87,11 @@ def auc(arrays) -> np.ndarray:
     return train_loss_curve(arrays).mean(0)
 
 
+@reduction("C2.log_auc")
+def log_auc(arrays) -> np.ndarray:
+    return np.log(auc(arrays))
+
+
 @reduction("C2.final_loss")
 def final_loss(arrays) -> np.ndarray:
     return train_loss_curve(arrays)[-1]
@@ -297,7 +302,47 @@ C2D = Hypothesis(
     design=Design({"bn": Arm(ioffe_spec("bn")), "none": Arm(ioffe_spec("none"))}, Metric("C2.budget_test_acc"),
                   controls=(NO_BN,), figures=ioffe_figures, extra=ioffe_extra))
 
-HYPOTHESES = (C2A, C2A2, C2B, C2B2, C2C, C2D)
+# ------------------------------------------------------------------ mechanism and counter-evidence (issue 14)
+C2E = Hypothesis(
+    id="C2.e", claim="C2", role="evidence", group="C2.gn_grid", confirmatory=False,
+    title="GroupNorm (no batch statistics) also converges faster at tuned rates",
+    statement="With each network at its own best learning rate, a GroupNorm network (8 groups; no batch "
+              "statistics) has a smaller area under its training-loss curve than the plain network.",
+    source="Wu & He 2018 (GroupNorm); the C2.a measure", stance="supports",
+    metric="as C2.a, GroupNorm in place of BN (the same grid, seeds and selection; the plain arm is C2.a's "
+           "ensemble)",
+    arms=("gn", "none"), direction="less", test="wilcoxon", paired=True, budgets=GRID_BUDGETS,
+    notes="Exploratory, registered before it ran (issue 14). Reproduced = faster convergence does not need batch "
+          "statistics, so it cannot be credited to BN's batch noise. " + SELECTION_NOTE,
+    design=Design({"gn": Arm(grid_spec("gn"), lrs=GRID_LRS), "none": GRID_ARMS["none"]}, BEST_AUC,
+                  controls=(Control("control", "the GroupNorm arm replaced by the plain network's spec",
+                                    arms={"gn": "none"}),), extra=best_rate_extra))
+
+SHARED_LR = 0.1
+SHARED_MARGIN = float(np.log(1.15))
+C2F = Hypothesis(
+    id="C2.f", claim="C2", role="evidence", group="C2.grid", confirmatory=False,
+    title="counter-evidence (Bjorck): at the same rate BN converges no faster",
+    statement=f"At one shared learning rate ({SHARED_LR}, stable for both arms), the BN network's area under the "
+              "training-loss curve lies within 15% of the plain network's: BN's speed-up comes from the larger "
+              "rates it tolerates, not from faster progress at a given rate.",
+    source="Bjorck, Gomes, Selman & Weinberger 2018 (NeurIPS), 'Understanding Batch Normalization', Sec. 2-3",
+    stance="contradicts",
+    metric=f"per seed: log AUC (C2.a's AUC) at lr {SHARED_LR} from C2.a's grid ensembles; TOST margin "
+           "+-log 1.15",
+    arms=("bn", "none"), direction="equivalent", test="tost", paired=True, margin=SHARED_MARGIN,
+    budgets=GRID_BUDGETS,
+    notes="Exploratory counter-evidence, registered before it ran (issue 14); no new runs. The rate 0.1 is the "
+          "grid's middle rate, chosen without looking at per-rate results of this measure. Reproduced = at equal "
+          "rates the two converge alike (Bjorck's reading); not reproduced leaves either a real gap or too "
+          "little precision (see the interval).",
+    design=Design(GRID_ARMS, Metric("C2.log_auc", at_lr=SHARED_LR),
+                  controls=(Control("none_at_high_lr", "the BN arm replaced by the plain network at lr 3, where it "
+                                    "stays at chance: the AUCs cannot be equivalent", arms={"bn": "none"},
+                                    metrics={"bn": Metric("C2.log_auc", at_lr=HIGH_LR)}, expect="not reproduced"),),
+                  extra=best_rate_extra))
+
+HYPOTHESES = (C2A, C2A2, C2B, C2B2, C2C, C2D, C2E, C2F)
 
 CLAIM = Claim(
     id="C2",

@@ -297,7 +297,41 @@ C4E = Hypothesis(
                                                                           "fill": LN10})}),),
                   figures=stats_figures, extra=stats_extra))
 
-HYPOTHESES = (C4A, C4B, C4C, C4D1, C4D2, C4E)
+# ---------------------------------------------------------------------- batch noise removed (issue 14)
+def population_spec(profile: str = "ci") -> TrainSpec:
+    return ghost_spec(128, profile).replace(model_norm="bn_pop")
+
+
+def noise_removed_extra(r):
+    out = {"lr": {arm: r.spec(arm).lr for arm in r.hyp.arms}}
+    for arm in r.hyp.arms:
+        out[f"train_acc_{arm}"] = final(r.runs[arm], "eval_train_acc", CHANCE)
+        out[f"test_nll_{arm}"] = final(r.runs[arm], "eval_test_loss", LN10)
+    return out
+
+
+C4F = Hypothesis(
+    id="C4.f", claim="C4", role="evidence", group="C4.population", confirmatory=False,
+    title="batch noise removed: BN's test accuracy falls",
+    statement="Standard BN reaches higher test accuracy than the same network normalized by population "
+              "(running) statistics during training, which keeps the normalization and removes the noise of "
+              "mini-batch statistics.",
+    source="Ioffe & Szegedy 2015, Sec. 3.4; Luo et al. 2019 (BN = population normalization + gamma decay)",
+    stance="supports",
+    metric=f"final test accuracy (eval mode), one value per seed, paired by seed; a diverged seed counts as "
+           f"chance ({CHANCE})",
+    arms=("bn", "bn_pop"), direction="greater", test="wilcoxon", paired=True, budgets=C4_BUDGETS,
+    notes="Exploratory, registered before it ran (issue 14). The BN arm is C4.a's G = 128 ensemble; the other "
+          "arm is the same spec with norm bn_pop (harness/norms.py). Both at lr 0.1. Removing the batch "
+          "statistics also removes the gradient through them (Ioffe Sec. 2 warns that normalizing outside the "
+          "gradient can let parameters grow), so a loss here may be an optimization effect: train accuracy "
+          "per arm is in extra.",
+    design=Design({"bn": Arm(ghost_spec(128), by_profile=WIDTH_BY_PROFILE),
+                   "bn_pop": Arm(population_spec(), by_profile=WIDTH_BY_PROFILE)}, TEST_ACC,
+                  controls=(Control("pop_as_bn", "the population-statistics arm is standard BN too",
+                                    arms={"bn_pop": "bn"}),), extra=noise_removed_extra))
+
+HYPOTHESES = (C4A, C4B, C4C, C4D1, C4D2, C4E, C4F)
 
 CLAIM = Claim(
     id="C4",

@@ -101,8 +101,9 @@ def relative_drift(arrays) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------------- S.a-S.d
 LABELS = {"probe_land_loss_range": "loss range along g", "probe_land_grad_pred": "max |dg| / |g|",
-          "probe_land_beta_eff": "effective beta-smoothness"}
-FILLS = {"probe_land_loss_range": LN10, "probe_land_grad_pred": 10.0, "probe_land_beta_eff": 1e3}  # no finite probe
+          "probe_land_beta_eff": "effective beta-smoothness", "probe_land_fo_range": "first-order-corrected range"}
+FILLS = {"probe_land_loss_range": LN10, "probe_land_grad_pred": 10.0, "probe_land_beta_eff": 1e3,   # no finite probe
+         "probe_land_fo_range": LN10}
 
 
 def _measured(r):
@@ -420,6 +421,62 @@ SF_V3 = Hypothesis(
     notes=SF_MATH, **SF_COMMON,
     design=theorem41_design("1/sqrt(m)"))
 
+# ---------------------------------------------------------------------------------------------- S.g, S.a3
+# Mechanism-separating arms (issue 14), registered before they ran: does the smoothing need batch statistics
+# (GroupNorm: none), the division by a batch scale (weight norm + mean-only BN: centring only), or the batch
+# noise (BN with population statistics: normalization kept, noise removed)? Same measure, gate and plain arm
+# as S.a (the plain arm is S.a's ensemble: the same seeds and store entry).
+MECHANISM_NORMS = {
+    "gn": ("GroupNorm (8 groups of 16 units) normalizes each sample over groups of units: no batch statistics",
+           "Wu & He 2018 (GroupNorm)"),
+    "wn_mobn": ("weight normalization with mean-only BN: the batch mean is subtracted, the scale comes from the "
+                "weights, not from batch statistics", "Salimans & Kingma 2016, Sec. 2-3"),
+    "bn_pop": ("BN normalizing with running (population) statistics in training as in eval: the normalization is "
+               "kept, the batch noise and the gradient through the batch statistics are removed",
+               "Ioffe & Szegedy 2015, Sec. 2 (normalization outside the gradient); Ioffe 2017"),
+}
+LOSS_RANGE_AT_EDGE = Metric("S.landscape", {"key": "probe_land_loss_range", "fill": FILLS["probe_land_loss_range"]},
+                            at_lr=LR_EDGE)
+
+
+def mechanism_hypothesis(i: int, norm: str) -> Hypothesis:
+    what, source = MECHANISM_NORMS[norm]
+    return Hypothesis(
+        id=f"S.g{i}", role="evidence", group=f"S.mechanism.{norm}", confirmatory=False,
+        title=f"{norm}: loss varies less along the gradient than without normalization",
+        statement=f"At lr 0.3 the loss at theta - eta g, eta in lr x [0.5, 4], spans a smaller range with {what}, "
+                  "than in the same network without normalization.",
+        source=f"{source}; measure of {SOURCE_LANDSCAPE} (Fig. 4a)", stance="supports",
+        metric=f"as S.a, {norm} in place of BN. {GATE_TEXT}", arms=(norm, "none"), direction="less",
+        test="wilcoxon", paired=True, claim="S", budgets=BUDGETS, alpha=0.01,
+        notes="Exploratory, not piloted; registered before it ran (issue 14). If S.a holds and this one fails, "
+              "the smoothing needs what this normalizer lacks. The loss range carries the first-order term "
+              "eta |g|^2 (see S.a3).",
+        design=Design({norm: landscape_arm(norm), "none": LANDSCAPE_ARMS["none"]}, LOSS_RANGE_AT_EDGE,
+                      criteria=gates(LR_EDGE, (norm, "none")),
+                      controls=(Control(f"{norm}_is_none", f"the plain network in place of {norm}",
+                                        arms={norm: "none"}),), extra=lp_extra))
+
+
+SG = tuple(mechanism_hypothesis(i, norm) for i, norm in enumerate(MECHANISM_NORMS, 1))
+
+SA3 = Hypothesis(
+    id="S.a3", role="evidence", group="S.landscape", confirmatory=False,
+    title="first-order-corrected loss range is smaller with BN",
+    statement="Near the plain network's stability edge (lr 0.3), the loss along the gradient deviates less from "
+              "its first-order prediction L - eta |g|^2 with BN: the range over eta of L(theta - eta g) - "
+              "(L(theta) - eta |g|^2) is smaller than without BN.",
+    source=SOURCE_LANDSCAPE + " (Fig. 4a); van Laarhoven 2017 and Arora, Li & Lyu 2019 (BN's effective "
+           "learning-rate decay)", stance="supports",
+    metric="per seed: median over probes of max_eta - min_eta of L(theta - eta g) - (L(theta) - eta |g|^2), "
+           f"same probes and runs as S.a; a seed with no finite probe counts as ln 10. {GATE_TEXT}",
+    direction="less", test="wilcoxon", paired=True, **COMMON,
+    notes="Exploratory (issue 14): S.a's raw range is dominated by the first-order term eta |g|^2, and under BN "
+          "|g| shrinks as 1/|W| while |W| grows, so 'smoother with BN' can be an automatic decay of the "
+          "learning rate. This measure removes the first-order term; the step sizes are still lr x factor, not "
+          "effective-learning-rate units (not yet built).",
+    design=landscape_design("probe_land_fo_range", LR_EDGE))
+
 CLAIM = Claim(
     id="S",
     article_text="Santurkar et al.'s own explanation: BN helps because it makes the loss landscape smoother - the "
@@ -427,6 +484,6 @@ CLAIM = Claim(
                  "normalizations do the same without stabilizing distributions; a single BN layer provably "
                  "shrinks the gradient (Thm 4.1).",
     source="Santurkar, Tsipras, Ilyas, Madry 2018 (NeurIPS), arXiv:1805.11604 v3, Sec. 3-4, App. A.2.2",
-    hypotheses=(SA, SB, SC, SD, *SE_SPEED.values(), *SE_DRIFT.values(), SF, SF_V3),
+    hypotheses=(SA, SB, SC, SD, *SE_SPEED.values(), *SE_DRIFT.values(), SF, SF_V3, SA3, *SG),
     article_side=False,
 )

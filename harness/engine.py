@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from . import data, nets, norms
-from .spec import TrainSpec
+from .spec import NOISY_NORMS, STATELESS_NORMS, TrainSpec
 
 THREADS = int(os.environ.get("BNCLAIMS_THREADS", "1"))
 torch.set_num_threads(THREADS)      # 2 threads on a loaded 2-core box run up to 100x slower
@@ -171,9 +171,10 @@ def train_batched(spec: TrainSpec, seeds, lrs=None, device=None):
     arrays = _eval_arrays(evals, alive_mask=_alive_after(diverged, [e[0] for e in evals]))
     arrays.update(seeds=np.array(seeds), lr=lr_array(spec, lrs, k), train_loss=_np(train_loss),
                   diverged_at=diverged.numpy())
-    for l, st in net.states.items():   # running statistics (LayerNorm keeps none), final affine parameters
-        if m.norm != "ln":
+    for l, st in net.states.items():   # running statistics (LayerNorm, GroupNorm keep none), final affine parameters
+        if m.norm not in STATELESS_NORMS:
             arrays[f"running_mean{l}"] = _np(st.mean.view(k, -1))
+        if m.norm not in STATELESS_NORMS + ("wn_mobn",):
             arrays[f"running_var{l}"] = _np(st.var.view(k, -1))
         if f"g{l}" in net.params:
             arrays[f"gamma{l}"] = _np(net.params[f"g{l}"])
@@ -363,7 +364,7 @@ def _train_one_reference(spec: TrainSpec, seed: int) -> dict:
         opt = torch.optim.Adam(params, lr=spec.lr, betas=ADAM_BETAS, eps=ADAM_EPS)
     masks = getattr(model, "_bnclaims_masks", {})
     order = data.BatchOrder(ds.x.shape[0], spec.batch_size, seed)
-    noisy = [mod for mod in model.modules() if isinstance(mod, nets._StackedNormModule) and m.norm == "noisy_bn"]
+    noisy = [mod for mod in model.modules() if isinstance(mod, nets._StackedNormModule) and m.norm in NOISY_NORMS]
     gen = data.generator(seed, "noise") if noisy else None
     bs = spec.batch_size or ds.x.shape[0]
     train_loss = np.full(spec.steps, np.nan)
@@ -397,11 +398,14 @@ def _train_one_reference(spec: TrainSpec, seed: int) -> dict:
         out["eval_" + key] = np.array([done[t][key] if done.get(t) is not None else np.nan for t in steps],
                                       dtype=np.float64)
     out["train_loss"] = train_loss
-    norm_mods = [mod for mod in model.modules() if isinstance(mod, (torch.nn.BatchNorm1d, nets._StackedNormModule))]
+    norm_mods = [mod for mod in model.modules()
+                 if isinstance(mod, (torch.nn.BatchNorm1d, nets._StackedNormModule, nets.MeanOnlyBatchNorm1d))]
     for l, mod in zip(spec.model.norm_layers or range(len(norm_mods)), norm_mods):
         stacked = isinstance(mod, nets._StackedNormModule)
-        rm, rv = (mod.state.mean, mod.state.var) if stacked else (mod.running_mean, mod.running_var)
-        out[f"running_mean{l}"], out[f"running_var{l}"] = rm.numpy().copy(), rv.numpy().copy()
+        rm, rv = (mod.state.mean, mod.state.var) if stacked else (mod.running_mean, getattr(mod, "running_var", None))
+        out[f"running_mean{l}"] = rm.numpy().copy()
+        if rv is not None:
+            out[f"running_var{l}"] = rv.numpy().copy()
     return out
 
 
@@ -409,7 +413,7 @@ def _reference_trainable(spec, model, seed):
     """Parameters handed to the optimizer, honouring freeze_output and the trainable mode."""
     linears = [mod for mod in model.modules() if isinstance(mod, torch.nn.Linear)]
     norms_ = [mod for mod in model.modules()
-              if isinstance(mod, (torch.nn.BatchNorm1d, torch.nn.LayerNorm, nets._StackedNormModule))]
+              if isinstance(mod, (torch.nn.BatchNorm1d, torch.nn.LayerNorm, torch.nn.GroupNorm, nets._StackedNormModule))]
     frozen = set()
     if spec.freeze_output:
         frozen |= {id(p) for p in linears[-1].parameters()}

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from . import norms
 from .data import generator
-from .spec import ModelSpec
+from .spec import NOISY_NORMS, ModelSpec
 
 ACT = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "linear": lambda x: x}
 ACT_MODULE = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "linear": nn.Identity}
@@ -81,7 +81,10 @@ class StackedNet:
             if l < self.hidden and m.normed(l):
                 h = per_seed[0][l]["w"].shape[0]
                 self.states[l] = norms.NormState(self.k, h)
-                if m.norm != "bn_noaffine":
+                if m.norm == "wn_mobn":     # g = |v| per unit: the initial weights are the plain net's
+                    self.params[f"g{l}"] = self.params[f"w{l}"].norm(dim=2).clone()
+                    self.params[f"be{l}"] = torch.zeros(self.k, h)
+                elif m.norm not in ("bn_noaffine", "noisy_none"):
                     self.params[f"g{l}"] = torch.ones(self.k, h)
                     self.params[f"be{l}"] = torch.zeros(self.k, h)
         for p in self.params.values():
@@ -112,15 +115,17 @@ class StackedNet:
                 return z.transpose(1, 2)
             zn = z
             if l in self.states:
+                wscale = norms.weight_norm_scale(params[f"w{l}"], params[f"g{l}"]) if m.norm == "wn_mobn" else None
                 zn = norms.apply_norm(m.norm, z, self.states[l], params.get(f"g{l}"), params.get(f"be{l}"),
                                       train=train, update=update, momentum=m.bn_momentum, eps=m.bn_eps,
-                                      ghost=m.ghost_size, noise=None if noise is None else noise[l])
+                                      ghost=m.ghost_size, noise=None if noise is None else noise[l],
+                                      groups=m.n_groups, wscale=wscale)
             if record is not None:
                 record.append((z.transpose(1, 2), zn.transpose(1, 2)))
             h = act(zn)
 
     def noise_layers(self) -> list[int]:
-        return [l for l in self.states] if self.m.norm == "noisy_bn" else []
+        return [l for l in self.states] if self.m.norm in NOISY_NORMS else []
 
 
 # ---------------------------------------------------------------- per-seed reference modules
@@ -144,8 +149,43 @@ class _StackedNormModule(nn.Module):
         return out.squeeze(0).T
 
 
+class PopulationBatchNorm1d(nn.BatchNorm1d):
+    """nn.BatchNorm1d that normalizes with its running statistics in training too (eval-mode BN), while each
+    training batch updates them as BN does: the reference for the `bn_pop` arm."""
+
+    def forward(self, x):
+        out = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, training=False,
+                           eps=self.eps)
+        if self.training:
+            with torch.no_grad():
+                rm, rv = self.running_mean.clone(), self.running_var.clone()
+                F.batch_norm(x.detach(), rm, rv, training=True, momentum=self.momentum, eps=self.eps)
+                self.running_mean, self.running_var = rm, rv
+        return out
+
+
+class MeanOnlyBatchNorm1d(nn.Module):
+    """Salimans & Kingma 2016: subtract the batch mean (eval: a running mean), add a learned bias."""
+
+    def __init__(self, h: int, momentum: float):
+        super().__init__()
+        self.momentum = momentum
+        self.bias = nn.Parameter(torch.zeros(h))
+        self.register_buffer("running_mean", torch.zeros(h))
+
+    def forward(self, t):
+        if self.training:
+            mu = t.mean(0)
+            with torch.no_grad():
+                self.running_mean = self.running_mean * (1 - self.momentum) + mu.detach() * self.momentum
+        else:
+            mu = self.running_mean
+        return t - mu + self.bias
+
+
 def reference_mlp(m: ModelSpec, d_in: int, d_out: int, seed: int) -> nn.Sequential:
-    """nn.Linear / nn.BatchNorm1d or nn.LayerNorm / activation, weights from init_params (same as the stacked net)."""
+    """nn.Linear / nn.BatchNorm1d, nn.LayerNorm or nn.GroupNorm / activation, weights from init_params
+    (the same as the stacked net); wn_mobn: torch's weight_norm parametrization of the Linear."""
     per = init_params(m, d_in, d_out, seed)
     layers: list[nn.Module] = []
     for l, p in enumerate(per):
@@ -155,14 +195,21 @@ def reference_mlp(m: ModelSpec, d_in: int, d_out: int, seed: int) -> nn.Sequenti
             lin.weight.copy_(p["w"])
             if lin.bias is not None:
                 lin.bias.copy_(p["b"])
-        layers.append(lin)
+        wn = l < n_hidden(m) and m.normed(l) and m.norm == "wn_mobn"
+        layers.append(nn.utils.parametrizations.weight_norm(lin, dim=0) if wn else lin)
         if l < n_hidden(m):
             if m.normed(l):
                 if m.norm in ("bn", "bn_noaffine"):
                     layers.append(nn.BatchNorm1d(fo, eps=m.bn_eps, momentum=m.bn_momentum,
                                                  affine=m.norm == "bn"))
+                elif m.norm == "bn_pop":
+                    layers.append(PopulationBatchNorm1d(fo, eps=m.bn_eps, momentum=m.bn_momentum))
+                elif m.norm == "wn_mobn":
+                    layers.append(MeanOnlyBatchNorm1d(fo, m.bn_momentum))
                 elif m.norm == "ln":
                     layers.append(nn.LayerNorm(fo, eps=m.bn_eps))
+                elif m.norm == "gn":
+                    layers.append(nn.GroupNorm(m.n_groups, fo, eps=m.bn_eps))
                 else:
                     layers.append(_StackedNormModule(m, fo))
             layers.append(ACT_MODULE[m.activation]())

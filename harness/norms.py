@@ -4,7 +4,12 @@ Standard BN runs through F.batch_norm on a [1, K*H, B] view of that contiguous t
 so each seed's running statistics are exact and the kernel is the one torch uses. Noisy BN (Santurkar et al. 2018, Alg. 1), ghost
 BN (Hoffer et al. 2017) and lp normalization (Santurkar Sec. 3.3) are written out here. K = 1
 gives the per-seed layer used by the reference engine. LayerNorm (Ba et al. 2016) normalizes each
-sample over its units instead and keeps no running statistics.
+sample over its units instead and keeps no running statistics; GroupNorm (Wu & He 2018) does so over
+groups of units. Two arms separate BN's mechanisms: weight normalization with mean-only BN (Salimans &
+Kingma 2016), which keeps the centring but scales by the weights instead of by batch statistics, and BN
+with population statistics in training (`bn_pop`), which keeps the normalization but removes the batch
+noise: every sample is normalized by the running statistics of earlier batches, so no sample's output
+depends on the others in its batch, and the statistics are constants to the gradient.
 """
 from __future__ import annotations
 
@@ -85,6 +90,47 @@ def layer_norm(z, gamma, beta, *, eps):
     return _affine(out, gamma, beta)
 
 
+def group_norm(z, gamma, beta, *, groups, eps):
+    """z [K, H, B]; statistics per seed, sample and group of H/groups consecutive units (as nn.GroupNorm)."""
+    k, h, b = z.shape
+    out = F.group_norm(z.transpose(1, 2).reshape(k * b, h), groups, eps=eps).view(k, b, h).transpose(1, 2)
+    return _affine(out, gamma, beta)
+
+
+def population_batch_norm(z, state, gamma, beta, *, train, update, momentum, eps):
+    """Normalize with the running statistics (those of earlier batches, constants to the gradient), in
+    training as in eval; in training the batch's statistics then update them exactly as BN's would."""
+    k, h, b = z.shape
+    z2 = z.view(1, k * h, b)
+    mean, var = state.mean, state.var
+    out = F.batch_norm(z2, mean, var, _flat(gamma), _flat(beta), training=False, eps=eps)
+    if train and update:
+        with torch.no_grad():     # new tensors: the ones above are saved for the backward pass
+            new_mean, new_var = mean.clone(), var.clone()
+            F.batch_norm(z2.detach(), new_mean, new_var, training=True, momentum=momentum, eps=eps)
+            state.mean, state.var = new_mean, new_var
+    return out.view(k, h, b)
+
+
+def mean_only_batch_norm(t, state, beta, *, train, update, momentum):
+    """Salimans & Kingma 2016, Sec. 2.2: subtract the batch mean (eval: the running mean), add a bias; no
+    division. `t` [K, H, B] is the weight-normalized layer's output."""
+    k, h, _ = t.shape
+    if train:
+        mu = t.mean(2, keepdim=True)
+        if update:
+            with torch.no_grad():
+                state.mean = state.mean * (1 - momentum) + mu.detach().reshape(-1) * momentum
+    else:
+        mu = state.mean.view(k, h, 1)
+    return t - mu + beta.unsqueeze(2)
+
+
+def weight_norm_scale(w, g):
+    """Per-unit factor g / |v| that turns v x into the weight-normalized layer's output ([K, H])."""
+    return g / w.norm(dim=2)
+
+
 def _affine(x, gamma, beta):
     if gamma is None:
         return x
@@ -107,13 +153,17 @@ def draw_noise(gen: torch.Generator, n_layers: int, b: int, h: int, cfg) -> torc
     return torch.stack([scale, shift], 1)
 
 
-def apply_norm(kind, z, state, gamma, beta, *, train, update, momentum, eps, ghost=0, noise=None):
-    """Dispatch on the spec's norm name; z is [K, H, B]; `noise` is [K, 2, B, H] for noisy_bn in training."""
+def apply_norm(kind, z, state, gamma, beta, *, train, update, momentum, eps, ghost=0, noise=None, groups=8,
+               wscale=None):
+    """Dispatch on the spec's norm name; z is [K, H, B]; `noise` is [K, 2, B, H] for noisy_bn in training;
+    `wscale` [K, H] is wn_mobn's g / |v| (gamma is then that g and plays no further part)."""
     if kind in ("bn", "bn_noaffine", "noisy_bn"):
         out = batch_norm(z, state, gamma, beta, train=train, update=update, momentum=momentum, eps=eps)
         if kind == "noisy_bn" and train:
             out = out * noise[:, 0].transpose(1, 2) + noise[:, 1].transpose(1, 2)
         return out
+    if kind == "noisy_none":      # Santurkar's noise in the plain net: no normalization at all
+        return z * noise[:, 0].transpose(1, 2) + noise[:, 1].transpose(1, 2) if train else z
     if kind == "ghost_bn":
         return ghost_batch_norm(z, state, gamma, beta, ghost=ghost, train=train, update=update,
                                 momentum=momentum, eps=eps)
@@ -122,4 +172,11 @@ def apply_norm(kind, z, state, gamma, beta, *, train, update, momentum, eps, gho
         return lp_norm(z, state, gamma, beta, p=p, train=train, update=update, momentum=momentum, eps=eps)
     if kind == "ln":
         return layer_norm(z, gamma, beta, eps=eps)
+    if kind == "gn":
+        return group_norm(z, gamma, beta, groups=groups, eps=eps)
+    if kind == "bn_pop":
+        return population_batch_norm(z, state, gamma, beta, train=train, update=update, momentum=momentum, eps=eps)
+    if kind == "wn_mobn":
+        return mean_only_batch_norm(z * wscale.unsqueeze(2), state, beta, train=train, update=update,
+                                    momentum=momentum)
     raise ValueError(f"unknown norm {kind!r}")

@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 ARCHS = ("mlp", "cnn", "dln")
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "linear")
 INITS = ("default", "he", "glorot", "small_gaussian")
-NORMS = ("none", "bn", "bn_noaffine", "noisy_bn", "ghost_bn", "l1", "l2", "linf", "ln")
+NORMS = ("none", "bn", "bn_noaffine", "noisy_bn", "ghost_bn", "l1", "l2", "linf", "ln", "gn", "wn_mobn", "bn_pop",
+         "noisy_none")
+# Norms that keep no running statistics (the same computation in train and eval).
+STATELESS_NORMS = ("ln", "gn", "noisy_none")
+NOISY_NORMS = ("noisy_bn", "noisy_none")   # Santurkar Alg. 1 noise after BN, or in the plain net
+# Fields added after run keys were first written: they enter a spec's canonical form (and so its hash)
+# only when set away from their default, so every earlier spec keeps its hash and its store entries.
+LATE_FIELDS = {"groups": 0}
 DATASETS = ("mnist1d", "synthetic", "dln")
 OPTIMIZERS = ("sgd", "adam")
 TRAINABLE = ("all", "bn_affine", "random_linear")
@@ -34,6 +41,7 @@ class ModelSpec:
     bn_momentum: float = 0.1
     noise: tuple = (0.5, 1.25, 0.1, 0.1)   # noisy_bn (Santurkar Alg. 1): n_mu, n_sigma, r_mu, r_sigma
     bias: bool | None = None      # None: bias unless the layer is followed by a norm (Ioffe Sec. 3.2)
+    groups: int = 0               # gn: number of unit groups (GroupNorm, Wu & He 2018); 0 = 8
 
     def __post_init__(self):
         _check("arch", self.arch, ARCHS)
@@ -44,14 +52,24 @@ class ModelSpec:
             raise ValueError("depth and width must be >= 1")
         if self.norm == "ghost_bn" and self.ghost_size < 2:
             raise ValueError("ghost_bn needs ghost_size >= 2")
+        if self.groups < 0 or (self.norm == "gn" and self.width % self.n_groups):
+            raise ValueError(f"gn needs the width ({self.width}) to be a multiple of groups ({self.n_groups})")
+        if self.norm == "gn" and self.arch == "dln":
+            raise ValueError("gn is defined for the MLP (width units), not the deep linear net")
         if self.arch == "cnn" and self.norm not in ("none", "bn", "bn_noaffine"):
             raise ValueError(f"the CNN supports norm none, bn or bn_noaffine, not {self.norm!r}")
+
+    @property
+    def n_groups(self) -> int:
+        return self.groups or 8
 
     def normed(self, layer: int) -> bool:
         return self.norm != "none" and (not self.norm_layers or layer in self.norm_layers)
 
     def has_bias(self, layer: int) -> bool:
-        return (not self.normed(layer)) if self.bias is None else self.bias
+        if self.bias is not None:
+            return self.bias
+        return not self.normed(layer) or self.norm == "noisy_none"     # the noisy plain net keeps its biases
 
 
 @dataclass(frozen=True)
@@ -90,6 +108,8 @@ class TrainSpec:
         hidden = self.model.depth - 1 if self.model.arch == "dln" else self.model.depth
         if any(not 0 <= int(i) < hidden for i in self.probe_layers):
             raise ValueError(f"probe_layers {self.probe_layers} out of range for {hidden} hidden layers")
+        if self.model.norm == "wn_mobn" and self.trainable != "all":
+            raise ValueError("wn_mobn (weight normalization) trains all parameters; trainable must be 'all'")
         if self.model.norm == "ghost_bn" and self.batch_size and self.batch_size % self.model.ghost_size:
             raise ValueError(f"batch size {self.batch_size} is not a multiple of ghost size {self.model.ghost_size}")
 
@@ -106,6 +126,11 @@ def _check(name, value, allowed):
 
 def spec_dict(spec) -> dict:
     d = dataclasses.asdict(spec)
+    for part in (d, d.get("model")):
+        if isinstance(part, dict):
+            for name, default in LATE_FIELDS.items():
+                if name in part and part[name] == default:
+                    del part[name]
     return json.loads(json.dumps(d))    # tuples -> lists, canonical builtins
 
 

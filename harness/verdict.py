@@ -58,8 +58,9 @@ def apply_criteria(stats: dict, results: list[tuple]) -> dict:
 def outcome(verdict: str, *, expect: str, confirmatory: bool, profile: str) -> tuple[str, str]:
     """(pytest outcome, why) of a hypothesis. Under smoke nothing is asserted. Reproduced as expected
     passes; a pre-registered "not reproduced" that happens is a strict expected failure (reproducing
-    it fails); an inconclusive confirmatory check fails, an inconclusive exploratory one is xfailed
-    (non-gating, never a pass)."""
+    it fails); an inconclusive confirmatory check fails. An exploratory check is non-gating: whatever it
+    measures against its expectation (inconclusive, or the other verdict) is xfailed with the finding as
+    its reason, never a pass."""
     if profile == "smoke":
         return PASSED, "smoke profile: no verdict asserted"
     if verdict == "inconclusive":
@@ -69,6 +70,9 @@ def outcome(verdict: str, *, expect: str, confirmatory: bool, profile: str) -> t
                         "Raise the budget or revisit the design.")
     if verdict == expect == "reproduced":
         return PASSED, "reproduced"
+    if not confirmatory and verdict != expect:
+        return XFAILED, (f"exploratory, non-gating: {verdict.upper()} where {expect!r} was pre-registered "
+                         "(a finding, shown in the report; not a pass)")
     if verdict == expect == "not reproduced":
         return XFAILED, "pre-registered expected failure"
     if expect == "not reproduced" and verdict == "reproduced":

@@ -81,3 +81,16 @@ def test_identical_run_controls_are_called_plumbing():
     h = next(h for h in registry.all_hypotheses(("builtin",)) if h.id == "C2.a")
     kinds = {c.name: control_kind(h, c) for c in controls_of(h)}
     assert kinds == {"control": "plumbing", AA: "null"}
+
+
+def test_exploratory_checks_are_non_gating_whatever_they_find():
+    """An exploratory check's unexpected verdict is xfailed with the finding as its reason (never a pass);
+    a confirmatory one fails."""
+    from harness import verdict as vd
+    out = lambda v, e, c: vd.outcome(v, expect=e, confirmatory=c, profile="ci")[0]
+    assert out("not reproduced", "reproduced", False) == vd.XFAILED
+    assert out("reproduced", "not reproduced", False) == vd.XFAILED
+    assert out("reproduced", "reproduced", False) == vd.PASSED
+    assert out("not reproduced", "reproduced", True) == vd.FAILED
+    assert out("reproduced", "not reproduced", True) == vd.FAILED
+    assert "NOT REPRODUCED" in vd.outcome("not reproduced", expect="reproduced", confirmatory=False, profile="ci")[1]
