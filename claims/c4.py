@@ -302,14 +302,6 @@ def population_spec(profile: str = "ci") -> TrainSpec:
     return ghost_spec(128, profile).replace(model_norm="bn_pop")
 
 
-def noise_removed_extra(r):
-    out = {"lr": {arm: r.spec(arm).lr for arm in r.hyp.arms}}
-    for arm in r.hyp.arms:
-        out[f"train_acc_{arm}"] = final(r.runs[arm], "eval_train_acc", CHANCE)
-        out[f"test_nll_{arm}"] = final(r.runs[arm], "eval_test_loss", LN10)
-    return out
-
-
 C4F = Hypothesis(
     id="C4.f", claim="C4", role="evidence", group="C4.population", confirmatory=False,
     title="batch noise removed: BN's test accuracy falls",
@@ -329,7 +321,7 @@ C4F = Hypothesis(
     design=Design({"bn": Arm(ghost_spec(128), by_profile=WIDTH_BY_PROFILE),
                    "bn_pop": Arm(population_spec(), by_profile=WIDTH_BY_PROFILE)}, TEST_ACC,
                   controls=(Control("pop_as_bn", "the population-statistics arm is standard BN too",
-                                    arms={"bn_pop": "bn"}),), extra=noise_removed_extra))
+                                    arms={"bn_pop": "bn"}),), extra=bn_vs_none_extra))
 
 HYPOTHESES = (C4A, C4B, C4C, C4D1, C4D2, C4E, C4F)
 
