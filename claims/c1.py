@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness import checks
+from harness import checks, robustness as rb
 from harness.design import Arm, Control, Design, Metric, reduction
 from harness.evidence import figure, panels
 from harness.hypothesis import Budget, Claim, Hypothesis, FWER
@@ -434,8 +434,21 @@ C1G = Hypothesis(
 
 HYPOTHESES = (C1A, C1B, C1B2, C1C, C1C2, C1D, C1D2, C1E, C1F, C1G)
 
+# ------------------------------------------------------------------ where C1.a holds (issue 14)
+# The survey grid is full factorial (675 cells); the ci slice runs two cells, declared before any map ran:
+# lr x10 (0.2; the dossier's pilot saw the sign of gradient ICS flip at layer 4 at lr 0.1) and tanh. C1.a
+# reads only the probes at t < 500, so a slice cell trains 600 steps (7 seeds: the smallest n whose exact
+# paired Wilcoxon reaches the map's alpha 0.01).
+MAP = rb.RobustnessMap(
+    "C1.a", factors=(("lr", rb.LR_FACTORS), ("depth", rb.DEPTHS), ("activation", rb.ACTIVATIONS),
+                     ("batch_size", rb.BATCH_SIZES), ("norm", rb.NORM_FAMILY)),
+    base=(("lr", 1.0), ("depth", 4), ("activation", "relu"), ("batch_size", 64), ("norm", "bn")),
+    ci_slice=((("lr", 10.0),), (("activation", "tanh"),)), norm_arm="bn", slice_budget=Budget(seeds=7, steps=600),
+    note="lr levels multiply both arms' rate (0.02); the norm factor replaces BN in the BN arm; probed layers "
+         "beyond a smaller depth are dropped.")
+
 CLAIM = Claim(
-    id="C1",
+    id="C1", maps=(MAP,),
     article_text="Batch normalization does not remove, or even reduce, internal covariate shift; its benefit "
                  "must come from somewhere else.",
     source=f"{SANTURKAR} Sec. 2 (Def. 2.1, Figs. 1-3, 8); {IOFFE} Sec. 2, 4.1, Fig. 1",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness import checks
+from harness import checks, robustness as rb
 from harness.design import Arm, Control, Criterion, Design, Metric, reduction
 from harness.evidence import figure, panels, series
 from harness.hypothesis import Budget, Claim, Hypothesis, FWER
@@ -344,8 +344,18 @@ C2F = Hypothesis(
 
 HYPOTHESES = (C2A, C2A2, C2B, C2B2, C2C, C2D, C2E, C2F)
 
+# ------------------------------------------------------------------ where C2.a holds (issue 14)
+# No learning-rate factor: C2.a tunes each arm's rate over its own grid in every cell. Survey: 135 cells;
+# ci slice (declared before any map ran): depth 2, 7 seeds.
+MAP = rb.RobustnessMap(
+    "C2.a", factors=(("depth", rb.DEPTHS), ("activation", rb.ACTIVATIONS), ("batch_size", rb.BATCH_SIZES),
+                     ("norm", rb.NORM_FAMILY)),
+    base=(("depth", 4), ("activation", "relu"), ("batch_size", 64), ("norm", "bn")),
+    ci_slice=((("depth", 2),),), norm_arm="bn", slice_budget=Budget(seeds=7, steps=800),
+    note="each cell tunes both arms over the grid 0.01-3, as C2.a does; the norm factor replaces BN in the BN arm.")
+
 CLAIM = Claim(
-    id="C2",
+    id="C2", maps=(MAP,),
     article_text="Batch normalization speeds up training: it converges in fewer steps, tolerates higher learning "
                  "rates and is less sensitive to initialization.",
     source=f"{IOFFE} abstract, Sec. 3.3, 4.1, 4.2; {SANTURKAR} Sec. 3.1, Fig. 1, 11; Bjorck et al. 2018",

@@ -10,7 +10,7 @@ import itertools
 
 import numpy as np
 
-from harness import checks
+from harness import checks, robustness as rb
 from harness.design import Arm, Control, Design, Metric, errors, reduction
 from harness.evidence import figure, panels, series
 from harness.hypothesis import Budget, Claim, Hypothesis, FWER
@@ -490,8 +490,16 @@ C3D2 = Hypothesis(
                                     arms={"bn_only": "random_subset"}),),
                   figures=bn_only_figures, extra=bn_only_extra))
 
+# ---------------------------------------------------------------------- where C3.c1 holds (issue 14)
+# The recovery routine has settings for the rate (both phases), depth and batch size; it has no activation
+# setting (ReLU) and the claim is about BN itself, so no norm factor: 60 cells. ci slice: depth 4.
+MAP = rb.RobustnessMap(
+    "C3.c1", factors=(("lr", rb.LR_FACTORS), ("depth", (2, 4, 8)), ("batch_size", (16, 64, 128, 256))),
+    base=(("lr", 1.0), ("depth", 2), ("batch_size", 128)), ci_slice=((("depth", 4),),),
+    note="lr levels multiply both phases' rates (plain 0.05, gamma/beta 0.1); BN is inserted after hidden layer 1.")
+
 CLAIM = Claim(
-    id="C3",
+    id="C3", maps=(MAP,),
     article_text="BN's learned scale and shift (gamma, beta) can recover the activations' original distribution; "
                  "with them a layer's mean and variance are governed by two parameters instead of by all "
                  "earlier layers.",

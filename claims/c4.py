@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness import checks
+from harness import checks, robustness as rb
 from harness.design import Arm, Control, Design, Metric, reduction
 from harness.evidence import figure, panels, series
 from harness.hypothesis import Budget, Claim, Hypothesis
@@ -325,8 +325,17 @@ C4F = Hypothesis(
 
 HYPOTHESES = (C4A, C4B, C4C, C4D1, C4D2, C4E, C4F)
 
+# ---------------------------------------------------------------------- where C4.a holds (issue 14)
+# The optimizer batch is fixed by the ghost design (128), and the claim is about BN's noise, not about which
+# normalizer: the factors are the rate, depth and activation (60 cells). ci slice: tanh, 6 seeds.
+MAP = rb.RobustnessMap(
+    "C4.a", factors=(("lr", rb.LR_FACTORS), ("depth", (2, 3, 4, 8)), ("activation", rb.ACTIVATIONS)),
+    base=(("lr", 1.0), ("depth", 3), ("activation", "relu")),
+    ci_slice=((("activation", "tanh"),),), slice_budget=Budget(seeds=6, steps=1500),
+    note="lr levels multiply the rate of every ghost arm (0.1, momentum 0.9).")
+
 CLAIM = Claim(
-    id="C4",
+    id="C4", maps=(MAP,),
     article_text="BN acts as a regularizer: the noise of mini-batch statistics improves generalization.",
     source="Ioffe & Szegedy 2015 Sec. 3.4; Hoffer et al. 2017; Luo et al. 2019; Bjorck et al. 2018; Teye et al. 2018",
     hypotheses=HYPOTHESES,

@@ -1,7 +1,7 @@
 """The bnclaims command line.
 
     bnclaims list                              claims and hypotheses, with sources
-    bnclaims run [C1 C3.a ...] [--profile smoke|ci|full] [--workers N] [--compare OLD.json]
+    bnclaims run [C1 C3.a ...] [--profile smoke|ci|full|survey] [--workers N] [--compare OLD.json]
     bnclaims report claims-report/report.json [--out DIR]
     bnclaims compare OLD.json NEW.json         exit 1 if any verdict changed
     bnclaims lock --check                      exit 1 if a declaration differs from the pre-registration lock
@@ -76,6 +76,12 @@ def cmd_list(args) -> int:
             ctl = controls_of(h)
             if ctl:
                 print(f"           controls: {', '.join(f'{x.name} ({control_kind(h, x)})' for x in ctl)}")
+        for m in c.maps:
+            from harness.robustness import level_label
+            factors = "; ".join(f"{f} {', '.join(str(v) for v in levels)}" for f, levels in m.factors)
+            cells = "; ".join(", ".join(level_label(f, v) for f, v in cell) for cell in m.ci_slice) or "none"
+            print(f"  map of {m.hypothesis}: {len(m.grid())} cells in the survey profile ({factors}); "
+                  f"ci slice: {cells}; exploratory, BH at {m.alpha:g}")
     return 0
 
 

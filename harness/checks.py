@@ -21,7 +21,7 @@ CHANCE_ACC = 0.1             # accuracy of a uniform guess over 10 classes
 
 def with_budget(spec, hyp, ctx):
     """The spec with the profile's step budget (a budget of 0 steps keeps the spec's own)."""
-    steps = hyp.budget(ctx.profile).steps
+    steps = hyp.budget(ctx.budget_profile).steps
     if not steps or steps == spec.steps:
         return spec
     kw = {"steps": steps}

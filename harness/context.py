@@ -6,19 +6,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.hypothesis import PROFILES, Budget, Hypothesis
+from harness.hypothesis import RUN_PROFILES, Budget, Hypothesis
 
 
 @dataclass(frozen=True)
 class RunContext:
-    profile: str = "ci"               # budget profile: smoke | ci | full
+    profile: str = "ci"               # smoke | ci | full | survey (the ci budgets plus every map cell)
     seed_base: int = 0                # seed base b uses seeds b*10000 + i, disjoint across bases
     store: str | None = None          # run store folder (None: the store's own default)
     report_dir: str = "claims-report"  # where report.json/.md/.html are written
 
     def __post_init__(self):
-        if self.profile not in PROFILES:
-            raise ValueError(f"unknown profile {self.profile!r}; choose one of {', '.join(PROFILES)}")
+        if self.profile not in RUN_PROFILES:
+            raise ValueError(f"unknown profile {self.profile!r}; choose one of {', '.join(RUN_PROFILES)}")
         if isinstance(self.seed_base, bool) or not isinstance(self.seed_base, int):
             raise ValueError(f"seed_base must be an int >= 0, got {self.seed_base!r}")
         if self.seed_base < 0:
@@ -32,8 +32,13 @@ class RunContext:
     def smoke(self) -> bool:
         return self.profile == "smoke"
 
+    @property
+    def budget_profile(self) -> str:
+        """The budgets a run reads: survey runs at the ci budgets (it adds the robustness-map cells)."""
+        return "ci" if self.profile == "survey" else self.profile
+
     def budget(self, hyp: Hypothesis) -> Budget:
-        return hyp.budget(self.profile)
+        return hyp.budget(self.budget_profile)
 
     def seeds(self, hyp: Hypothesis) -> list[int]:
-        return hyp.seeds(self.profile, self.seed_base)
+        return hyp.seeds(self.budget_profile, self.seed_base)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-PROFILES = ("smoke", "ci", "full")
+PROFILES = ("smoke", "ci", "full")          # budget profiles a hypothesis declares
+# profiles a run can use: survey runs every robustness-map cell (harness.robustness) at the ci budgets
+RUN_PROFILES = PROFILES + ("survey",)
 VERDICTS = ("reproduced", "not reproduced", "inconclusive")
 STANCES = ("supports", "contradicts")
 DIRECTIONS = ("greater", "less", "equivalent", "decreasing", "increasing", "deterministic")
@@ -111,12 +113,16 @@ class Claim:
     hypotheses: tuple[Hypothesis, ...] = ()
     article_side: bool = True    # False for checks beyond the article (Santurkar S, Yang Y)
     fwer: float = FWER           # family-wise alpha over the claim's voting hypotheses (Bonferroni)
+    maps: tuple = ()             # harness.robustness.RobustnessMap: where the primary evidence holds
 
     def summary(self) -> dict:
         votes = [h for h in self.hypotheses if h.votes]
-        return {"id": self.id, "text": self.article_text, "source": self.source,
-                "article": self.article_side, "fwer": self.fwer, "allocation": "Bonferroni",
-                "alpha_allocated": {h.id: h.alpha for h in votes}}
+        out = {"id": self.id, "text": self.article_text, "source": self.source,
+               "article": self.article_side, "fwer": self.fwer, "allocation": "Bonferroni",
+               "alpha_allocated": {h.id: h.alpha for h in votes}}
+        if self.maps:
+            out["maps"] = [m.declaration() for m in self.maps]
+        return out
 
 
 def seed_list(n: int, seed_base: int = 0) -> list[int]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from harness import paths
 from harness.context import RunContext
-from harness.hypothesis import PROFILES
+from harness.hypothesis import RUN_PROFILES
 
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")
 
@@ -32,7 +32,8 @@ class Option:
 
 
 OPTIONS = (
-    Option("profile", "{smoke,ci,full}", "budget profile: smoke (tiny, no verdict asserted), ci (default), full",
+    Option("profile", "{smoke,ci,full,survey}", "budget profile: smoke (tiny, no verdict asserted), ci (default), "
+           "full, survey (ci budgets plus every robustness-map cell)",
            "ci"),
     Option("seed-base", "N", "seed base (int >= 0); base N uses seeds N*10000 + i (default 0)", "0"),
     Option("store", "DIR", "run store folder (default: $BNCLAIMS_STORE, else $XDG_CACHE_HOME/bnclaims/store, "
@@ -85,8 +86,8 @@ def settings(values: dict, base_dir, *, prefix: str = "--claims-", check_files: 
         return o.default if v is None else v
 
     profile = str(get("profile"))
-    if profile not in PROFILES:
-        raise OptionError(f"{prefix}profile: unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    if profile not in RUN_PROFILES:
+        raise OptionError(f"{prefix}profile: unknown profile {profile!r}; choose one of {', '.join(RUN_PROFILES)}")
     raw = str(get("seed-base"))
     try:
         seed_base = int(raw)

@@ -193,6 +193,9 @@ def claim_items(session) -> list:
     """One item per registered hypothesis and per declared control, in registry order."""
     from harness import registry
     from harness.design import DeclarationError, controls_of
+    from harness.robustness import MapError, map_hypotheses
+
+    profile = session.config.stash[_SETTINGS].ctx.profile
 
     try:
         claims = registry.claims(session.config.stash[_SETTINGS].packs)
@@ -207,6 +210,13 @@ def claim_items(session) -> list:
             for c in controls_of(hyp):
                 items.append(ClaimItem.from_parent(group, name=f"{hyp.id}[{c.name}]", hyp=hyp, claim=claim,
                                                    control=c.name, path=path))
+        try:    # robustness-map cells: exploratory items of their own (the survey profile runs every cell)
+            cells = map_hypotheses(claim, profile)
+        except (DeclarationError, MapError) as e:
+            raise pytest.UsageError(f"bnclaims: malformed robustness map: {e}") from None
+        for hyp in cells:
+            items.append(ClaimItem.from_parent(group, name=hyp.id, hyp=hyp, claim=claim,
+                                               path=_module_path(claim, session.config.rootpath)))
     return items
 
 

@@ -78,6 +78,10 @@ def _hypotheses(claims) -> dict[str, tuple[str, str]]:
             if h.id in out:
                 raise ValueError(f"{h.id}: duplicate hypothesis id")
             out[h.id] = (declaration_hash(h), h.claim)
+        for m in getattr(c, "maps", ()):        # a robustness map is pre-registered too: "C1.a@map"
+            from harness.evidence import to_builtin
+            out[f"{m.hypothesis}@map"] = (hashlib.sha256(canonical_json(to_builtin(m.declaration())).encode("utf-8"))
+                                          .hexdigest(), c.id)
     return out
 
 

@@ -72,7 +72,7 @@ def all_hypotheses(only=None) -> list[Hypothesis]:
 
 
 def matches(hyp: Hypothesis, sel: str) -> bool:
-    return hyp.id == sel or hyp.id.startswith(sel + ".") or hyp.claim == sel
+    return hyp.id == sel or hyp.id.startswith((sel + ".", sel + "@")) or hyp.claim == sel
 
 
 def find(ids: list[str], only=None) -> list[Hypothesis]:

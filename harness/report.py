@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from harness.evidence import arm_counts, fmt_ci, fmt_num, fmt_seeds, to_builtin
+from harness.robustness import build_map, is_cell, level_label
 from harness.verdict import claim_verdict, id_key  # noqa: F401  (re-exported for report users)
 
 REPORT_SCHEMA = 1
@@ -77,7 +78,8 @@ def build_report(records: list[dict], *, run_info: dict, missing=(), controls=()
         claims.setdefault(m["claim"]["id"], dict(m["claim"]))
     claim_rows = []
     for cid in sorted(claims, key=id_key):
-        recs = [r for r in records if r["claim"]["id"] == cid]
+        every = [r for r in records if r["claim"]["id"] == cid]
+        recs = [r for r in every if not is_cell(r["id"])]      # robustness-map cells do not vote
         miss = [{"id": m["id"], "title": m["hypothesis"].get("title", ""),
                  "confirmatory": m["hypothesis"].get("confirmatory", True),
                  "role": m["hypothesis"].get("role", "evidence")}
@@ -85,6 +87,11 @@ def build_report(records: list[dict], *, run_info: dict, missing=(), controls=()
         row = dict(claims[cid])
         row.update(claim_verdict(recs, profile, miss, fwer=claims[cid].get("fwer")))
         row["hypotheses"] = [r["id"] for r in recs] + [m["id"] for m in miss]
+        maps = [build_map(decl, {r["id"]: r for r in every}) for decl in claims[cid].get("maps") or []]
+        if maps:
+            row["robustness"] = maps
+            row["where"] = " ".join(m["words"] + "." for m in maps)
+            row["detail"] = f"{row['detail']}. Where it holds: {row['where']}"
         claim_rows.append(row)
 
     nulls = [c for c in controls if c.get("kind") == "null" and isinstance(c.get("alpha"), (int, float))]
@@ -349,6 +356,7 @@ def render_markdown(report: dict, files: dict[str, str] | None = None) -> str:
     by_claim = {}
     for r in report["hypotheses"]:
         by_claim.setdefault(r["claim"]["id"], []).append(r)
+    by_claim = {k: [r for r in v if not is_cell(r["id"])] for k, v in by_claim.items()}
     out = ["# bnclaims report", "", _run_line(report), "", "## Claims", "",
            "| claim | verdict | family-wise alpha | voting hypotheses | hypotheses |", "|---|---|---|---|---|"]
     for c in report["claims"]:
@@ -374,6 +382,15 @@ def render_markdown(report: dict, files: dict[str, str] | None = None) -> str:
         miss = [m for m in report.get("missing", []) if m["claim"]["id"] == c["id"]]
         for m in miss:
             out.append(f"\n- {m['id']}: no evidence (pytest outcome: {m.get('outcome', '?')})")
+        for rm in c.get("robustness") or []:
+            out += ["", f"### Where {rm['hypothesis']} holds: {rm['summary']} (of {rm['grid_cells']} in the survey grid)",
+                    "", _md_cell(rm["words"]) + ".", "", "| cell | effect [95% CI] | p | BH q | verdict | map |",
+                    "|---|---|---|---|---|---|"]
+            out += [f"| {_cell_label(x)} | {fmt_num(x['effect'], 3)} {fmt_ci(x['ci'])} | {fmt_num(x['p'], 3)} | "
+                    f"{fmt_num(x['q_bh'], 3)} | {x['verdict']} | {x['status']} |" for x in rm["cells"]]
+            out += ["", "| factor | level | cells | holds | median effect | sign flips |", "|---|---|---|---|---|---|"]
+            out += [f"| {f} | {row['level']} | {row['cells']} | {row['holds']} | {fmt_num(row['median_effect'], 3)} | "
+                    f"{'yes' if row['flips'] else 'no'} |" for f, rows in rm["main_effects"].items() for row in rows]
         figs = [spec for r in recs for spec in r.get("figures", [])]
         if figs:
             out += ["", "### Figures", ""]
@@ -412,7 +429,44 @@ _CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto
 table{border-collapse:collapse;margin:.8em 0;font-size:.9em}th,td{border:1px solid #ccc;padding:.3em .5em;
 text-align:left;vertical-align:top}th{background:#f3f3f3}.v-supported,.v-reproduced{color:#1a7f37}
 .v-contradicted,.v-not-reproduced{color:#b42318}.v-mixed,.v-inconclusive{color:#9a6700}
-figure{display:inline-block;margin:.5em}img{max-width:100%}figcaption{font-size:.85em;color:#555}"""
+figure{display:inline-block;margin:.5em}img{max-width:100%}figcaption{font-size:.85em;color:#555}
+.maps{display:flex;flex-wrap:wrap;gap:1em}table.heat td{text-align:center;min-width:4.5em}
+.m-holds{background:#d9f2e0}.m-fails{background:#f8d7d3}.m-mixed,.m-unclear{background:#fbeecb}
+.m-none{background:#eee;color:#888}caption{font-weight:600;text-align:left}"""
+
+
+def _cell_label(x: dict) -> str:
+    return ", ".join(level_label(f, v) for f, v in x["cell"].items()) or "base (the hypothesis itself)"
+
+
+def _map_html(rm: dict) -> list[str]:
+    """A robustness map: small multiples, one heat strip per factor (each level's cells, coloured by how many
+    hold), then every cell that ran."""
+    e = html.escape
+    out = [f'<h3 class="map">Where {e(rm["hypothesis"])} holds: {e(rm["summary"])} '
+           f'(of {rm["grid_cells"]} in the survey grid)</h3>', f"<p>{e(rm['words'])}.</p>", '<div class="maps">']
+    for f, levels in rm["factors"].items():
+        rows = {row["level"]: row for row in rm["main_effects"].get(f, [])}
+        out.append(f'<table class="heat"><caption>{e(f)}</caption><tr>')
+        for v in levels:
+            row = rows.get(v)
+            if row is None:
+                out.append(f'<td class="m-none" title="not run in this profile">{e(str(v))}<br>-</td>')
+                continue
+            share = row["holds"] / row["cells"]
+            cls = "m-holds" if share == 1 else "m-fails" if share == 0 else "m-mixed"
+            base = " (base)" if v == rm["base"].get(f) else ""
+            out.append(f'<td class="{cls}" title="{row["holds"]} of {row["cells"]} cells hold">{e(str(v))}{base}<br>'
+                       f'{fmt_num(row["median_effect"], 3)}<br>{row["holds"]}/{row["cells"]}</td>')
+        out.append("</tr></table>")
+    out.append("</div><table><tr><th>cell</th><th>effect [95% CI]</th><th>p</th><th>BH q</th><th>verdict</th>"
+               "<th>map</th></tr>")
+    for x in rm["cells"]:
+        out.append(f'<tr class="m-{e(x["status"])}"><td>{e(_cell_label(x))}</td><td>{fmt_num(x["effect"], 3)} '
+                   f'{e(fmt_ci(x["ci"]))}</td><td>{fmt_num(x["p"], 3)}</td><td>{fmt_num(x["q_bh"], 3)}</td>'
+                   f'<td class="{_cls(x["verdict"] or "")}">{e(str(x["verdict"]))}</td><td>{e(x["status"])}</td></tr>')
+    out.append("</table>")
+    return out
 
 
 def _cls(verdict: str) -> str:
@@ -425,7 +479,8 @@ def render_html(report: dict, figure_paths: dict[str, Path] | None = None) -> st
     figure_paths = figure_paths or {}
     by_claim = {}
     for r in report["hypotheses"]:
-        by_claim.setdefault(r["claim"]["id"], []).append(r)
+        if not is_cell(r["id"]):
+            by_claim.setdefault(r["claim"]["id"], []).append(r)
     out = ["<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
            "<title>bnclaims report</title>", f"<style>{_CSS}</style></head><body>",
            "<h1>bnclaims report</h1>",
@@ -466,6 +521,8 @@ def render_html(report: dict, figure_paths: dict[str, Path] | None = None) -> st
         for m in report.get("missing", []):
             if m["claim"]["id"] == c["id"]:
                 out.append(f"<p>{e(m['id'])}: no evidence (pytest outcome: {e(str(m.get('outcome', '?')))})</p>")
+        for rm in c.get("robustness") or []:
+            out += _map_html(rm)
         for spec in (s for r in recs for s in r.get("figures", [])):
             path = figure_paths.get(spec["id"])
             if path is None or not Path(path).exists():

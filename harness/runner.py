@@ -52,8 +52,8 @@ class Result:
 # ---------------------------------------------------------------------------------- arms and runs
 def resolve_arm(arm: ds.Arm, hyp, ctx) -> ds.Arm:
     """The arm for this profile: by_profile overrides, then the profile's step budget."""
-    over = dict(arm.by_profile.get(ctx.profile, {}))
-    steps = hyp.budget(ctx.profile).steps
+    over = dict(arm.by_profile.get(ctx.budget_profile, {}))
+    steps = hyp.budget(ctx.budget_profile).steps
     if arm.spec is not None:
         spec = arm.spec.replace(**over) if over else arm.spec
         if arm.budget:
