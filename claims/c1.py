@@ -4,10 +4,12 @@ distributional one (C1.c), plus Santurkar's noisy-BN experiment (C1.d, C1.e) and
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from harness import checks, robustness as rb
-from harness.design import Arm, Control, Design, Metric, reduction
+from harness.design import Arm, Control, Criterion, Design, Metric, reduction
 from harness.evidence import figure, panels
 from harness.hypothesis import Budget, Claim, Hypothesis, FWER
 
@@ -111,6 +113,28 @@ def distributional_drift(arrays, layers=PROBE_LAYERS, window=None, relative: boo
         d = d[(steps > window[0]) & (steps <= window[1])]
     with np.errstate(all="ignore"):
         return np.nanmean(np.nanmedian(d, 0), -1)
+
+
+@reduction("C1.normalized_gradient_ics")
+def normalized_gradient_ics(arrays, window=(0, None)) -> np.ndarray:
+    """[K]: median over the probes in [lo, hi) of |G - G'| / |G| divided by |d theta_<i| / |theta_<i| (the
+    gradient change per relative move of the earlier layers), averaged over the probed layers."""
+    steps = arrays["probe_step"]
+    lo, hi = window
+    keep = (steps >= lo) & ((steps < hi) if hi else True)
+    with np.errstate(all="ignore"):
+        v = arrays["probe_ics_rel"][keep].astype(float) / arrays["probe_ics_move"][keep].astype(float)
+        v[~np.isfinite(v)] = np.nan
+        with warnings.catch_warnings():      # a seed with no finite probe in the window counts as 0
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return checks.finite_or(np.nanmean(np.nanmedian(v, 0), -1), 0.0)
+
+
+@reduction("C1.train_loss_at")
+def train_loss_at(arrays, step: int) -> np.ndarray:
+    """Full-train-set loss at the last checkpoint <= `step` (a diverged seed: chance)."""
+    i = int(np.searchsorted(arrays["eval_step"], step, side="right")) - 1
+    return checks.finite_or(arrays["eval_train_loss"][i], LN10)
 
 
 @reduction("C1.pre_norm_drift")
@@ -414,6 +438,30 @@ C1C2 = Hypothesis(
           "where it is not forced to, against the article's wording.",
     design=Design(MLP_ARMS, Metric("C1.pre_norm_drift"), controls=(NO_BN,), figures=drift_figure))
 
+PLATEAU_STEP, PLATEAU_LOSS = 1000, 1.5     # left the plateau: full-train loss <= 1.5 (chance 2.30) by step 1000
+C1A2 = Hypothesis(
+    id="C1.a2", claim="C1", role="evidence", group="C1.mlp", confirmatory=False,
+    title="gradient ICS per unit of earlier-layer movement: BN has more",
+    statement="Once both networks have left their initial plateau, a layer's gradient changes more, per relative "
+              "step of the layers before it, in the BN network than in the plain one: |G - G'|/|G| divided by "
+              "|d theta_<i|/|theta_<i| is larger with BN.",
+    source=f"{SANTURKAR}, Def. 2.1, Sec. 2.2, Fig. 5; dossier Sec. 11 (gradient ICS on a plateau)", stance="supports",
+    metric=f"per seed: median over the probes at {PLATEAU_STEP} <= t < 2000 (every 25 steps) of "
+           "(|G - G'|/|G|) / (|d theta_<i|/|theta_<i|), averaged over hidden layers 2 and 4; same runs as C1.a. "
+           f"Gate: every seed of both arms has full-train loss <= {PLATEAU_LOSS} at step {PLATEAU_STEP}, else "
+           "inconclusive",
+    arms=("bn", "none"), direction="greater", test="wilcoxon", paired=True, budgets=MLP_BUDGETS,
+    notes="Exploratory, registered before it ran (issue 14). C1.a's cos(G, G') at t < 500 is read while the plain "
+          "net still sits on its plateau, where small updates leave cos near 1 whatever the shift; this one "
+          "divides by how far the earlier layers moved and waits until both arms train. BN's weights grow and "
+          "its gradients shrink (scale invariance), so a relative move is the comparable unit.",
+    design=Design(MLP_ARMS, Metric("C1.normalized_gradient_ics", {"window": (PLATEAU_STEP, None)}),
+                  criteria=tuple(Criterion(f"{arm} left its plateau", arm, "<=", PLATEAU_LOSS, stat="each",
+                                           on_fail="inconclusive",
+                                           metric=Metric("C1.train_loss_at", {"step": PLATEAU_STEP}))
+                                 for arm in ("bn", "none")),
+                  controls=(NO_BN,)))
+
 NOISY_PLAIN_ARMS = {"noisy_none": Arm(mlp_spec("noisy_none").replace(probes=())), "none": MLP_ARMS["none"]}
 C1G = Hypothesis(
     id="C1.g", claim="C1", role="evidence", group="C1.noisy_plain", confirmatory=False,
@@ -432,7 +480,7 @@ C1G = Hypothesis(
                   controls=(Control("control", "the noisy plain arm replaced by the clean plain network",
                                     arms={"noisy_none": "none"}),), extra=noisy_loss_extra))
 
-HYPOTHESES = (C1A, C1B, C1B2, C1C, C1C2, C1D, C1D2, C1E, C1F, C1G)
+HYPOTHESES = (C1A, C1A2, C1B, C1B2, C1C, C1C2, C1D, C1D2, C1E, C1F, C1G)
 
 # ------------------------------------------------------------------ where C1.a holds (issue 14)
 # The survey grid is full factorial (675 cells); the ci slice runs two cells, declared before any map ran:

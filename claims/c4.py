@@ -84,6 +84,56 @@ def gap(arrays) -> np.ndarray:
     return np.where(div, 0.0, arrays["train_acc"] - arrays["test_acc"])
 
 
+def _nll(logits, y, t: float) -> float:
+    z = logits / t
+    z = z - z.max(1, keepdims=True)
+    return float(np.mean(np.log(np.exp(z).sum(1)) - z[np.arange(len(y)), y]))
+
+
+def fit_temperature(logits, y) -> float:
+    """The temperature T > 0 minimizing the NLL of softmax(logits / T) (Guo et al. 2017), on log T in [-4, 4]."""
+    from scipy.optimize import minimize_scalar
+    return float(np.exp(minimize_scalar(lambda lt: _nll(logits, y, np.exp(lt)), bounds=(-4, 4),
+                                        method="bounded", options={"xatol": 1e-4}).x))
+
+
+def ece(logits, y, t: float = 1.0, bins: int = 15) -> float:
+    """Expected calibration error of softmax(logits / T): |accuracy - confidence| over 15 equal-width bins."""
+    z = logits / t
+    p = np.exp(z - z.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    conf, hit = p.max(1), (p.argmax(1) == y).astype(float)
+    idx = np.minimum((conf * bins).astype(int), bins - 1)
+    return float(sum(abs(hit[idx == b].mean() - conf[idx == b].mean()) * np.mean(idx == b)
+                     for b in range(bins) if np.any(idx == b)))
+
+
+def calibration(arrays) -> dict:
+    """Per seed: temperature (fit on the validation split), test NLL at T = 1 and at T, ECE at both."""
+    out = {"T": [], "nll": [], "nll_T": [], "ece": [], "ece_T": []}
+    for lv, yv, lt, yt in zip(arrays["final_val_logits"], arrays["final_val_labels"], arrays["final_test_logits"],
+                              arrays["final_test_labels"]):
+        lv, lt = lv.astype(np.float64), lt.astype(np.float64)
+        if not (np.all(np.isfinite(lv)) and np.all(np.isfinite(lt))):     # diverged: chance, uncalibrated
+            for k, v in (("T", np.nan), ("nll", LN10), ("nll_T", LN10), ("ece", np.nan), ("ece_T", np.nan)):
+                out[k].append(v)
+            continue
+        t = fit_temperature(lv, yv.astype(int))
+        yt = yt.astype(int)
+        out["T"].append(t)
+        out["nll"].append(_nll(lt, yt, 1.0))
+        out["nll_T"].append(_nll(lt, yt, t))
+        out["ece"].append(ece(lt, yt))
+        out["ece_T"].append(ece(lt, yt, t))
+    return {k: np.asarray(v, float) for k, v in out.items()}
+
+
+@reduction("C4.calibrated_nll")
+def calibrated_nll(arrays) -> np.ndarray:
+    """Test NLL after temperature scaling fitted on the validation split (a diverged seed: ln 10)."""
+    return calibration(arrays)["nll_T"]
+
+
 TEST_NLL = Metric("C4.final", {"key": "eval_test_loss", "fill": LN10})
 TEST_ACC = Metric("C4.final", {"key": "eval_test_acc", "fill": CHANCE})
 
@@ -297,6 +347,44 @@ C4E = Hypothesis(
                                                                           "fill": LN10})}),),
                   figures=stats_figures, extra=stats_extra))
 
+# ---------------------------------------------------------------------- calibrated NLL (issue 14)
+VAL_ROWS = 500       # the last 500 of MNIST-1D's 4000 training rows: the validation split (never trained on)
+CALIBRATED_BUDGETS = {"smoke": Budget(seeds=3, steps=40), "ci": Budget(seeds=6, steps=1500),
+                      "full": Budget(seeds=12, steps=4000)}
+CALIBRATED_ARMS = {f"G{g}": Arm(ghost_spec(g).replace(val_rows=VAL_ROWS), by_profile=WIDTH_BY_PROFILE)
+                   for g in GHOST_SIZES}
+
+
+def calibration_extra(r):
+    out = {"val_rows": VAL_ROWS}
+    for arm in r.hyp.arms:
+        cal = calibration(r.arrays[arm])
+        out[arm] = {k: v.tolist() for k, v in cal.items()}
+        out[arm]["train_acc"] = final(r.arrays[arm], "eval_train_acc", CHANCE).tolist()
+    return out
+
+
+C4A2 = Hypothesis(
+    id="C4.a2", claim="C4", role="evidence", group="C4.calibrated", confirmatory=False,
+    title="more BN noise, lower test NLL after temperature scaling",
+    statement="With the optimizer batch fixed, smaller ghost batches (more BN noise) still lower the test NLL once "
+              "each network's confidence is calibrated by a temperature fitted on a held-out validation split.",
+    source=_GHOST_SOURCE + "; Guo et al. 2017 (temperature scaling); dossier Sec. 11 (underconfidence)",
+    stance="supports",
+    metric=f"per seed: test NLL of softmax(logits / T), T fitted on the validation split (the last {VAL_ROWS} "
+           "training rows, held out from training) by minimizing its NLL; arms ordered G = 128, 32, 8; a "
+           "diverged seed counts as ln 10. ECE (15 bins) before and after scaling, and T, are in extra",
+    arms=tuple(f"G{g}" for g in GHOST_SIZES), direction="decreasing", test="trend", paired=True,
+    budgets=CALIBRATED_BUDGETS,
+    notes="Exploratory, registered before it ran (issue 14). C4.a's lower NLL with smaller ghost batches can be "
+          "underconfidence of runs that fit more slowly; temperature scaling removes a network's over- or "
+          "underconfidence without changing its predictions. Own runs (training set minus the validation "
+          "split), 6 seeds in ci for the CPU budget. " + _GHOST_NOTES,
+    design=Design(CALIBRATED_ARMS, Metric("C4.calibrated_nll"),
+                  controls=(Control("all_g128", "every arm is the G = 128 spec: no trend can exist",
+                                    arms={f"G{g}": "G128" for g in GHOST_SIZES if g != 128}),),
+                  extra=calibration_extra))
+
 # ---------------------------------------------------------------------- batch noise removed (issue 14)
 def population_spec(profile: str = "ci") -> TrainSpec:
     return ghost_spec(128, profile).replace(model_norm="bn_pop")
@@ -323,7 +411,7 @@ C4F = Hypothesis(
                   controls=(Control("pop_as_bn", "the population-statistics arm is standard BN too",
                                     arms={"bn_pop": "bn"}),), extra=bn_vs_none_extra))
 
-HYPOTHESES = (C4A, C4B, C4C, C4D1, C4D2, C4E, C4F)
+HYPOTHESES = (C4A, C4A2, C4B, C4C, C4D1, C4D2, C4E, C4F)
 
 # ---------------------------------------------------------------------- where C4.a holds (issue 14)
 # The optimizer batch is fixed by the ghost design (128), and the claim is about BN's noise, not about which

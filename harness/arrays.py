@@ -32,6 +32,13 @@ RUN_ARRAYS = (
     RunArray("eval_train_acc", "[E, K]", "fraction", "engine", "full-train-set accuracy, eval mode"),
     RunArray("eval_test_loss", "[E, K]", "nats", "engine", "test-set loss, eval mode"),
     RunArray("eval_test_acc", "[E, K]", "fraction", "engine", "test-set accuracy, eval mode"),
+    RunArray("eval_val_loss", "[E, K]", "nats", "engine, val_rows > 0", "validation-split loss, eval mode"),
+    RunArray("eval_val_acc", "[E, K]", "fraction", "engine, val_rows > 0", "validation-split accuracy, eval mode"),
+    RunArray("final_val_logits", "[K, Nv, C]", "logit", "engine, val_rows > 0",
+             "eval-mode outputs on the validation split at the end (calibration)"),
+    RunArray("final_test_logits", "[K, Nt, C]", "logit", "engine, val_rows > 0", "eval-mode outputs on the test set at the end"),
+    RunArray("final_val_labels", "[K, Nv]", "class", "engine, val_rows > 0", "the validation labels (the same row per member)"),
+    RunArray("final_test_labels", "[K, Nt]", "class", "engine, val_rows > 0", "the test labels (the same row per member)"),
     RunArray("running_mean{l}", "[K, H]", "activation", "engine, norms with running statistics",
              "BN running mean of hidden layer l at the end"),
     RunArray("running_var{l}", "[K, H]", "activation^2", "engine, norms with running statistics",
@@ -42,6 +49,8 @@ RUN_ARRAYS = (
     RunArray("probe_ics_cos", "[P, K, Lg]", "cosine", "probe ics", "cos(G, G'): layer gradient before and after "
              "the earlier layers' update (Santurkar Def. 2.1)"),
     RunArray("probe_ics_rel", "[P, K, Lg]", "ratio", "probe ics", "|G - G'| / |G|"),
+    RunArray("probe_ics_move", "[P, K, Lg]", "ratio", "probe ics", "|d theta_<i| / |theta_<i|: relative size of the "
+             "earlier layers' step that G' sees"),
     RunArray("probe_pre_mean", "[P, K, L, H]", "activation", "probe drift", "per-unit mean of the pre-norm input "
              "on the fixed probe batch"),
     RunArray("probe_pre_var", "[P, K, L, H]", "activation^2", "probe drift", "per-unit variance, pre-norm"),

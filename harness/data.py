@@ -22,6 +22,8 @@ class Dataset:
     y_test: torch.Tensor
     n_out: int
     task: str                # "classification" | "regression"
+    x_val: torch.Tensor | None = None    # validation rows carved from the end of the training set (with_validation)
+    y_val: torch.Tensor | None = None
 
 
 _MEMO: dict = {}
@@ -42,13 +44,28 @@ def load(name: str, seed: int = 42) -> Dataset:
     return _MEMO[key]
 
 
+def with_validation(ds: Dataset, rows: int) -> Dataset:
+    """The last `rows` training rows become a validation set that training never sees (rows 0: ds itself)."""
+    if not rows:
+        return ds
+    n = ds.x.shape[0]
+    if not 0 < rows < n:
+        raise ValueError(f"val_rows {rows} must leave training rows (the training set has {n})")
+    key = ("val", id(ds), rows)
+    if key not in _MEMO:
+        _MEMO[key] = Dataset(ds.x[:n - rows], ds.y[:n - rows], ds.x_test, ds.y_test, ds.n_out, ds.task,
+                             ds.x[n - rows:], ds.y[n - rows:])
+    return _MEMO[key]
+
+
 def to_device(ds: Dataset, device) -> Dataset:
     if torch.device(device).type == "cpu":
         return ds
     key = ("device", id(ds), str(device))
     if key not in _MEMO:
+        val = (None, None) if ds.x_val is None else (ds.x_val.to(device), ds.y_val.to(device))
         _MEMO[key] = Dataset(ds.x.to(device), ds.y.to(device), ds.x_test.to(device), ds.y_test.to(device),
-                             ds.n_out, ds.task)
+                             ds.n_out, ds.task, *val)
     return _MEMO[key]
 
 

@@ -82,6 +82,8 @@ class Metric:
     params: Mapping = field(default_factory=dict)
     at_lr: float | None = None
     select: str | None = None
+    tune_seeds: int = 0          # > 0 (with select): pick the rate on this many other seeds (TUNE_OFFSET + i),
+                                 # so the seeds that are compared never chose their own rate
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,8 @@ class Criterion:
 
 CONTROL_EXPECT = ("no effect", "not reproduced", "reproduced")
 AA = "aa"                  # the name of every hypothesis's A/A null control (harness.design.null_control)
-SEED_OFFSET = 1000         # an A/A arm j runs seeds base*10000 + j*SEED_OFFSET + i: disjoint from the others
+SEED_OFFSET = 1000         # an A/A arm j runs seeds base*10000 + j*SEED_OFFSET + i: disjoint
+TUNE_OFFSET = 500          # a metric's tuning seeds: base*10000 + TUNE_OFFSET + i (Metric.tune_seeds) from the others
 CONTROL_KINDS = ("null", "negative", "positive", "plumbing")
 
 
@@ -401,8 +404,12 @@ def describe(design: Design, hyp=None) -> dict:
         return out
 
     def metric(m):
-        return None if m is None else {"reduction": m.name, "params": dict(m.params), "at_lr": m.at_lr,
-                                       "select": m.select}
+        if m is None:
+            return None
+        out = {"reduction": m.name, "params": dict(m.params), "at_lr": m.at_lr, "select": m.select}
+        if m.tune_seeds:       # only where set: earlier declarations keep their hashes
+            out["tune_seeds"] = m.tune_seeds
+        return out
 
     return to_builtin({
         "arms": {k: arm(v) for k, v in design.arms.items()},

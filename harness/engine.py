@@ -117,7 +117,7 @@ def train_batched(spec: TrainSpec, seeds, lrs=None, device=None):
     t0 = time.perf_counter()
     dev = torch.device(device or DEVICE)
     seeds = [int(s) for s in seeds]
-    ds = data.to_device(data.load(spec.data, spec.data_seed), dev)
+    ds = data.to_device(data.with_validation(data.load(spec.data, spec.data_seed), spec.val_rows), dev)
     m, k = spec.model, len(seeds)
     net = nets.StackedNet(m, ds.x.shape[1], ds.n_out, seeds).to(dev)
     names = list(net.params)
@@ -171,6 +171,13 @@ def train_batched(spec: TrainSpec, seeds, lrs=None, device=None):
     arrays = _eval_arrays(evals, alive_mask=_alive_after(diverged, [e[0] for e in evals]))
     arrays.update(seeds=np.array(seeds), lr=lr_array(spec, lrs, k), train_loss=_np(train_loss),
                   diverged_at=diverged.numpy())
+    if spec.val_rows:       # final logits (eval mode) for calibration on the validation split
+        with torch.no_grad():
+            for split, x in (("val", ds.x_val), ("test", ds.x_test)):
+                arrays[f"final_{split}_logits"] = _np(net.forward(net.params, x.unsqueeze(0).expand(k, -1, -1),
+                                                                  train=False))
+        for split, y in (("val", ds.y_val), ("test", ds.y_test)):
+            arrays[f"final_{split}_labels"] = _np(y).reshape(1, -1).repeat(k, 0)
     for l, st in net.states.items():   # running statistics (LayerNorm, GroupNorm keep none), final affine parameters
         if m.norm not in STATELESS_NORMS:
             arrays[f"running_mean{l}"] = _np(st.mean.view(k, -1))
@@ -201,7 +208,7 @@ def _alive_after(diverged, steps):
 
 def _eval_arrays(evals, alive_mask):
     out = {"eval_step": np.array([e[0] for e in evals])}
-    for key in ("train_loss", "train_acc", "test_loss", "test_acc"):
+    for key in evals[0][1]:
         v = np.stack([e[1][key] for e in evals]).astype(np.float64)
         v[~alive_mask] = np.nan
         out["eval_" + key] = v
@@ -218,13 +225,18 @@ def _draw_noise(gens, layers, b, h, cfg, dev):
 def evaluate(net: nets.StackedNet, params, ds: data.Dataset) -> dict:
     """Full train and test set in eval mode (running statistics), per seed."""
     out = {}
-    for split, x, y in (("train", ds.x, ds.y), ("test", ds.x_test, ds.y_test)):
+    for split, x, y in _splits(ds):
         o = net.forward(params, x.unsqueeze(0).expand(net.k, -1, -1), train=False)
         yk = y.unsqueeze(0).expand(net.k, *y.shape)
         out[f"{split}_loss"] = _np(member_loss(ds.task, o, yk))
         out[f"{split}_acc"] = (_np((o.argmax(-1) == yk).float().mean(1)) if ds.task == "classification"
                                else np.full(net.k, np.nan))
     return out
+
+
+def _splits(ds):
+    out = [("train", ds.x, ds.y), ("test", ds.x_test, ds.y_test)]
+    return out + ([("val", ds.x_val, ds.y_val)] if ds.x_val is not None else [])
 
 
 # ----------------------------------------------------------------------------- probes
@@ -235,7 +247,8 @@ class Prober:
     """Measurements at chosen steps that leave training untouched: BN running statistics are not
     updated (train-mode batch statistics, update=False) and paired evaluations reuse the step's noise.
 
-    ics       Santurkar Def. 2.1: G at theta; G' with layers before i moved by the optimizer's actual step.
+    ics       Santurkar Def. 2.1: G at theta; G' with layers before i moved by the optimizer's actual step;
+              also how far that step moves them, |d theta_<i| / |theta_<i|.
     drift     moments of each hidden layer's input to the nonlinearity (and of the pre-norm input) on a
               fixed probe batch; step-to-step change is Ioffe's distributional shift. Also 15/50/85th
               percentiles of unit 0 of the last hidden layer (Ioffe Fig. 1b,c).
@@ -273,8 +286,15 @@ class Prober:
         params = {n: p.detach().requires_grad_(True) for n, p in self.net.params.items()}
         if "ics" in self.spec.probes:
             delta = opt.deltas(params, grads, lr, commit=False)
-            cos, rel = [], []
+            cos, rel, move = [], [], []
             for i in self.layers:
+                before = [n for n in delta if self.net.layer_of(n) < i]     # |d theta_<i| / |theta_<i| per seed
+                if before:
+                    dn = torch.stack([delta[n].flatten(1).pow(2).sum(1) for n in before]).sum(0).sqrt()
+                    pn = torch.stack([params[n].detach().flatten(1).pow(2).sum(1) for n in before]).sum(0).sqrt()
+                    move.append(dn / pn.clamp_min(1e-30))
+                else:
+                    move.append(torch.zeros(self.net.k, device=grads[f"w{i}"].device))
                 mixed = {n: (p + delta[n] if n in delta and self.net.layer_of(n) < i else p).detach().requires_grad_(True)
                          for n, p in params.items()}
                 _, g2 = self._loss_grads(mixed, xb, yb, noise, [f"w{i}"])
@@ -283,6 +303,7 @@ class Prober:
                 rel.append((g1 - g2).norm(dim=1) / g1.norm(dim=1).clamp_min(1e-30))
             self._add("ics_cos", torch.stack(cos, 1))
             self._add("ics_rel", torch.stack(rel, 1))
+            self._add("ics_move", torch.stack(move, 1))
         if "landscape" in self.spec.probes:
             self._landscape(params, xb, yb, noise, loss, grads, lr)
         if "drift" in self.spec.probes:
@@ -353,7 +374,7 @@ def train_reference(spec: TrainSpec, seeds):
 
 
 def _train_one_reference(spec: TrainSpec, seed: int) -> dict:
-    ds = data.load(spec.data, spec.data_seed)
+    ds = data.with_validation(data.load(spec.data, spec.data_seed), spec.val_rows)
     m = spec.model
     model = nets.reference_model(m, ds.x.shape[1], ds.n_out, seed)
     lossf = nets.loss_fn(ds.task)
@@ -394,9 +415,17 @@ def _train_one_reference(spec: TrainSpec, seed: int) -> dict:
     steps = list(range(0, spec.steps, spec.eval_every)) + [spec.steps]
     done = dict(evals)
     out = {"eval_step": np.array(steps), "diverged_at": np.array(diverged)}
-    for key in ("train_loss", "train_acc", "test_loss", "test_acc"):
+    for key in evals[0][1]:
         out["eval_" + key] = np.array([done[t][key] if done.get(t) is not None else np.nan for t in steps],
                                       dtype=np.float64)
+    if spec.val_rows:
+        with torch.no_grad():
+            model.eval()
+            for split, x in (("val", ds.x_val), ("test", ds.x_test)):
+                out[f"final_{split}_logits"] = (model(x).numpy().copy() if diverged < 0
+                                                else np.full((x.shape[0], ds.n_out), np.nan, np.float32))
+            for split, y in (("val", ds.y_val), ("test", ds.y_test)):
+                out[f"final_{split}_labels"] = y.numpy().copy()
     out["train_loss"] = train_loss
     norm_mods = [mod for mod in model.modules()
                  if isinstance(mod, (torch.nn.BatchNorm1d, nets._StackedNormModule, nets.MeanOnlyBatchNorm1d))]
@@ -434,7 +463,7 @@ def _evaluate_module(model, ds) -> dict:
     model.eval()
     lossf = nets.loss_fn(ds.task)
     out = {}
-    for split, x, y in (("train", ds.x, ds.y), ("test", ds.x_test, ds.y_test)):
+    for split, x, y in _splits(ds):
         o = model(x)
         out[f"{split}_loss"] = float(lossf(o, y))
         out[f"{split}_acc"] = float((o.argmax(-1) == y).float().mean()) if ds.task == "classification" else float("nan")

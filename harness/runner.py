@@ -35,6 +35,7 @@ class Result:
     lr: dict = field(default_factory=dict)       # grid arm -> the rate read (None: the whole grid)
     values: dict = field(default_factory=dict)   # arm -> np.ndarray, one number per seed
     errors: dict = field(default_factory=dict)   # deterministic checks: case -> error
+    tuning: dict = field(default_factory=dict)   # arm -> {"seeds", "lr", "by"}: rates chosen on tuning seeds
 
     def spec(self, arm: str):
         """The arm's spec as it ran (a grid arm's spec at the rate read)."""
@@ -133,6 +134,7 @@ def run_check(hyp, claim, ctx, control: str | None = None) -> dict:
         return _deterministic(res, claim, t0)
 
     memo: dict = {}
+    design = res.design = _tuned(res, design, memo)
     n_all = len(res.seeds)
     cuts = [0, n_all]
     if hyp.sequential and not ctx.smoke:
@@ -168,6 +170,24 @@ def run_check(hyp, claim, ctx, control: str | None = None) -> dict:
     for name, v in shifts.items():
         arms[name]["shift"] = float(v)
     return _evidence(res, claim, arms, stats, t0)
+
+
+def _tuned(res: Result, design: ds.Design, memo: dict) -> ds.Design:
+    """A grid arm whose metric declares tune_seeds: its rate is chosen by the metric's select reduction on
+    tuning seeds disjoint from the compared ones (harness.design.TUNE_OFFSET), then read at that rate."""
+    metrics, tuning = {}, {}
+    for name, arm in res.arms.items():
+        m = design.metric_of(name)
+        if arm.lrs and m is not None and m.select is not None and m.tune_seeds:
+            base = res.seeds[0] - res.seeds[0] % 10_000 if res.seeds else 0
+            seeds = [base + ds.TUNE_OFFSET + i for i in range(m.tune_seeds)]
+            lr = best_rate(_run_arm(arm, seeds, res.ctx, memo), arm.lrs, m.select)
+            metrics[name] = dataclasses.replace(m, at_lr=lr, select=None, tune_seeds=0)
+            tuning[name] = {"seeds": seeds, "lr": lr, "by": m.select}
+    if not metrics:
+        return design
+    res.tuning = tuning
+    return dataclasses.replace(design, metric={k: metrics.get(k, design.metric_of(k)) for k in res.arms})
 
 
 def _uses_torch(arms) -> bool:
@@ -260,6 +280,8 @@ def _evidence(res: Result, claim, arms, stats, t0, extra0=None) -> dict:
     d = res.design
     figs = d.figures(res) if d.figures else []
     extra = {**(extra0 or {}), **(d.extra(res) if d.extra else {}), "control": res.control}
+    if res.tuning:
+        extra["tuning"] = res.tuning
     if res.control is not None:
         c = res.hyp.design.control(res.control, res.hyp)
         extra["control_kind"] = ds.control_kind(res.hyp, c)

@@ -20,7 +20,7 @@ STATELESS_NORMS = ("ln", "gn", "noisy_none")
 NOISY_NORMS = ("noisy_bn", "noisy_none")   # Santurkar Alg. 1 noise after BN, or in the plain net
 # Fields added after run keys were first written: they enter a spec's canonical form (and so its hash)
 # only when set away from their default, so every earlier spec keeps its hash and its store entries.
-LATE_FIELDS = {"groups": 0}
+LATE_FIELDS = {"groups": 0, "val_rows": 0}
 DATASETS = ("mnist1d", "synthetic", "dln")
 OPTIMIZERS = ("sgd", "adam")
 TRAINABLE = ("all", "bn_affine", "random_linear")
@@ -91,11 +91,15 @@ class TrainSpec:
     probe_layers: tuple = ()       # hidden-layer indices (0-based) for ICS probes
     probe_batch: int = 512         # fixed probe batch size (first rows of the train set)
     landscape_factors: tuple = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0)
+    val_rows: int = 0              # > 0: the last rows of the training set are a validation split, never trained
+                                   # on; evaluated like train and test, and the final logits are kept
 
     def __post_init__(self):
         _check("data", self.data, DATASETS)
         _check("optimizer", self.optimizer, OPTIMIZERS)
         _check("trainable", self.trainable, TRAINABLE)
+        if self.val_rows < 0:
+            raise ValueError("val_rows must be >= 0")
         if self.steps < 0 or self.batch_size < 0 or self.eval_every < 1:
             raise ValueError("steps and batch_size must be >= 0 and eval_every >= 1")
         if not self.lr > 0:

@@ -99,3 +99,23 @@ def test_running_stats_passes_reads_eval_mode_in_both_arms():
 def test_every_control_expects_no_effect():
     for hyp in c4.HYPOTHESES:
         assert [c.expect for c in hyp.design.controls] == ["no effect"]
+
+
+def test_temperature_scaling_and_ece():
+    """A temperature fitted on data drawn from softmax(z / 2) comes out near 2; ECE falls after scaling."""
+    rng = np.random.default_rng(0)
+    z = rng.normal(0, 3, (4000, 10))
+    p = np.exp(z / 2 - (z / 2).max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    y = np.array([rng.choice(10, p=row) for row in p])
+    t = c4.fit_temperature(z, y)
+    assert 1.8 < t < 2.2
+    assert c4.ece(z, y, t) < c4.ece(z, y, 1.0)
+    assert c4._nll(z, y, t) < c4._nll(z, y, 1.0)
+    arrays = {"final_val_logits": z[None, :2000], "final_val_labels": y[None, :2000],
+              "final_test_logits": np.stack([z[2000:], np.full_like(z[2000:], np.nan)]),
+              "final_test_labels": np.stack([y[2000:], y[2000:]])}
+    arrays["final_val_logits"] = np.concatenate([arrays["final_val_logits"]] * 2)
+    arrays["final_val_labels"] = np.concatenate([arrays["final_val_labels"]] * 2)
+    out = c4.calibrated_nll(arrays)
+    assert out[1] == c4.LN10 and out[0] < c4._nll(z[2000:], y[2000:], 1.0)

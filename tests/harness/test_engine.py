@@ -122,6 +122,10 @@ def test_ics_probe_is_exact_without_earlier_layers_moving():
     np.testing.assert_allclose(a["probe_ics_cos"][:, :, 0], 1.0, atol=1e-5)
     assert np.all(a["probe_ics_rel"][:, :, 0] < 1e-4)
     assert np.all(a["probe_ics_rel"][:, :, 1] > 1e-4)       # later layers do see a shift
+    assert np.all(a["probe_ics_move"][:, :, 0] == 0) and np.all(a["probe_ics_move"][:, :, 1] > 0)
+    # at the first probe both runs sit at the same weights with the same gradient: plain SGD's move is lr-linear
+    b, _ = engine.train(spec.replace(lr=2 * spec.lr), [0, 1])
+    np.testing.assert_allclose(b["probe_ics_move"][0, :, 1], 2 * a["probe_ics_move"][0, :, 1], rtol=1e-5)
 
 
 @pytest.mark.parametrize("kind,momentum", [("sgd", 0.0), ("sgd", 0.9), ("adam", 0.0)])

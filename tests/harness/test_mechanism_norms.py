@@ -178,3 +178,22 @@ def test_noisy_plain_net_without_noise_is_the_plain_net():
     np.testing.assert_array_equal(a["train_loss"], b["train_loss"])
     loud = engine.train(base.replace(model_norm="noisy_none"), [0, 1])[0]
     assert not np.array_equal(a["train_loss"], loud["train_loss"])
+
+
+def test_validation_split_is_never_trained_on_and_matches_reference():
+    """val_rows carves the last training rows off: the training data order never reaches them, they are
+    evaluated like train and test, and the final logits come back; batched and reference agree."""
+    from harness import data
+    spec = TrainSpec(model=ModelSpec(depth=2, width=32, norm="bn"), steps=20, eval_every=10, lr=0.1, val_rows=500)
+    a, b = engine.train(spec, [0, 1], "batched")[0], engine.train(spec, [0, 1], "reference")[0]
+    full = data.load("mnist1d")
+    ds = data.with_validation(full, 500)
+    assert ds.x.shape[0] == full.x.shape[0] - 500 and torch.equal(ds.x_val, full.x[-500:])
+    assert a["final_val_logits"].shape == (2, 500, 10) and a["final_test_logits"].shape[:2] == (2, full.x_test.shape[0])
+    np.testing.assert_allclose(a["final_val_logits"], b["final_val_logits"], atol=1e-4)
+    np.testing.assert_allclose(a["eval_val_loss"], b["eval_val_loss"], atol=1e-5)
+    order = data.StackedOrder(ds.x.shape[0], 64, [0, 1])
+    assert max(int(order.next().max()) for _ in range(100)) < ds.x.shape[0]
+    assert "val_rows" not in specmod.spec_dict(TrainSpec())          # earlier specs keep their hash
+    with pytest.raises(ValueError, match="leave training rows"):
+        data.with_validation(full, full.x.shape[0])

@@ -163,3 +163,33 @@ def test_aa_control_runs_the_control_spec_on_disjoint_seeds_through_the_sequenti
     n = len(rec["none"]["values"])
     assert rec["none"]["values"] == main["arms"]["none"]["values"][:n] or len(main["arms"]["none"]["values"]) < n
     assert ev["extra"]["control_seeds"] == {"bn": rec["bn"]["seeds"], "none": rec["none"]["seeds"]}
+
+
+def test_a_tuned_rate_is_chosen_on_seeds_that_are_not_compared(monkeypatch):
+    """Metric.tune_seeds: the grid rate is picked on TUNE_OFFSET seeds of the same base, then read on the
+    compared seeds; the tuning seeds and the chosen rate go into extra."""
+    import numpy as np
+    from harness import design as ds, runner
+    from harness.context import RunContext
+    from harness.spec import TrainSpec
+
+    name = "test.tune_value"
+    if name not in ds.REDUCTIONS:
+        ds.reduction(name)(lambda arrays: arrays["v"])
+    calls = []
+
+    def fake_run(arm, seeds, ctx, memo):
+        calls.append(list(seeds))
+        return {lr: {"v": np.full(len(seeds), abs(lr - 3.0))} for lr in arm.lrs}
+
+    monkeypatch.setattr(runner, "_run_arm", fake_run)
+    arm = ds.Arm(TrainSpec(), lrs=(1.0, 3.0, 10.0))
+    design = ds.Design({"x": arm, "y": arm}, ds.Metric(name, select=name, tune_seeds=3))
+    res = runner.Result(hyp=None, ctx=RunContext(seed_base=2), design=design, control=None, seeds=[20000, 20001])
+    res.arms = dict(design.arms)
+    tuned = runner._tuned(res, design, {})
+    assert tuned.metric_of("x").at_lr == 3.0 and tuned.metric_of("x").select is None
+    assert calls[0] == [20500, 20501, 20502] and not set(calls[0]) & set(res.seeds)
+    assert res.tuning["y"] == {"seeds": [20500, 20501, 20502], "lr": 3.0, "by": name}
+    untouched = ds.Design({"x": arm, "y": arm}, ds.Metric(name, select=name))
+    assert runner._tuned(res, untouched, {}) is untouched
