@@ -306,7 +306,10 @@ C1A = Hypothesis(
     arms=("bn", "none"), direction="less", test="wilcoxon", paired=True, budgets=MLP_BUDGETS,
     notes="The relative difference |G - G'| / |G| (H1: higher with BN) is reported in extra as a second, "
           "scale-free view of the same effect; raw l2 differences are not compared because BN rescales "
-          "gradients. Early phase only: at larger rates the plain net oscillates and the sign can flip.",
+          "gradients. Early phase only: at larger rates the plain net oscillates and the sign can flip. Construct review (issue 14): the probes at "
+          "t < 500 are read while the plain net still sits on its initial plateau, where small updates leave "
+          "cos(G, G') near 1 whatever the shift; C1.a2 divides by the earlier layers' relative step and gates on "
+          "both arms training.",
     design=Design(MLP_ARMS, GRADIENT_ICS, controls=(NO_BN,), figures=mlp_cos_figure, extra=mlp_ics_extra))
 
 C1B = Hypothesis(

@@ -225,7 +225,9 @@ C2A = Hypothesis(
     metric="per seed: AUC = mean full-train-set loss (eval mode) over the checkpoints every 100 steps, at the "
            "arm's best grid rate (grid 0.01, 0.03, 0.1, 0.3, 1, 3; diverged checkpoints count as ln 10); "
            "MNIST-1D MLP 4x128 ReLU, SGD batch 64",
-    arms=("bn", "none"), direction="less", test="wilcoxon", paired=True, budgets=GRID_BUDGETS, notes=SELECTION_NOTE,
+    arms=("bn", "none"), direction="less", test="wilcoxon", paired=True, budgets=GRID_BUDGETS,
+    notes=SELECTION_NOTE + " Construct review (issue 14): choosing the rate on the compared seeds is optimistic "
+                           "for both arms; Metric(tune_seeds=...) chooses on disjoint seeds (used by C2.c2).",
     design=Design(GRID_ARMS, BEST_AUC, controls=(NO_BN,), figures=best_rate_curves, extra=best_rate_extra))
 
 C2A2 = Hypothesis(
@@ -279,7 +281,9 @@ C2C = Hypothesis(
     arms=("bn", "none"), direction="less", test="wilcoxon", paired=True, budgets=CARELESS_BUDGETS,
     notes="lr 1 is the largest rate <= 1 at which the dossier pilot's plain net stayed at chance, i.e. the rate "
           "that gives the plain net its best chance. Part of the effect is the tiny output layer, kept the "
-          "same in both arms.",
+          "same in both arms. Construct review (issue 14): close to a tautology: BN is scale-invariant in its input "
+          "weights, so the init scale cannot matter to it, and the plain net is capped at lr 1; C2.c2 tunes both "
+          "arms' rates up to 10 on disjoint seeds.",
     design=Design({"bn": Arm(careless_spec("bn")), "none": Arm(careless_spec("none"))}, Metric("C2.final_loss"),
                   criteria=(Criterion("BN trains", "bn", "<", LN10 - 0.1),
                             Criterion("plain net at chance", "none", "within", LN10, tol=0.05)),

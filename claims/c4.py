@@ -246,7 +246,9 @@ C4A = Hypothesis(
     metric=f"final test NLL (cross-entropy, eval mode, full test set), one value per seed; arms ordered G = 128, "
            f"32, 8; a diverged seed counts as ln 10",
     arms=tuple(f"G{g}" for g in GHOST_SIZES), direction="decreasing", test="trend", paired=True,
-    budgets=C4_BUDGETS, notes=_GHOST_NOTES + " Jonckheere-Terpstra over seed-level values (pairing by seed unused).",
+    budgets=C4_BUDGETS, notes=_GHOST_NOTES + " Jonckheere-Terpstra over seed-level values (pairing by seed unused). "
+    "Construct review (issue 14): a lower NLL can be miscalibration of runs that fit more slowly rather than "
+    "better generalization; C4.a2 compares the NLL after temperature scaling on a validation split.",
     design=Design(GHOST_ARMS, TEST_NLL, controls=(ALL_G128,), figures=ghost_figures, extra=ghost_extra(TEST_ACC)))
 
 C4B = Hypothesis(

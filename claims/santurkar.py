@@ -297,7 +297,10 @@ SA = Hypothesis(
            f"skipped, a seed with none left counts as ln 10. {GATE_TEXT}",
     direction="less", test="wilcoxon", paired=True, **COMMON,
     notes="4 x 128 ReLU MLP on MNIST-1D, SGD batch 64; lr 0.3 is about a tenth of the no-BN divergence rate, "
-          "as Santurkar chose the probe range relative to that rate.",
+          "as Santurkar chose the probe range relative to that rate. Construct review (issue 14): the raw range is "
+          "dominated by the first-order term eta |g|^2, and under BN |g| shrinks as the weights grow (an automatic "
+          "decay of the effective learning rate), so a smaller range can be a smaller effective step; S.a3 "
+          "removes the first-order term. Steps are nominal (lr x factor), not effective-learning-rate units.",
     design=landscape_design("probe_land_loss_range", LR_EDGE))
 
 SB = Hypothesis(
@@ -308,6 +311,8 @@ SB = Hypothesis(
     metric="per seed: median over probes of max_eta |g(theta - eta g) - g| / |g| (scale-free, since BN "
            f"rescales gradients); a seed with no finite probe counts as 10. {GATE_TEXT}",
     direction="less", test="wilcoxon", paired=True, **COMMON,
+    notes="Construct review (issue 14): measured at the same nominal steps for both arms, though BN's effective "
+          "step (eta / |W|^2 for its scale-invariant weights) shrinks as its weights grow.",
     design=landscape_design("probe_land_grad_pred", LR_EDGE))
 
 SC = Hypothesis(

@@ -214,8 +214,12 @@ def claim_items(session) -> list:
             cells = map_hypotheses(claim, profile)
         except (DeclarationError, MapError) as e:
             raise pytest.UsageError(f"bnclaims: malformed robustness map: {e}") from None
+        # the cells train runs of their own (other depths, rates, ...): a scope of their own, so --dist loadfile
+        # can put them on another worker than the claim's ensembles
+        if cells:
+            maps = ClaimGroup.from_parent(session, name=f"{claim.id}@map", nodeid=f"bnclaims/{claim.id}@map")
         for hyp in cells:
-            items.append(ClaimItem.from_parent(group, name=hyp.id, hyp=hyp, claim=claim,
+            items.append(ClaimItem.from_parent(maps, name=hyp.id, hyp=hyp, claim=claim,
                                                path=_module_path(claim, session.config.rootpath)))
     return items
 
