@@ -190,7 +190,8 @@ def _module_path(obj, default: Path) -> Path:
 
 
 def claim_items(session) -> list:
-    """One item per registered hypothesis and per declared control, in registry order."""
+    """One item per registered hypothesis and per declared control (claims by descending cost, each in
+    registry order), then the robustness-map cells."""
     from harness import registry
     from harness.design import DeclarationError, controls_of
     from harness.robustness import MapError, map_hypotheses
@@ -201,8 +202,8 @@ def claim_items(session) -> list:
         claims = registry.claims(session.config.stash[_SETTINGS].packs)
     except DeclarationError as e:
         raise pytest.UsageError(f"bnclaims: malformed claim declaration: {e}") from None
-    items = []
-    for claim in claims:
+    items, cells_items = [], []
+    for claim in sorted(claims, key=_cost_proxy, reverse=True):
         group = ClaimGroup.from_parent(session, name=claim.id, nodeid=f"bnclaims/{claim.id}")
         for hyp in claim.hypotheses:
             path = _module_path(hyp.design.figures or hyp.design.extra, session.config.rootpath)
@@ -219,9 +220,24 @@ def claim_items(session) -> list:
         if cells:
             maps = ClaimGroup.from_parent(session, name=f"{claim.id}@map", nodeid=f"bnclaims/{claim.id}@map")
         for hyp in cells:
-            items.append(ClaimItem.from_parent(maps, name=hyp.id, hyp=hyp, claim=claim,
-                                               path=_module_path(claim, session.config.rootpath)))
-    return items
+            cells_items.append(ClaimItem.from_parent(maps, name=hyp.id, hyp=hyp, claim=claim,
+                                                     path=_module_path(claim, session.config.rootpath)))
+    return items + cells_items
+
+
+def _cost_proxy(claim) -> float:
+    """Member-steps of the claim's distinct engine and routine arms at the ci budgets: an order, not a time."""
+    seen, total = set(), 0.0
+    for h in claim.hypotheses:
+        b = h.budget("ci")
+        for a in (h.design.arms.values() if h.design is not None else ()):
+            if a.constant is not None:
+                continue
+            key = (repr(a.spec), a.lrs, a.routine, repr(sorted(dict(a.settings).items())))
+            if key not in seen:
+                seen.add(key)
+                total += b.seeds * max(b.steps, 1) * max(len(a.lrs), 1)
+    return total
 
 
 # ---- selection -----------------------------------------------------------------------------
@@ -248,7 +264,9 @@ def _selected(item, ids: list[str]) -> bool:
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session, config, items):
     if _collecting(config):
-        items.extend(claim_items(session))
+        # claims first, the costliest first (test files and map cells fill the end): --dist loadfile hands out
+        # scopes in this order, so the longest claim does not start last
+        items[:0] = claim_items(session)
     ids = config.stash[_SETTINGS].ids
     if not ids:
         return
