@@ -12,7 +12,7 @@ from harness import paths
 from harness.context import RunContext
 from harness.hypothesis import RUN_PROFILES
 
-_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")
+_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*(@([A-Za-z_]+=x?[A-Za-z0-9_.]+(\+[A-Za-z_]+=x?[A-Za-z0-9_.]+)*)?)?$")
 
 
 class OptionError(ValueError):
@@ -74,7 +74,7 @@ def parse_ids(raw, flag: str = "--claims-ids") -> list[str]:
         raise OptionError(f"{flag}: give at least one id, e.g. C1,C3.a")
     bad = [s for s in ids if not _ID.match(s)]
     if bad:
-        raise OptionError(f"{flag}: malformed id(s) {', '.join(map(repr, bad))}; ids look like C1 or C1.a")
+        raise OptionError(f"{flag}: malformed id(s) {', '.join(map(repr, bad))}; ids look like C1, C1.a, C1.a@ (its map) or C1.a@lr=x10")
     return ids
 
 

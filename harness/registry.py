@@ -72,7 +72,10 @@ def all_hypotheses(only=None) -> list[Hypothesis]:
 
 
 def matches(hyp: Hypothesis, sel: str) -> bool:
-    return hyp.id == sel or hyp.id.startswith((sel + ".", sel + "@")) or hyp.claim == sel
+    """C1 selects the claim's hypotheses and map cells, C1.a the hypothesis (and C1.a.x), C1.a@ its map cells."""
+    if "@" in hyp.id:
+        return hyp.id == sel or hyp.claim == sel or (sel.endswith("@") and hyp.id.startswith(sel))
+    return hyp.id == sel or hyp.id.startswith(sel + ".") or hyp.claim == sel
 
 
 def find(ids: list[str], only=None) -> list[Hypothesis]:
@@ -81,7 +84,9 @@ def find(ids: list[str], only=None) -> list[Hypothesis]:
     hyps = all_hypotheses(only)
     chosen: list[Hypothesis] = []
     for i in ids:
-        hits = [h for h in hyps if matches(h, i)]
+        # a map cell (C1.a@lr=x10) or all of a map (C1.a@) selects through its hypothesis: the plugin
+        # builds the cells of the profile and tells an unknown cell of a known map at collection
+        hits = [h for h in hyps if matches(h, i.split("@", 1)[0])] if "@" in i else [h for h in hyps if matches(h, i)]
         if not hits:
             raise KeyError(i)
         chosen += [h for h in hits if not any(h is c for c in chosen)]

@@ -5,7 +5,7 @@ of each arm's tuned rate, depth, activation, batch size, the normalizer family),
 each (the base cell, whose evidence is the primary's), and the small slice of cells the ci profile runs.
 The `survey` profile runs the full factorial grid (sized for a GPU or a cluster).
 
-Each cell is a derived hypothesis, `C1.a@depth=2,lr=x10`: the same arms, metric, test, direction and
+Each cell is a derived hypothesis, `C1.a@depth=2+lr=x10`: the same arms, metric, test, direction and
 criteria with the cell's levels applied to every arm, exploratory (it never votes, and it is non-gating),
 at the map's alpha, with no declared controls. The runner and the plugin treat it like any hypothesis; the
 report gathers the cells of a map into one table: effect, interval and verdict per cell, Benjamini-Hochberg
@@ -101,7 +101,7 @@ def level_label(factor: str, level) -> str:
 
 
 def cell_id(hyp_id: str, cell: tuple) -> str:
-    return hyp_id + SEP + ",".join(level_label(f, v) for f, v in cell)
+    return hyp_id + SEP + "+".join(level_label(f, v) for f, v in cell)     # "," separates ids on the command line
 
 
 def is_cell(hyp_id: str) -> bool:

@@ -35,7 +35,7 @@ def test_grid_is_full_factorial_and_profiles_pick_cells():
     m = _map(ci_slice=((("lr", 10.0),),))
     assert len(m.grid()) == 15 and () in m.grid()
     assert len(m.cells("survey")) == 14 and m.cells("ci") == [(("lr", 10.0),)] == m.cells("smoke")
-    assert rb.cell_id("C1.a", (("lr", 10.0), ("depth", 2))) == "C1.a@lr=x10,depth=2"
+    assert rb.cell_id("C1.a", (("lr", 10.0), ("depth", 2))) == "C1.a@lr=x10+depth=2"
     assert c1.MAP.declaration()["grid_cells"] == 675
 
 
@@ -72,7 +72,9 @@ def test_every_declared_map_builds_its_cells():
                               (c4.CLAIM, "survey", 59), (c2.CLAIM, "survey", 134)):
         cells = rb.map_hypotheses(claim, profile)
         assert len(cells) == n and all(rb.is_cell(h.id) and not h.votes for h in cells)
-    assert registry.matches(rb.map_hypotheses(c1.CLAIM, "ci")[0], "C1.a")
+    cell = rb.map_hypotheses(c1.CLAIM, "ci")[0]
+    assert registry.matches(cell, "C1.a@") and registry.matches(cell, "C1") and registry.matches(cell, cell.id)
+    assert not registry.matches(cell, "C1.a")       # the hypothesis alone (the survey has 675 cells)
 
 
 def test_the_survey_profile_runs_at_the_ci_budgets():
@@ -112,3 +114,10 @@ def test_maps_are_in_the_lock():
     lock = json.loads(prereg.builtin_lock_path().read_text())
     for hid in ("C1.a", "C2.a", "C3.c1", "C4.a"):
         assert f"{hid}@map" in lock["hypotheses"]
+
+
+def test_cell_ids_are_valid_selections():
+    assert settings({"claims_ids": "C1.a@lr=x10,C1.a@,C4.a@depth=2+activation=tanh"}, ".").ids
+    with pytest.raises(OptionError, match="malformed"):
+        settings({"claims_ids": "C1.a@nonsense"}, ".")
+    assert [h.id for h in registry.find(["C1.a@lr=x10"])] == ["C1.a"]      # through its hypothesis
