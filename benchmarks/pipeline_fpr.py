@@ -99,6 +99,7 @@ def resampled(hyp, ctx, splits: int, rng) -> dict | None:
     grid = bool(arm.lrs)
     n = len(res.seeds)
     memo: dict = {}
+    d = res.design = runner._tuned(res, d, memo)      # a rate tuned on other seeds is tuned as in the check
     offsets = [0] + [aa.seeds[a] for a in compared if a in aa.seeds]
     pool = [runner._run_arm(arm, [s + o for s in res.seeds], ctx, memo) for o in offsets]
     pool = concat(pool, grid, n)
