@@ -30,13 +30,8 @@ def _key(arm, seeds):
     return ("routine", arm.routine, json.dumps(arm.settings, sort_keys=True, default=str), tuple(seeds))
 
 
-def _shape(arm):
-    """(depth, batch, steps, members per seed) of a run."""
-    if arm.spec is not None:
-        s = arm.spec
-        return s.model.depth, s.batch_size or 4000, s.steps, max(len(arm.lrs), 1)
-    st = arm.settings
-    return st.get("depth", 1), st.get("batch_size", 1), st.get("steps", 1), 1
+def _steps(arm) -> int:
+    return arm.spec.steps if arm.spec is not None else int(arm.settings.get("steps", 1))
 
 
 def _timed(arm, seeds, steps: int) -> float:
@@ -92,7 +87,7 @@ def main():
                     cls = _cls(name, arm)
                     if cls not in timed:
                         timed[cls] = _timed(arm, seeds, a.steps)
-                    c = timed[cls] * _shape(arm)[2]
+                    c = timed[cls] * _steps(arm)
                     cell_cost += c
                     key = _key(arm, seeds)
                     if key not in seen:

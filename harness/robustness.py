@@ -135,7 +135,6 @@ def _scale_metric(m, factor):
 
 
 def _arm_for(name, arm, cell: dict, rmap: RobustnessMap):
-    from harness.design import Arm  # noqa: F401
     if arm.constant is not None:
         return arm
     if arm.spec is not None:
@@ -158,7 +157,6 @@ def _arm_for(name, arm, cell: dict, rmap: RobustnessMap):
 def cell_hypothesis(hyp, rmap: RobustnessMap, cell: tuple, survey: bool = False):
     """The primary hypothesis with the cell's levels applied to every arm: exploratory, no controls. Its ci
     budget is the map's slice budget, except in the survey, which runs every cell at the primary's budgets."""
-    from harness.design import Criterion  # noqa: F401
     d, c = hyp.design, dict(cell)
     lr = float(c.get("lr", 1.0))
     grid_arms = any(a.lrs for a in d.arms.values())
