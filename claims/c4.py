@@ -408,8 +408,7 @@ C4F = Hypothesis(
           "statistics also removes the gradient through them (Ioffe Sec. 2 warns that normalizing outside the "
           "gradient can let parameters grow), so a loss here may be an optimization effect: train accuracy "
           "per arm is in extra.",
-    design=Design({"bn": Arm(ghost_spec(128), by_profile=WIDTH_BY_PROFILE),
-                   "bn_pop": Arm(population_spec(), by_profile=WIDTH_BY_PROFILE)}, TEST_ACC,
+    design=Design({"bn": GHOST_ARMS["G128"], "bn_pop": Arm(population_spec(), by_profile=WIDTH_BY_PROFILE)}, TEST_ACC,
                   controls=(Control("pop_as_bn", "the population-statistics arm is standard BN too",
                                     arms={"bn_pop": "bn"}),), extra=bn_vs_none_extra))
 

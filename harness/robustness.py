@@ -204,18 +204,6 @@ def map_hypotheses(claim, profile: str) -> list:
 
 
 # ---------------------------------------------------------------------------- the map in the report
-def _bh(p: list[float]) -> list[float]:
-    n = len(p)
-    order = sorted(range(n), key=lambda i: p[i])
-    adj = [0.0] * n
-    running = 1.0
-    for rank in range(n, 0, -1):
-        i = order[rank - 1]
-        running = min(running, p[i] * n / rank)
-        adj[i] = running
-    return adj
-
-
 def _status(verdict: str, q, alpha) -> str:
     if verdict == "reproduced" and q is not None and q <= alpha:
         return "holds"
@@ -242,8 +230,9 @@ def build_map(decl: dict, records: dict) -> dict:
         cells.append({"id": rid, "cell": levels, "levels": {f: levels.get(f, base[f]) for f in base},
                       "effect": st.get("effect"), "ci": st.get("ci"), "p": p if isinstance(p, (int, float)) else None,
                       "verdict": r.get("verdict"), "n": [st.get("n_x"), st.get("n_y")]})
+    from harness import stats       # scipy is slow to import; only reports need it
     ps = [c["p"] for c in cells if c["p"] is not None]
-    adj = iter(_bh(ps)) if ps else iter(())
+    adj = iter(stats.bh(ps))
     for c in cells:
         c["q_bh"] = next(adj) if c["p"] is not None else None
         c["status"] = _status(c["verdict"], c["q_bh"], alpha)

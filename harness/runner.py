@@ -18,6 +18,7 @@ import numpy as np
 
 from harness import checks, design as ds, verdict as vd
 from harness.evidence import make_evidence
+from harness.hypothesis import seed_list
 
 
 @dataclass
@@ -179,8 +180,7 @@ def _tuned(res: Result, design: ds.Design, memo: dict) -> ds.Design:
     for name, arm in res.arms.items():
         m = design.metric_of(name)
         if arm.lrs and m is not None and m.select is not None and m.tune_seeds:
-            base = res.seeds[0] - res.seeds[0] % 10_000 if res.seeds else 0
-            seeds = [base + ds.TUNE_OFFSET + i for i in range(m.tune_seeds)]
+            seeds = [s + ds.TUNE_OFFSET for s in seed_list(m.tune_seeds, res.ctx.seed_base)]
             lr = best_rate(_run_arm(arm, seeds, res.ctx, memo), arm.lrs, m.select)
             metrics[name] = dataclasses.replace(m, at_lr=lr, select=None, tune_seeds=0)
             tuning[name] = {"seeds": seeds, "lr": lr, "by": m.select}
