@@ -53,9 +53,11 @@ def landscape_arm(norm: str, probes=("landscape", "drift"), lrs=()) -> Arm:
     return Arm(landscape_spec(norm, BUDGETS["ci"].steps, probes), lrs=lrs, by_profile=per_profile, budget=False)
 
 
-# One ensemble per arm, both rates stacked: S.a-S.d read one rate each, S.e reads BN at lr 0.3.
-LANDSCAPE_ARMS = {"bn": landscape_arm("bn", lrs=(LR_EDGE, LR_MODERATE)),
-                  "none": landscape_arm("none", lrs=(LR_EDGE, LR_MODERATE))}
+# One ensemble per arm, both rates stacked: S.a-S.d read one rate each, S.e reads BN at lr 0.3. The
+# landscape_eff probe (S.a4, S.b4; amendment of 2026-12-02) measures the same runs at effective-rate steps.
+LANDSCAPE_PROBES = ("landscape", "drift", "landscape_eff")
+LANDSCAPE_ARMS = {"bn": landscape_arm("bn", probes=LANDSCAPE_PROBES, lrs=(LR_EDGE, LR_MODERATE)),
+                  "none": landscape_arm("none", probes=LANDSCAPE_PROBES, lrs=(LR_EDGE, LR_MODERATE))}
 
 
 # ---------------------------------------------------------------------------------------------- reductions
@@ -101,9 +103,11 @@ def relative_drift(arrays) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------------- S.a-S.d
 LABELS = {"probe_land_loss_range": "loss range along g", "probe_land_grad_pred": "max |dg| / |g|",
-          "probe_land_beta_eff": "effective beta-smoothness", "probe_land_fo_range": "first-order-corrected range"}
+          "probe_land_beta_eff": "effective beta-smoothness", "probe_land_fo_range": "first-order-corrected range",
+          "probe_land_eff_fo_range": "first-order-corrected range, effective-rate steps",
+          "probe_land_eff_grad_pred": "max |dg| / |g|, effective-rate steps"}
 FILLS = {"probe_land_loss_range": LN10, "probe_land_grad_pred": 10.0, "probe_land_beta_eff": 1e3,   # no finite probe
-         "probe_land_fo_range": LN10}
+         "probe_land_fo_range": LN10, "probe_land_eff_fo_range": LN10, "probe_land_eff_grad_pred": 10.0}
 
 
 def _measured(r):
@@ -478,9 +482,53 @@ SA3 = Hypothesis(
     direction="less", test="wilcoxon", paired=True, **COMMON,
     notes="Exploratory (issue 14): S.a's raw range is dominated by the first-order term eta |g|^2, and under BN "
           "|g| shrinks as 1/|W| while |W| grows, so 'smoother with BN' can be an automatic decay of the "
-          "learning rate. This measure removes the first-order term; the step sizes are still lr x factor, not "
-          "effective-learning-rate units (not yet built).",
+          "learning rate. This measure removes the first-order term; the step sizes are lr x factor (S.a4 measures "
+          "in effective-learning-rate units).",
     design=landscape_design("probe_land_fo_range", LR_EDGE))
+
+EFF_UNITS = ("steps in effective-learning-rate units: a weight matrix followed by BN is scale-invariant, so its "
+             "effective rate is eta / |W|^2; it steps by eta (|W_t| / |W_0|)^2 g, which keeps its effective step "
+             "at its initial size while |W| grows; every other parameter (and every weight of the plain network, "
+             "none of which is scale-invariant) steps by eta g, eta in lr x [0.5, 4]")
+
+
+def eff_extra(r):
+    """The step multiplier BN's scale-invariant layers got (median over probes), beside the measure."""
+    out = landscape_extra(r)
+    sc = r.arrays["bn"]["probe_land_eff_scale"].astype(float)
+    out["bn_step_multiplier_median_per_seed"] = np.nanmedian(sc, 0).tolist()
+    out["bn_step_multiplier_last_probe"] = sc[-1].tolist()
+    return out
+
+
+EFF_NOTE = ("Exploratory, registered before its runs (issue 14; a 2-seed, 200-step smoke of the probe code was "
+            "seen while testing it). Same runs, seeds and gate as S.a; the probe adds measurements only, training "
+            "is unchanged. S.a's nominal steps shrink in effect for BN as its weights grow (|g| ~ 1/|W|); here BN's "
+            "steps are scaled back up, so a smaller value with BN cannot come from that decay.")
+
+SA4 = Hypothesis(
+    id="S.a4", role="evidence", group="S.landscape", confirmatory=False,
+    title="first-order-corrected loss range, in effective-rate steps, is smaller with BN",
+    statement="Near the plain network's stability edge (lr 0.3), with step sizes measured in effective-learning-rate "
+              "units, the loss along the gradient deviates less from its first-order prediction with BN than "
+              "without.",
+    source=SOURCE_LANDSCAPE + " (Fig. 4a); van Laarhoven 2017; Arora, Li & Lyu 2019 (effective learning rate "
+           "of scale-invariant weights)", stance="supports",
+    metric=f"per seed: median over probes of max - min over the steps delta of L(theta - delta) - (L(theta) - "
+           f"<g, delta>), {EFF_UNITS}; a seed with no finite probe counts as ln 10. {GATE_TEXT}",
+    direction="less", test="wilcoxon", paired=True, **COMMON, notes=EFF_NOTE,
+    design=landscape_design("probe_land_eff_fo_range", LR_EDGE, extra=eff_extra))
+
+SB4 = Hypothesis(
+    id="S.b4", role="evidence", group="S.landscape", confirmatory=False,
+    title="gradients are more predictive with BN, in effective-rate steps",
+    statement="Near the plain network's stability edge (lr 0.3), with step sizes measured in effective-learning-rate "
+              "units, the gradient changes less relative to its size along the gradient with BN than without.",
+    source=SOURCE_LANDSCAPE + " (Fig. 4b); van Laarhoven 2017; Arora, Li & Lyu 2019", stance="supports",
+    metric=f"per seed: median over probes of max over the steps delta of |g(theta - delta) - g| / |g|, {EFF_UNITS}; "
+           f"a seed with no finite probe counts as 10. {GATE_TEXT}",
+    direction="less", test="wilcoxon", paired=True, **COMMON, notes=EFF_NOTE,
+    design=landscape_design("probe_land_eff_grad_pred", LR_EDGE, extra=eff_extra))
 
 CLAIM = Claim(
     id="S",
@@ -489,6 +537,6 @@ CLAIM = Claim(
                  "normalizations do the same without stabilizing distributions; a single BN layer provably "
                  "shrinks the gradient (Thm 4.1).",
     source="Santurkar, Tsipras, Ilyas, Madry 2018 (NeurIPS), arXiv:1805.11604 v3, Sec. 3-4, App. A.2.2",
-    hypotheses=(SA, SB, SC, SD, *SE_SPEED.values(), *SE_DRIFT.values(), SF, SF_V3, SA3, *SG),
+    hypotheses=(SA, SB, SC, SD, *SE_SPEED.values(), *SE_DRIFT.values(), SF, SF_V3, SA3, *SG, SA4, SB4),
     article_side=False,
 )

@@ -68,6 +68,15 @@ RUN_ARRAYS = (
              "(gradient predictiveness, Fig. 4b)"),
     RunArray("probe_land_beta_eff", "[P, K]", "1 / step", "probe landscape", "max |g(theta - eta g) - g| / |eta g| "
              "(effective beta-smoothness, Fig. 4c)"),
+    RunArray("probe_land_eff_loss_range", "[P, K]", "nats", "probe landscape_eff", "loss range along g with steps "
+             "in effective-learning-rate units: each scale-invariant weight matrix (followed by a normalizer, "
+             "spec.SCALE_INVARIANT_NORMS) steps by eta (|W_t| / |W_0|)^2, every other parameter by eta"),
+    RunArray("probe_land_eff_fo_range", "[P, K]", "nats", "probe landscape_eff", "the same range after removing "
+             "the first-order term <g, delta>"),
+    RunArray("probe_land_eff_grad_pred", "[P, K]", "ratio", "probe landscape_eff", "max |g(theta - delta) - g| / |g| "
+             "at those steps"),
+    RunArray("probe_land_eff_scale", "[P, K]", "ratio", "probe landscape_eff", "mean over scale-invariant layers "
+             "of (|W_t| / |W_0|)^2, the step multiplier (1 without any)"),
 )
 
 _DIMS = ("K", "T", "E", "P", "Lg", "L", "H", "F")

@@ -69,6 +69,11 @@ class Arm:
     by_profile: Mapping = field(default_factory=dict)  # profile -> spec.replace(**kw) or settings update
     budget: bool = True                  # take the profile's step budget (spec.steps / settings["steps"])
     engine: str = "batched"              # batched | reference (spec arms)
+    variants: tuple = ()                 # ((label, {spec field: value}), ...): with a tuned metric (tune_seeds),
+                                         # the (variant, rate) pair is chosen on the tuning seeds and the
+                                         # compared runs use the chosen variant (e.g. an init-scale x lr grid)
+    tuned_only: bool = False             # with a tuned metric: the compared seeds train the chosen rate alone,
+                                         # not the whole grid (cheaper where no other check reads the grid)
 
     def kind(self) -> str:
         return "constant" if self.constant is not None else "routine" if self.routine else "spec"
@@ -84,6 +89,9 @@ class Metric:
     select: str | None = None
     tune_seeds: int = 0          # > 0 (with select): pick the rate on this many other seeds (TUNE_OFFSET + i),
                                  # so the seeds that are compared never chose their own rate
+    tune_val_rows: int = 0       # > 0 (with tune_seeds): the tuning runs hold out their last n training rows
+                                 # (TrainSpec.val_rows) and select reads that validation split; the compared
+                                 # runs train on the whole training set and are read on it and on the test set
 
 
 @dataclass(frozen=True)
@@ -260,6 +268,10 @@ def validate(hyp, routines: Mapping | None = None) -> None:
         for arm in d.arms:
             if d.arms[arm].constant is None and d.metric_of(arm) is None:
                 bad("design.metric", f"no reduction for arm {arm!r}")
+            if ((d.arms[arm].variants or d.arms[arm].tuned_only)
+                    and not (d.metric_of(arm) is not None and d.metric_of(arm).tune_seeds)):
+                bad(f"design.arms[{arm!r}]", "variants and tuned_only are chosen on tuning seeds: the arm's "
+                                             "metric needs select and tune_seeds")
     for c in d.criteria:
         if not isinstance(c, Criterion):
             bad("design.criteria", f"expected Criterion, got {type(c).__name__}")
@@ -372,6 +384,17 @@ def _check_arm(hyp, where, arm, routines, bad):
             bad(where, f"unknown profile {p!r} in by_profile")
     if arm.lrs and arm.spec is None:
         bad(where, "a learning-rate grid needs a spec")
+    if arm.variants:
+        if arm.spec is None or not arm.lrs:
+            bad(where, "variants need a spec with a learning-rate grid (lrs)")
+        labels = [v[0] if isinstance(v, tuple) and len(v) == 2 else None for v in arm.variants]
+        if None in labels or len(set(labels)) != len(labels):
+            bad(where, "variants: give distinct (label, {spec field: value}) pairs")
+        for label, kw in arm.variants:
+            try:
+                arm.spec.replace(**dict(kw))
+            except (TypeError, ValueError) as e:
+                bad(where, f"variant {label!r}: {e}")
 
 
 def _check_metric(hyp, where, m, bad):
@@ -382,6 +405,10 @@ def _check_metric(hyp, where, m, bad):
             bad(where, f"unknown reduction {name!r}")
     if m.at_lr is not None and m.select is not None:
         bad(where, "give at_lr or select, not both")
+    if m.tune_seeds and m.select is None:
+        bad(where, "tune_seeds needs select (the reduction that chooses the rate)")
+    if m.tune_val_rows and not m.tune_seeds:
+        bad(where, "tune_val_rows needs tune_seeds (validation runs are tuning runs)")
 
 
 def describe(design: Design, hyp=None) -> dict:
@@ -401,6 +428,10 @@ def describe(design: Design, hyp=None) -> dict:
             out["constant"] = a.constant
         if a.by_profile:
             out["by_profile"] = {k: dict(v) for k, v in a.by_profile.items()}
+        if a.variants:         # only where set, as below
+            out["variants"] = [[label, dict(kw)] for label, kw in a.variants]
+        if a.tuned_only:
+            out["tuned_only"] = True
         return out
 
     def metric(m):
@@ -409,6 +440,8 @@ def describe(design: Design, hyp=None) -> dict:
         out = {"reduction": m.name, "params": dict(m.params), "at_lr": m.at_lr, "select": m.select}
         if m.tune_seeds:       # only where set: earlier declarations keep their hashes
             out["tune_seeds"] = m.tune_seeds
+        if m.tune_val_rows:
+            out["tune_val_rows"] = m.tune_val_rows
         return out
 
     return to_builtin({

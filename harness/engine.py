@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from . import data, nets, norms
+from . import spec as spec_mod
 from .spec import NOISY_NORMS, STATELESS_NORMS, TrainSpec
 
 THREADS = int(os.environ.get("BNCLAIMS_THREADS", "1"))
@@ -240,7 +241,7 @@ def _splits(ds):
 
 
 # ----------------------------------------------------------------------------- probes
-PROBES = ("ics", "drift", "landscape")
+PROBES = spec_mod.PROBES
 
 
 class Prober:
@@ -253,6 +254,9 @@ class Prober:
               fixed probe batch; step-to-step change is Ioffe's distributional shift. Also 15/50/85th
               percentiles of unit 0 of the last hidden layer (Ioffe Fig. 1b,c).
     landscape Santurkar Fig. 4: loss and gradient at theta - eta g for eta in lr x landscape_factors.
+    landscape_eff  the same along g with steps in effective-learning-rate units: a weight matrix that a
+              normalizer makes scale-invariant steps by eta (|W_t| / |W_0|)^2, so its effective step
+              (eta / |W|^2) stays at its initial value while |W| grows; other parameters step by eta.
     """
 
     def __init__(self, spec, net, ds, seeds):
@@ -266,6 +270,9 @@ class Prober:
         pb = min(spec.probe_batch, ds.x.shape[0])
         self.xp = ds.x[:pb].unsqueeze(0).expand(net.k, -1, -1)
         self.gens = [data.generator(s, "probe") for s in seeds]
+        inv = net.m.norm in spec_mod.SCALE_INVARIANT_NORMS     # the initial norms (the Prober exists before step 0)
+        self.w0 = {f"w{l}": net.params[f"w{l}"].detach().flatten(1).norm(dim=1).clamp_min(1e-30)
+                   for l in net.states} if inv else {}
 
     def due(self, t):
         s = self.spec
@@ -306,6 +313,8 @@ class Prober:
             self._add("ics_move", torch.stack(move, 1))
         if "landscape" in self.spec.probes:
             self._landscape(params, xb, yb, noise, loss, grads, lr)
+        if "landscape_eff" in self.spec.probes:
+            self._landscape_eff(params, xb, yb, noise, loss, grads, lr)
         if "drift" in self.spec.probes:
             self._drift()
 
@@ -332,6 +341,27 @@ class Prober:
         fo = torch.stack(first_order, 1)
         self._add("land_fo_range", fo.amax(1) - fo.amin(1))
         self._add("land_loss", L)
+
+    def _landscape_eff(self, params, xb, yb, noise, loss, grads, lr):
+        names = list(grads)
+        gflat = torch.cat([grads[n].flatten(1) for n in names], 1)
+        gnorm = gflat.norm(dim=1).clamp_min(1e-30)
+        scale = {n: (params[n].detach().flatten(1).norm(dim=1) / w0).pow(2) for n, w0 in self.w0.items() if n in grads}
+        ones = torch.ones_like(gnorm)
+        losses, dg, first_order = [], [], []
+        for f in self.spec.landscape_factors:
+            delta = {n: ((lr * f) * scale.get(n, ones)).view(-1, *([1] * (g.dim() - 1))) * g for n, g in grads.items()}
+            moved = {n: (p - delta[n] if n in delta else p).detach().requires_grad_(True) for n, p in params.items()}
+            l2, g2 = self._loss_grads(moved, xb, yb, noise, names)
+            lin = torch.stack([(grads[n] * delta[n]).flatten(1).sum(1) for n in names]).sum(0)   # <g, delta>
+            losses.append(l2)
+            dg.append((torch.cat([g2[n].flatten(1) for n in names], 1) - gflat).norm(dim=1) / gnorm)
+            first_order.append(l2 - (loss - lin))
+        L, fo = torch.stack(losses, 1), torch.stack(first_order, 1)
+        self._add("land_eff_loss_range", L.amax(1) - L.amin(1))
+        self._add("land_eff_fo_range", fo.amax(1) - fo.amin(1))
+        self._add("land_eff_grad_pred", torch.stack(dg, 1).amax(1))
+        self._add("land_eff_scale", torch.stack(list(scale.values())).mean(0) if scale else ones)
 
     @torch.no_grad()
     def _drift(self):

@@ -101,11 +101,15 @@ def _reduce(arm: ds.Arm, run, metric: ds.Metric | None, n: int):
     return np.asarray(ds.REDUCTIONS[metric.name](arrays, **dict(metric.params)), float), arrays, lr
 
 
+def rate_means(grid: Mapping, lrs, reduction: str) -> list:
+    """The seed-mean of `reduction` at each grid rate."""
+    fn = ds.REDUCTIONS[reduction]
+    return [float(np.mean(fn(grid[lr]))) for lr in lrs]
+
+
 def best_rate(grid: Mapping, lrs, reduction: str) -> float:
     """The grid rate whose seed-mean of `reduction` is lowest (first on ties)."""
-    fn = ds.REDUCTIONS[reduction]
-    means = [float(np.mean(fn(grid[lr]))) for lr in lrs]
-    return lrs[int(np.argmin(means))]
+    return lrs[int(np.argmin(rate_means(grid, lrs, reduction)))]
 
 
 def _concat(parts: list, grid: bool):
@@ -174,16 +178,39 @@ def run_check(hyp, claim, ctx, control: str | None = None) -> dict:
 
 
 def _tuned(res: Result, design: ds.Design, memo: dict) -> ds.Design:
-    """A grid arm whose metric declares tune_seeds: its rate is chosen by the metric's select reduction on
-    tuning seeds disjoint from the compared ones (harness.design.TUNE_OFFSET), then read at that rate."""
+    """A grid arm whose metric declares tune_seeds: its rate (and, where the arm declares variants, its
+    variant) is chosen by the metric's select reduction on tuning seeds disjoint from the compared ones
+    (harness.design.TUNE_OFFSET), on a validation split where the metric declares tune_val_rows; the
+    compared seeds are then read at that choice."""
     metrics, tuning = {}, {}
-    for name, arm in res.arms.items():
+    for name, arm in list(res.arms.items()):
         m = design.metric_of(name)
-        if arm.lrs and m is not None and m.select is not None and m.tune_seeds:
-            seeds = [s + ds.TUNE_OFFSET for s in seed_list(m.tune_seeds, res.ctx.seed_base)]
-            lr = best_rate(_run_arm(arm, seeds, res.ctx, memo), arm.lrs, m.select)
-            metrics[name] = dataclasses.replace(m, at_lr=lr, select=None, tune_seeds=0)
-            tuning[name] = {"seeds": seeds, "lr": lr, "by": m.select}
+        if not (arm.lrs and m is not None and m.select is not None and m.tune_seeds):
+            continue
+        seeds = [s + ds.TUNE_OFFSET for s in seed_list(m.tune_seeds, res.ctx.seed_base)]
+        choices = []                                  # (mean score, variant index, lr, {lr: mean})
+        for i, (_, kw) in enumerate(arm.variants or ((None, {}),)):
+            spec = arm.spec.replace(**dict(kw)) if kw else arm.spec
+            if m.tune_val_rows:
+                spec = spec.replace(val_rows=m.tune_val_rows)
+            grid = _run_arm(dataclasses.replace(arm, spec=spec, variants=()), seeds, res.ctx, memo)
+            means = rate_means(grid, arm.lrs, m.select)
+            j = int(np.argmin(means))
+            choices.append((means[j], i, arm.lrs[j], dict(zip(arm.lrs, means))))
+        score, i, lr, _ = min(choices, key=lambda c: (c[0], c[1]))     # first variant on ties
+        metrics[name] = dataclasses.replace(m, at_lr=lr, select=None, tune_seeds=0, tune_val_rows=0)
+        tuning[name] = {"seeds": seeds, "lr": lr, "by": m.select}
+        if m.tune_val_rows:
+            tuning[name]["val_rows"] = m.tune_val_rows
+        if arm.variants or m.tune_val_rows:      # the tuning table (only for these: earlier records stay as they were)
+            tuning[name]["scores"] = {(str(arm.variants[c[1]][0]) if arm.variants else "mean by rate"):
+                                      {str(r): x for r, x in c[3].items()} for c in choices}
+        if arm.variants:
+            tuning[name]["variant"] = arm.variants[i][0]
+            arm = dataclasses.replace(arm, spec=arm.spec.replace(**dict(arm.variants[i][1])), variants=())
+        if arm.tuned_only:
+            arm = dataclasses.replace(arm, lrs=(lr,), tuned_only=False)
+        res.arms[name] = arm
     if not metrics:
         return design
     res.tuning = tuning

@@ -18,6 +18,11 @@ NORMS = ("none", "bn", "bn_noaffine", "noisy_bn", "ghost_bn", "l1", "l2", "linf"
 # Norms that keep no running statistics (the same computation in train and eval).
 STATELESS_NORMS = ("ln", "gn", "noisy_none")
 NOISY_NORMS = ("noisy_bn", "noisy_none")   # Santurkar Alg. 1 noise after BN, or in the plain net
+# Norms that make the preceding weight matrix scale-invariant (the output does not change when W is scaled),
+# so its effective learning rate is lr / |W|^2 (van Laarhoven 2017; Arora, Li & Lyu 2019). bn_pop is not:
+# its statistics come from earlier batches.
+SCALE_INVARIANT_NORMS = ("bn", "bn_noaffine", "noisy_bn", "ghost_bn", "l1", "l2", "linf", "ln", "gn", "wn_mobn")
+PROBES = ("ics", "drift", "landscape", "landscape_eff")
 # Fields added after run keys were first written: they enter a spec's canonical form (and so its hash)
 # only when set away from their default, so every earlier spec keeps its hash and its store entries.
 LATE_FIELDS = {"groups": 0, "val_rows": 0}
@@ -106,9 +111,9 @@ class TrainSpec:
             raise ValueError("lr must be > 0")
         if self.probes and self.probe_every < 1:
             raise ValueError("probes need probe_every >= 1")
-        unknown = set(self.probes) - {"ics", "drift", "landscape"}
+        unknown = set(self.probes) - set(PROBES)
         if unknown:
-            raise ValueError(f"unknown probes {sorted(unknown)}; choose from ics, drift, landscape")
+            raise ValueError(f"unknown probes {sorted(unknown)}; choose from {', '.join(PROBES)}")
         hidden = self.model.depth - 1 if self.model.arch == "dln" else self.model.depth
         if any(not 0 <= int(i) < hidden for i in self.probe_layers):
             raise ValueError(f"probe_layers {self.probe_layers} out of range for {hidden} hidden layers")

@@ -128,6 +128,27 @@ def test_ics_probe_is_exact_without_earlier_layers_moving():
     np.testing.assert_allclose(b["probe_ics_move"][0, :, 1], 2 * a["probe_ics_move"][0, :, 1], rtol=1e-5)
 
 
+def test_effective_rate_landscape_steps():
+    """landscape_eff: without scale-invariant weights (plain net) it is the nominal landscape probe exactly; with
+    BN it equals it at step 0 (|W_t| = |W_0|) and later scales BN's weight steps by (|W_t| / |W_0|)^2, which
+    the probe reports; and the probe leaves training untouched."""
+    base = TrainSpec(model=ModelSpec(depth=3, width=32), steps=60, eval_every=20, lr=0.3,
+                     probes=("landscape", "landscape_eff"), probe_every=20)
+    plain, _ = engine.train(base, [0, 1])
+    for key in ("loss_range", "fo_range", "grad_pred"):
+        np.testing.assert_array_equal(plain[f"probe_land_eff_{key}"], plain[f"probe_land_{key}"])
+    np.testing.assert_array_equal(plain["probe_land_eff_scale"], 1.0)
+    bn_spec = base.replace(model_norm="bn")
+    bn, _ = engine.train(bn_spec, [0, 1])
+    for key in ("loss_range", "fo_range", "grad_pred"):
+        np.testing.assert_allclose(bn[f"probe_land_eff_{key}"][0], bn[f"probe_land_{key}"][0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(bn["probe_land_eff_scale"][0], 1.0, rtol=1e-6)
+    assert np.all(bn["probe_land_eff_scale"][1:] > 1.0)          # BN's hidden weights grow under SGD
+    assert not np.allclose(bn["probe_land_eff_loss_range"][1:], bn["probe_land_loss_range"][1:])
+    alone, _ = engine.train(bn_spec.replace(probes=("landscape",)), [0, 1])
+    np.testing.assert_array_equal(alone["train_loss"], bn["train_loss"])
+
+
 @pytest.mark.parametrize("kind,momentum", [("sgd", 0.0), ("sgd", 0.9), ("adam", 0.0)])
 def test_optimizer_peek_equals_the_step_taken(kind, momentum):
     """deltas(commit=False), which the ICS probe reads to move earlier layers by the step about to be

@@ -193,3 +193,69 @@ def test_a_tuned_rate_is_chosen_on_seeds_that_are_not_compared(monkeypatch):
     assert res.tuning["y"] == {"seeds": [20500, 20501, 20502], "lr": 3.0, "by": name}
     untouched = ds.Design({"x": arm, "y": arm}, ds.Metric(name, select=name))
     assert runner._tuned(res, untouched, {}) is untouched
+
+
+def test_a_variant_and_rate_are_chosen_together_on_a_validation_split(monkeypatch):
+    """Arm.variants x lrs with Metric(tune_val_rows=n): each variant's tuning runs hold out n training rows,
+    the best (variant, rate) pair wins, and the compared arm trains that variant on the whole set."""
+    import numpy as np
+    from harness import design as ds, runner
+    from harness.context import RunContext
+    from harness.spec import ModelSpec, TrainSpec
+
+    name = "test.tune_value2"
+    if name not in ds.REDUCTIONS:
+        ds.reduction(name)(lambda arrays: arrays["v"])
+    specs = []
+
+    def fake_run(arm, seeds, ctx, memo):
+        specs.append(arm.spec)
+        std = arm.spec.model.init_std
+        return {lr: {"v": np.full(len(seeds), abs(lr - 3.0) + abs(std - 0.1))} for lr in arm.lrs}
+
+    monkeypatch.setattr(runner, "_run_arm", fake_run)
+    base = TrainSpec(model=ModelSpec(init="small_gaussian", init_std=0.01))
+    arm = ds.Arm(base, lrs=(1.0, 3.0), variants=(("std 0.01", {}), ("std 0.1", {"model_init_std": 0.1})))
+    design = ds.Design({"x": arm, "y": ds.Arm(base, lrs=(1.0, 3.0))},
+                       ds.Metric(name, select=name, tune_seeds=2, tune_val_rows=100))
+    res = runner.Result(hyp=None, ctx=RunContext(), design=design, control=None, seeds=[0, 1])
+    res.arms = dict(design.arms)
+    tuned = runner._tuned(res, design, {})
+    assert all(s.val_rows == 100 for s in specs) and len(specs) == 3
+    assert tuned.metric_of("x").at_lr == 3.0 and tuned.metric_of("x").tune_val_rows == 0
+    assert res.arms["x"].spec.model.init_std == 0.1 and res.arms["x"].spec.val_rows == 0 and not res.arms["x"].variants
+    assert res.arms["y"].spec.model.init_std == 0.01
+    t = res.tuning["x"]
+    assert t["variant"] == "std 0.1" and t["val_rows"] == 100 and t["scores"]["std 0.1"]["3.0"] == 0.0
+    only = ds.Arm(base, lrs=(1.0, 3.0), tuned_only=True)
+    res.arms = {"x": only, "y": only}
+    runner._tuned(res, ds.Design({"x": only, "y": only}, ds.Metric(name, select=name, tune_seeds=2)), {})
+    assert res.arms["x"].lrs == (3.0,) and not res.arms["x"].tuned_only    # the compared seeds train one rate
+
+
+def test_variants_and_validation_tuning_are_declared_whole():
+    """A variant arm needs a tuned metric; tune_val_rows needs tune_seeds; both enter the description only
+    where set (earlier declarations keep their hashes)."""
+    import pytest
+    from harness import design as ds
+    from harness.spec import TrainSpec
+
+    arm = ds.Arm(TrainSpec(), lrs=(1.0, 3.0), variants=(("a", {}), ("b", {"model_init_std": 0.1})))
+    bad = ds.Design({"x": arm, "y": arm}, ds.Metric("T.final_loss", select="T.final_loss"))
+    with pytest.raises(ds.DeclarationError, match="variants and tuned_only are chosen on tuning seeds"):
+        ds.validate(_hyp_with(bad))
+    with pytest.raises(ds.DeclarationError, match="tune_val_rows needs tune_seeds"):
+        ds.validate(_hyp_with(ds.Design({"x": ds.Arm(TrainSpec(), lrs=(1.0,)), "y": ds.Arm(TrainSpec(), lrs=(1.0,))},
+                                        ds.Metric("T.final_loss", select="T.final_loss", tune_val_rows=10))))
+    twins = ds.Arm(TrainSpec(), lrs=(1.0,), variants=(("a", {}), ("a", {})))
+    with pytest.raises(ds.DeclarationError, match="distinct"):
+        ds.validate(_hyp_with(ds.Design({"x": twins, "y": twins},
+                                        ds.Metric("T.final_loss", select="T.final_loss", tune_seeds=2))))
+    plain = ds.describe(ds.Design({"x": ds.Arm(TrainSpec(), lrs=(1.0,))}, ds.Metric("T.final_loss", select="T.final_loss")))
+    assert "variants" not in plain["arms"]["x"] and "tune_val_rows" not in plain["metric"]
+    good = ds.describe(ds.Design({"x": arm}, ds.Metric("T.final_loss", select="T.final_loss", tune_seeds=2, tune_val_rows=10)))
+    assert good["arms"]["x"]["variants"][1] == ["b", {"model_init_std": 0.1}] and good["metric"]["tune_val_rows"] == 10
+
+
+def _hyp_with(design):
+    return dataclasses.replace(HYP, id="T.v", arms=("x", "y"), sequential=False, design=design)
