@@ -52,7 +52,7 @@ def key_of(spec: Mapping) -> str:
     return hashlib.sha256(canonical_json(spec).encode("utf-8")).hexdigest()[:KEY_LEN]
 
 
-_NUMERIC_MODULES = ("data", "nets", "norms", "engine")
+_NUMERIC_MODULES = ("data", "nets", "norms", "engine", "spec")
 
 
 def environment_key() -> dict:
@@ -79,10 +79,17 @@ def thread_setting() -> int:
     return int(os.environ.get("BNCLAIMS_THREADS", "1"))
 
 
+_CODE_HASH: list = []
+
+
 def harness_code_hash() -> str:
-    here = Path(__file__).resolve().parent
-    blob = b"".join((here / f"{m}.py").read_bytes() for m in _NUMERIC_MODULES)
-    return hashlib.sha256(blob).hexdigest()[:16]
+    """Hash of the numeric harness modules as this process first read them (once: a file edited while a run
+    is under way must not relabel entries that the code already loaded computed)."""
+    if not _CODE_HASH:
+        here = Path(__file__).resolve().parent
+        blob = b"".join((here / f"{m}.py").read_bytes() for m in _NUMERIC_MODULES)
+        _CODE_HASH.append(hashlib.sha256(blob).hexdigest()[:16])
+    return _CODE_HASH[0]
 
 
 def module_code_hash(*modules: str) -> str:

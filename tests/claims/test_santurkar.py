@@ -82,7 +82,7 @@ def test_landscape_intervals_follow_the_profile_steps(profile, tmp_path):
     ctx = RunContext(profile=profile, store=str(tmp_path))
     steps = s.BUDGETS[profile].steps
     for norm, arm in s.LANDSCAPE_ARMS.items():
-        assert runner.resolve_arm(arm, s.SA, ctx).spec == s.landscape_spec(norm, steps)
+        assert runner.resolve_arm(arm, s.SA, ctx).spec == s.landscape_spec(norm, steps, probes=s.LANDSCAPE_PROBES)
     lp = s.SE_SPEED["l1"].design.arms["l1"]
     assert runner.resolve_arm(lp, s.SE_SPEED["l1"], ctx).spec == s.landscape_spec("l1", steps, probes=("drift",))
 
