@@ -447,9 +447,10 @@ def bn_only_figures(r):
 
 
 def bn_only_extra(r):
-    out = {"gamma_off_threshold": GAMMA_OFF, "gamma_off_fraction_by_layer": _gamma_off_fraction(r.runs["bn_only"]),
+    """r.arrays: the runs each arm's metric read (a grid arm's at its chosen rate)."""
+    out = {"gamma_off_threshold": GAMMA_OFF, "gamma_off_fraction_by_layer": _gamma_off_fraction(r.arrays["bn_only"]),
            "chance": CHANCE}
-    for arm, a in r.runs.items():
+    for arm, a in r.arrays.items():
         if a is not None:
             out[f"train_acc_{arm}"] = a["eval_train_acc"][-1]
             out[f"test_acc_{arm}"] = a["eval_test_acc"][-1]
@@ -490,6 +491,37 @@ C3D2 = Hypothesis(
                                     arms={"bn_only": "random_subset"}),),
                   figures=bn_only_figures, extra=bn_only_extra))
 
+BN_ONLY_GRID = (0.03, 0.1, 0.3, 1.0)
+VAL_ROWS, VAL_TUNE_SEEDS = 800, 3
+
+
+@reduction("C3.val_error")
+def val_error(arrays):
+    """1 - final validation-split accuracy (eval mode): the selection measure of C3.d3; diverged = chance."""
+    return 1.0 - checks.finite_or(arrays["eval_val_acc"][-1], CHANCE)
+
+
+C3D3 = Hypothesis(
+    id="C3.d3", claim="C3", role="evidence", group="C3.bn_only_val", confirmatory=False, profiles=("full", "survey"),
+    title="BN-only beats random weights, each at its own validated rate",
+    statement="Training only gamma and beta gives higher test accuracy than training as many randomly chosen Linear "
+              "weights, when each arm runs at the rate that gave its best validation accuracy on separate tuning "
+              "runs.",
+    source=_FRANKLE, stance="supports",
+    metric=f"final test accuracy (eval mode) per seed, paired by seed, each arm at its rate from {BN_ONLY_GRID} "
+           f"chosen by the final validation-split accuracy of {VAL_TUNE_SEEDS} tuning seeds trained without the last "
+           f"{VAL_ROWS} training rows; the compared seeds train the chosen rate alone; diverged = chance",
+    arms=("bn_only", "random_subset"), direction="greater", test="wilcoxon", paired=True, budgets=BN_ONLY_BUDGETS,
+    notes="Exploratory, registered before it ran (issue 14). C3.d2 gives gamma/beta and individual weights one "
+          "rate (0.1), although their scales differ about 16x; here each arm chooses its own. Runs in the full and "
+          "survey profiles (about 1.5 CPU-minutes at the ci budget); select it by id to run it in ci.",
+    design=Design({"bn_only": Arm(BN_ONLY_SPEC, lrs=BN_ONLY_GRID, tuned_only=True),
+                   "random_subset": Arm(RANDOM_SUBSET_SPEC, lrs=BN_ONLY_GRID, tuned_only=True)},
+                  Metric("C3.test_acc", select="C3.val_error", tune_seeds=VAL_TUNE_SEEDS, tune_val_rows=VAL_ROWS),
+                  controls=(Control("random_subset_as_bn_only", "the BN-only arm replaced by the random-subset grid",
+                                    arms={"bn_only": "random_subset"}),),
+                  extra=bn_only_extra))
+
 # ---------------------------------------------------------------------- where C3.c1 holds (issue 14)
 # The recovery routine has settings for the rate (both phases), depth and batch size; it has no activation
 # setting (ReLU) and the claim is about BN itself, so no norm factor: 60 cells. ci slice: depth 4.
@@ -505,5 +537,5 @@ CLAIM = Claim(
                  "earlier layers.",
     source="Ioffe & Szegedy 2015 Sec. 3; Goodfellow et al. 2016 Sec. 8.7.1; Santurkar et al. 2018 Obs. 4.3; "
            "Frankle et al. 2021",
-    hypotheses=(C3A, C3B, C3C1, C3C2, C3C3, C3C4, C3D1, C3D2),
+    hypotheses=(C3A, C3B, C3C1, C3C2, C3C3, C3C4, C3D1, C3D2, C3D3),
 )

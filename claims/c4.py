@@ -412,7 +412,37 @@ C4F = Hypothesis(
                   controls=(Control("pop_as_bn", "the population-statistics arm is standard BN too",
                                     arms={"bn_pop": "bn"}),), extra=bn_vs_none_extra))
 
-HYPOTHESES = (C4A, C4A2, C4B, C4C, C4D1, C4D2, C4E, C4F)
+C4C_GRID = (0.025, 0.05, 0.1, 0.2)     # around the pilot's rates (no BN 0.05, BN 0.1)
+VAL_ROWS, VAL_TUNE_SEEDS = 800, 3
+
+
+@reduction("C4.val_error")
+def val_error(arrays) -> np.ndarray:
+    """1 - final validation-split accuracy (eval mode): C4.c2's selection measure; diverged = chance."""
+    return 1.0 - checks.finite_or(arrays["eval_val_acc"][-1], CHANCE)
+
+
+C4C2 = Hypothesis(
+    id="C4.c2", claim="C4", role="evidence", group="C4.bn_val", confirmatory=False, profiles=("full", "survey"),
+    title="BN beats no BN, each at its own validated rate",
+    statement="A BN network reaches higher test accuracy than the same network without BN, each at the rate that "
+              "gave its best validation accuracy on separate tuning runs.",
+    source="Ioffe & Szegedy 2015, Sec. 3.4 and 4.2; Santurkar et al. 2018, Sec. 1", stance="supports",
+    metric=f"final test accuracy (eval mode) per seed, paired by seed, each arm at its rate from {C4C_GRID} chosen "
+           f"by the final validation-split accuracy of {VAL_TUNE_SEEDS} tuning seeds trained without the last "
+           f"{VAL_ROWS} training rows; the compared seeds train the chosen rate alone; diverged = chance",
+    arms=("bn", "no_bn"), direction="greater", test="wilcoxon", paired=True, budgets=C4_BUDGETS,
+    notes="Exploratory, registered before it ran (issue 14). C4.c takes the dossier pilot's rates (BN 0.1, no BN "
+          "0.05); here both arms choose on a validation split. Runs in the full and survey profiles (about a minute "
+          "of CPU at the ci budget); select it by id to run it in ci.",
+    design=Design({"bn": Arm(ghost_spec(128), lrs=C4C_GRID, tuned_only=True, by_profile=WIDTH_BY_PROFILE),
+                   "no_bn": Arm(no_bn_spec(), lrs=C4C_GRID, tuned_only=True, by_profile=WIDTH_BY_PROFILE)},
+                  Metric("C4.final", {"key": "eval_test_acc", "fill": CHANCE}, select="C4.val_error",
+                         tune_seeds=VAL_TUNE_SEEDS, tune_val_rows=VAL_ROWS),
+                  controls=(Control("no_bn_as_bn", "the BN arm is the no-BN grid too: no effect can exist",
+                                    arms={"bn": "no_bn"}),)))
+
+HYPOTHESES = (C4A, C4A2, C4B, C4C, C4D1, C4D2, C4E, C4F, C4C2)
 
 # ---------------------------------------------------------------------- where C4.a holds (issue 14)
 # The optimizer batch is fixed by the ghost design (128), and the claim is about BN's noise, not about which

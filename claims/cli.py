@@ -67,7 +67,8 @@ def cmd_list(args) -> int:
             status = ("votes" if h.votes else "secondary" if h.role == "evidence" else "does not vote")
             role = f"{h.role}, {'confirmatory' if h.confirmatory else 'exploratory'}, {status}"
             expect = "" if h.expect == "reproduced" else f", expected {h.expect}"
-            print(f"  {h.id:<8} {h.title}")
+            only = f"  [profiles: {', '.join(h.profiles)}; select by id to run elsewhere]" if h.profiles else ""
+            print(f"  {h.id:<8} {h.title}{only}")
             test = h.test if h.direction == h.test else f"{h.test} ({h.direction})"
             paired = ", paired by seed" if h.paired else ""
             alpha = f"alpha {h.alpha:g}" if h.statistical else "tolerance check"

@@ -53,6 +53,8 @@ class Hypothesis:
     role: str = "evidence"       # see ROLES; only confirmatory evidence votes on the claim verdict
     group: str = ""              # hypotheses read from one ensemble share a group: one of them votes
     design: object = field(default=None, compare=False, repr=False)   # harness.design.Design: what runs
+    profiles: tuple = ()         # () every profile runs it; else only these do by default (a check whose CPU cost
+                                 # the ci budget cannot carry); selected by its own id it runs in any profile
 
     def __post_init__(self):
         if self.stance not in STANCES:
@@ -73,6 +75,11 @@ class Hypothesis:
         for p in self.budgets:
             if p not in PROFILES:
                 raise ValueError(f"{self.id}: unknown profile {p!r} in budgets")
+        for p in self.profiles:
+            if p not in RUN_PROFILES:
+                raise ValueError(f"{self.id}: unknown profile {p!r} in profiles")
+        if self.profiles and self.confirmatory:
+            raise ValueError(f"{self.id}: a check that some profiles skip cannot vote; declare confirmatory=False")
 
     @property
     def votes(self) -> bool:
@@ -82,6 +89,10 @@ class Hypothesis:
     @property
     def statistical(self) -> bool:
         return self.direction != "deterministic"
+
+    def runs_in(self, profile: str) -> bool:
+        """Does the default selection of this profile run it (see profiles)?"""
+        return not self.profiles or profile in self.profiles
 
     def budget(self, profile: str) -> Budget:
         if profile not in PROFILES:
@@ -97,6 +108,10 @@ class Hypothesis:
     def declaration(self) -> dict:
         """JSON-safe pre-registration, printed/stored before results exist."""
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "design"}
+        if not self.profiles:        # only where set: earlier declarations keep their hashes
+            del d["profiles"]
+        else:
+            d["profiles"] = list(self.profiles)
         d["arms"] = list(self.arms)
         d["budgets"] = {k: dataclasses.asdict(v) for k, v in self.budgets.items()}
         if self.design is not None:

@@ -29,6 +29,7 @@ from harness.evidence import evidence_table, fmt_ci, fmt_num, arm_counts, to_bui
 class _State:
     records: list = field(default_factory=list)    # evidence dicts, each with "outcome" added
     missing: dict = field(default_factory=dict)    # id -> pre-registration without evidence
+    not_run: list = field(default_factory=list)    # checks this profile does not run (Hypothesis.profiles)
     controls: list = field(default_factory=list)   # (nodeid, outcome, verdict) per control item
     paths: dict = field(default_factory=dict)
     comparison: dict | None = None
@@ -141,6 +142,13 @@ class ClaimItem(pytest.Item):
 
         ctx = self.config.stash[_SETTINGS].ctx
         hyp = self.hyp
+        if not hyp.runs_in(ctx.profile) and not getattr(self, "explicit", False):
+            why = (f"{hyp.id} runs in the {', '.join(hyp.profiles)} profile(s) only: its runs cost more CPU than the "
+                   f"{ctx.profile} budget carries; select it by id (--claims-ids {hyp.id}) to run it here")
+            if self.control is None:
+                self._bnclaims_not_run = json.dumps({"id": hyp.id, "claim": self.claim.id, "title": hyp.title,
+                                                     "profiles": list(hyp.profiles), "why": why}, sort_keys=True)
+            pytest.skip(why)
         declaration = to_builtin(hyp.declaration())
         if self.control is None:
             self._bnclaims_declaration = json.dumps(
@@ -273,6 +281,8 @@ def pytest_collection_modifyitems(session, config, items):
     keep, drop = [], []
     for item in items:
         (keep if _selected(item, ids) else drop).append(item)
+        if isinstance(item, ClaimItem) and item.hyp.id in ids:
+            item.explicit = True          # named by its own id: runs even outside its profiles
     unmatched = [i for i in ids if not any(_selected(item, [i]) for item in keep)]
     if unmatched:
         raise pytest.UsageError(f"--claims-ids: {', '.join(unmatched)} matches no collected claim check "
@@ -299,6 +309,9 @@ def pytest_runtest_makereport(item, call):
         ev = getattr(item, "_bnclaims_evidence", None)
         decl = getattr(item, "_bnclaims_declaration", None)
         ctl = getattr(item, "_bnclaims_control", None)
+        not_run = getattr(item, "_bnclaims_not_run", None)
+        if not_run is not None:
+            rep.claim_not_run = not_run
         if ev is not None:
             rep.claim_evidence = ev          # str: xdist serialises it unchanged
         if decl is not None:
@@ -338,6 +351,9 @@ class _ClaimsReporter:
         ctl = getattr(report, "claim_control", None)
         if ctl is not None:
             self.state.controls.append({**json.loads(ctl), "outcome": _outcome(report)})
+        not_run = getattr(report, "claim_not_run", None)
+        if not_run is not None:
+            self.state.not_run.append(json.loads(not_run))
 
     def _missing(self) -> list[dict]:
         recorded = {r["id"] for r in self.state.records}
@@ -357,7 +373,8 @@ class _ClaimsReporter:
                     "timing": {"workers": getattr(self.config.option, "numprocesses", None) or 0}}
         try:
             state.paths = rp.write_reports(state.records, ctx.report_dir, run_info=run_info,
-                                           missing=self._missing(), controls=run_controls)
+                                           missing=self._missing(), controls=run_controls,
+                                           not_run=state.not_run)
             if self.settings.compare:
                 state.comparison = rp.compare_reports(rp.load_report(self.settings.compare),
                                                       rp.load_report(state.paths["json"]))
@@ -377,6 +394,9 @@ class _ClaimsReporter:
         tr.section("bnclaims")
         for line in summary_lines(state.records, self._missing(), ctx.profile):
             tr.write_line(line)
+        if state.not_run:
+            tr.write_line(f"not run in profile {ctx.profile} (declared for other profiles; select by id to run): "
+                          + ", ".join(sorted((n["id"] for n in state.not_run), key=vd.id_key)))
         if state.controls:
             bad = [f"{c['id']}[{c['control']}]" for c in state.controls if c["outcome"] == "failed"]
             tr.write_line(f"controls: {len(state.controls) - len(bad)} of {len(state.controls)} as declared"

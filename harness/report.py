@@ -43,7 +43,7 @@ def multiplicity(records: list[dict]) -> dict:
 
 # ---- building and writing ------------------------------------------------------------------
 
-def build_report(records: list[dict], *, run_info: dict, missing=(), controls=()) -> dict:
+def build_report(records: list[dict], *, run_info: dict, missing=(), controls=(), not_run=()) -> dict:
     """The report.json document. Wall times go under "timing" so runs compare on content only."""
     records = sorted((dict(r) for r in records), key=lambda r: id_key(r["id"]))
     ids = [r["id"] for r in records]
@@ -109,6 +109,7 @@ def build_report(records: list[dict], *, run_info: dict, missing=(), controls=()
                          "family-wise alphas."}
     return to_builtin({"schema": REPORT_SCHEMA, "run": info, "claims": claim_rows,
                        "hypotheses": records, "missing": missing, "controls": list(controls),
+                       "not_run": sorted((dict(n) for n in not_run), key=lambda n: id_key(n["id"])),
                        "null_controls": null_rate, "multiplicity": multiplicity(records), "timing": timing})
 
 
@@ -121,14 +122,16 @@ def _amendments() -> dict:
         return {}
 
 
-def write_reports(records: list[dict], outdir, *, run_info: dict, missing=(), controls=()) -> dict[str, Path]:
+def write_reports(records: list[dict], outdir, *, run_info: dict, missing=(), controls=(),
+                  not_run=()) -> dict[str, Path]:
     """Write report.json, report.md, report.html and figures/ under outdir; return their paths.
 
     records: evidence dicts (harness.evidence.make_evidence), optionally with "outcome" (the
     pytest outcome). missing: pre-registrations whose test produced no evidence
-    ({"id", "claim", "hypothesis", "outcome"}).
+    ({"id", "claim", "hypothesis", "outcome"}). not_run: checks this profile skips by declaration
+    ({"id", "claim", "title", "profiles", "why"}; Hypothesis.profiles).
     """
-    report = build_report(records, run_info=run_info, missing=missing, controls=controls)
+    report = build_report(records, run_info=run_info, missing=missing, controls=controls, not_run=not_run)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     path = outdir / "report.json"
@@ -382,6 +385,9 @@ def render_markdown(report: dict, files: dict[str, str] | None = None) -> str:
         miss = [m for m in report.get("missing", []) if m["claim"]["id"] == c["id"]]
         for m in miss:
             out.append(f"\n- {m['id']}: no evidence (pytest outcome: {m.get('outcome', '?')})")
+        for n in (n for n in report.get("not_run", []) if n["claim"] == c["id"]):
+            out.append(f"\n- {n['id']} ({_md_cell(n['title'])}): not run in this profile; runs in "
+                       f"{', '.join(n['profiles'])} (or selected by its id)")
         for rm in c.get("robustness") or []:
             out += ["", f"### Where {rm['hypothesis']} holds: {rm['summary']} (of {rm['grid_cells']} in the survey grid)",
                     "", _md_cell(rm["words"]) + ".", "", "| cell | effect [95% CI] | p | BH q | verdict | map |",
@@ -521,6 +527,9 @@ def render_html(report: dict, figure_paths: dict[str, Path] | None = None) -> st
         for m in report.get("missing", []):
             if m["claim"]["id"] == c["id"]:
                 out.append(f"<p>{e(m['id'])}: no evidence (pytest outcome: {e(str(m.get('outcome', '?')))})</p>")
+        for n in (n for n in report.get("not_run", []) if n["claim"] == c["id"]):
+            out.append(f"<p>{e(n['id'])} ({e(n['title'])}): not run in this profile; runs in "
+                       f"{e(', '.join(n['profiles']))} (or selected by its id)</p>")
         for rm in c.get("robustness") or []:
             out += _map_html(rm)
         for spec in (s for r in recs for s in r.get("figures", [])):
