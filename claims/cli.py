@@ -3,7 +3,8 @@
     bnclaims list                              claims and hypotheses, with sources
     bnclaims run [C1 C3.a ...] [--profile smoke|ci|full|survey] [--workers N] [--compare OLD.json]
     bnclaims report claims-report/report.json [--out DIR]
-    bnclaims compare OLD.json NEW.json         exit 1 if any verdict changed
+    bnclaims compare OLD.json NEW.json         exit 1 if any verdict changed (--markdown: a PR comment)
+    bnclaims compare                           the last two reports kept by `bnclaims run --save`
     bnclaims lock --check                      exit 1 if a declaration differs from the pre-registration lock
     bnclaims lock --reason TEXT                re-freeze the lock, recording why (claims/prereg.lock.json)
 """
@@ -123,6 +124,8 @@ def cmd_run(args) -> int:
     if rc in (PYTEST_USAGE_ERROR, 5):
         _err("no claim checks were collected" if rc == 5 else "pytest stopped with a usage error (see above)")
         return 2
+    if args.save and (Path(ctx.report_dir) / "report.json").exists():
+        print(f"saved {save_report(ctx.report_dir)}")
     return rc
 
 
@@ -140,16 +143,59 @@ def cmd_report(args) -> int:
     return 0
 
 
-def cmd_compare(args) -> int:
-    from harness.report import compare_reports, format_comparison, load_report
+HISTORY = "history"          # bnclaims run --save keeps numbered reports in REPORT_DIR/history/NNNN.json
 
+
+def history_dir(report_dir) -> Path:
+    return Path(report_dir) / HISTORY
+
+
+def saved_reports(report_dir) -> list[Path]:
+    """The numbered reports `run --save` kept, oldest first."""
+    d = history_dir(report_dir)
+    return sorted((p for p in d.glob("[0-9][0-9][0-9][0-9].json")), key=lambda p: int(p.stem)) if d.is_dir() else []
+
+
+def save_report(report_dir) -> Path:
+    """Copy REPORT_DIR/report.json to the next number in REPORT_DIR/history (as pytest-benchmark's --save)."""
+    import shutil
+    src = Path(report_dir) / "report.json"
+    kept = saved_reports(report_dir)
+    dst = history_dir(report_dir) / f"{(int(kept[-1].stem) + 1) if kept else 1:04d}.json"
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dst)
+    return dst
+
+
+def cmd_compare(args) -> int:
+    from harness.report import comparison_markdown, compare_reports, format_comparison, load_report
+
+    if (args.old is None) != (args.new is None) and args.new is None:
+        _err("compare: give OLD.json and NEW.json, or neither (the last two saved with `bnclaims run --save`)")
+        return 2
+    old_path, new_path = args.old, args.new
+    if old_path is None:
+        kept = saved_reports(args.report)
+        if len(kept) < 2:
+            _err(f"compare: fewer than two saved reports in {history_dir(args.report)} "
+                 "(save them with `bnclaims run --save`, or give OLD.json NEW.json)")
+            return 2
+        old_path, new_path = kept[-2], kept[-1]
     try:
-        old, new = load_report(args.old), load_report(args.new)
+        old, new = load_report(old_path), load_report(new_path)
     except (OSError, ValueError) as e:
         _err(f"cannot read report: {e}")
         return 2
     cmp = compare_reports(old, new, effect_tol=args.effect_tol)
-    print(format_comparison(cmp))
+    if args.markdown is not None:
+        text = comparison_markdown(cmp, str(old_path), str(new_path))
+        if args.markdown == "-":
+            sys.stdout.write(text)
+        else:
+            Path(args.markdown).write_text(text)
+            print(f"wrote {args.markdown}")
+    else:
+        print(format_comparison(cmp))
     return 1 if cmp["verdict_changes"] else 0
 
 
@@ -207,6 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     options.add_cli_options(r, skip=("ids",))
     r.add_argument("--workers", type=_nonneg_int, default=os.cpu_count() or 1,
                    help="pytest-xdist workers (default: CPU count; 0 = no xdist)")
+    r.add_argument("--save", action="store_true",
+                   help="keep the report as REPORT_DIR/history/NNNN.json; `bnclaims compare` compares the last two")
     r.set_defaults(func=cmd_run)
 
     rep = sub.add_parser("report", help="re-render report.md/.html from a saved report.json")
@@ -215,9 +263,14 @@ def build_parser() -> argparse.ArgumentParser:
     rep.set_defaults(func=cmd_report)
 
     c = sub.add_parser("compare", help="compare two saved reports; exit 1 on a verdict change")
-    c.add_argument("old", metavar="OLD.json")
-    c.add_argument("new", metavar="NEW.json")
+    c.add_argument("old", metavar="OLD.json", nargs="?", default=None,
+                   help="default: the second-last report saved with `bnclaims run --save`")
+    c.add_argument("new", metavar="NEW.json", nargs="?", default=None, help="default: the last saved report")
     c.add_argument("--effect-tol", type=float, default=0.25, help="relative effect change flagged as drift (default 0.25)")
+    c.add_argument("--markdown", nargs="?", const="-", default=None, metavar="FILE",
+                   help="write the comparison as Markdown (a pull-request comment) to FILE, or stdout")
+    c.add_argument("--report", default="claims-report", metavar="DIR",
+                   help="where `run --save` kept its history (default ./claims-report)")
     c.set_defaults(func=cmd_compare)
 
     lk = sub.add_parser("lock", help="check or update the pre-registration lock of the builtin claims")

@@ -128,6 +128,28 @@ class ClaimGroup(pytest.Collector):
         return []
 
 
+def junit_properties(ev: dict, hyp, control: str | None) -> list[tuple[str, str]]:
+    """Per-test properties for JUnit XML (--junitxml; GitLab and Jenkins show them): the verdict and its numbers,
+    the declaration's alpha and role, and each arm's spec hash and n."""
+    def num(x):
+        return "" if x is None or isinstance(x, str) else f"{float(x):.6g}"
+
+    st = ev["stats"]
+    ci = st.get("ci") or [None, None]
+    props = [("claim", hyp.claim), ("hypothesis", hyp.id), ("verdict", ev["verdict"]),
+             ("effect", num(st.get("effect"))), ("ci_low", num(ci[0])), ("ci_high", num(ci[1])),
+             ("p", num(st.get("p"))), ("alpha", num(st.get("alpha", hyp.alpha))),
+             ("test", str(st.get("test", hyp.test))), ("role", hyp.role),
+             ("confirmatory", str(hyp.confirmatory).lower()), ("votes", str(hyp.votes).lower()),
+             ("n", ",".join(f"{a}={len(r.get('values') or [])}" for a, r in ev.get("arms", {}).items())),
+             ("spec_hashes", ",".join(f"{a}={r['spec_hash']}" for a, r in ev.get("arms", {}).items()
+                                      if r.get("spec_hash"))),
+             ("profile", str(ev.get("profile"))), ("seed_base", str(ev.get("seed_base")))]
+    if control is not None:
+        props.append(("control", control))
+    return props
+
+
 class ClaimItem(pytest.Item):
     def __init__(self, *, hyp, claim, control=None, **kw):
         super().__init__(**kw)
@@ -155,6 +177,7 @@ class ClaimItem(pytest.Item):
                 {"id": hyp.id, "claim": to_builtin(self.claim.summary()), "hypothesis": declaration},
                 allow_nan=False, sort_keys=True)
         ev = runner.run_check(hyp, self.claim, ctx, control=self.control)
+        self.user_properties.extend(junit_properties(ev, hyp, self.control))
         if ev["id"] != hyp.id or ev["hypothesis"] != declaration:
             raise ValueError(f"{hyp.id}: the evidence's hypothesis differs from the pre-registered declaration")
         reason = ev["stats"].get("reason") or "no reason given"

@@ -586,14 +586,18 @@ def compare_reports(old: dict, new: dict, *, effect_tol: float = 0.25) -> dict:
     n = {r["id"]: r for r in new["hypotheses"]}
     common = sorted(o.keys() & n.keys(), key=id_key)
     cmp = {"old_profile": old.get("run", {}).get("profile"), "new_profile": new.get("run", {}).get("profile"),
+           "old_seed_base": old.get("run", {}).get("seed_base"), "new_seed_base": new.get("run", {}).get("seed_base"),
+           "common": len(common),
            "verdict_changes": [], "effect_drift": [],
            "added": sorted(n.keys() - o.keys(), key=id_key), "removed": sorted(o.keys() - n.keys(), key=id_key),
            "claim_changes": []}
     for hid in common:
         a, b = o[hid], n[hid]
-        if a["verdict"] != b["verdict"]:
-            cmp["verdict_changes"].append({"id": hid, "old": a["verdict"], "new": b["verdict"]})
         ea, eb = a["stats"].get("effect"), b["stats"].get("effect")
+        if a["verdict"] != b["verdict"]:
+            cmp["verdict_changes"].append({"id": hid, "old": a["verdict"], "new": b["verdict"], "old_effect": ea,
+                                           "new_effect": eb, "old_ci": a["stats"].get("ci"),
+                                           "new_ci": b["stats"].get("ci")})
         reasons = []
         rel = None
         if isinstance(ea, (int, float)) and isinstance(eb, (int, float)):
@@ -637,3 +641,36 @@ def format_comparison(cmp: dict) -> str:
     if not (cmp["verdict_changes"] or cmp["effect_drift"] or cmp["added"] or cmp["removed"]):
         lines.append("no verdict changes, no effect drift")
     return "\n".join(lines)
+
+
+def comparison_markdown(cmp: dict, old_label: str = "old", new_label: str = "new") -> str:
+    """The comparison as a Markdown section for a pull-request comment: verdict changes and effect drift with
+    the old and new effects and intervals side by side, claim changes, hypotheses added or removed."""
+    def run(p, b):
+        return f"profile {p}, seed base {b}"
+
+    def eff(e, ci):
+        return f"{fmt_num(e, 3)} {fmt_ci(ci)}".strip()
+
+    n_v, n_d = len(cmp["verdict_changes"]), len(cmp["effect_drift"])
+    head = ("no verdict changes" if not n_v else f"**{n_v} verdict change{'s' * (n_v != 1)}**")
+    out = [f"### bnclaims: {head}, {n_d} effect drift{'s' * (n_d != 1)}", "",
+           f"{old_label} ({run(cmp.get('old_profile'), cmp.get('old_seed_base'))}) -> {new_label} "
+           f"({run(cmp.get('new_profile'), cmp.get('new_seed_base'))}); {cmp.get('common', '?')} hypotheses in both.", ""]
+    if cmp["verdict_changes"] or cmp.get("claim_changes"):
+        out += ["| hypothesis | old verdict | new verdict | old effect [95% CI] | new effect [95% CI] |",
+                "|---|---|---|---|---|"]
+        out += [f"| {c['id']} | {c['old']} | **{c['new']}** | {eff(c.get('old_effect'), c.get('old_ci'))} | "
+                f"{eff(c.get('new_effect'), c.get('new_ci'))} |" for c in cmp["verdict_changes"]]
+        out += [f"| claim {c['id']} | {c['old']} | **{c['new']}** | | |" for c in cmp.get("claim_changes", [])]
+        out.append("")
+    if cmp["effect_drift"]:
+        out += ["| hypothesis | old effect [95% CI] | new effect [95% CI] | why flagged |", "|---|---|---|---|"]
+        out += [f"| {d['id']} | {eff(d['old_effect'], d['old_ci'])} | {eff(d['new_effect'], d['new_ci'])} | "
+                f"{_md_cell(d['reason'])} |" for d in cmp["effect_drift"]]
+        out.append("")
+    if cmp["added"]:
+        out.append("Added: " + ", ".join(cmp["added"]) + ".")
+    if cmp["removed"]:
+        out.append("Removed: " + ", ".join(cmp["removed"]) + ".")
+    return "\n".join(out).rstrip() + "\n"

@@ -86,3 +86,19 @@ def check_outcomes_and_report(out, rep):
     assert page.count("data:image/png;base64,") == 2
     assert "BN &lt;lowers&gt; loss &amp; | pipes" in page and "<lowers>" not in page
     assert 'src="figures/' not in page
+
+
+def test_junit_xml_carries_each_claim_tests_verdict_under_xdist(fake):
+    """--junitxml with -n 2: every claim item (hypotheses and controls) has its properties in the XML."""
+    import xml.etree.ElementTree as ET
+    r = run(fake, "-n", "2", "--junitxml", "out.xml", "--claims-report", "rep")
+    assert r.ret == 1                          # the fake pack fails on purpose
+    cases = ET.parse(fake.path / "out.xml").getroot().iter("testcase")
+    props = {c.get("name"): {p.get("name"): p.get("value") for p in c.iter("property")} for c in cases}
+    claims = {k: v for k, v in props.items() if v}
+    assert len(claims) == 18 and "test_not_a_claim" in props and not props["test_not_a_claim"]
+    a = claims["C8.a"]
+    assert a["verdict"] == "reproduced" and a["role"] == "evidence" and a["votes"] == "true"
+    assert float(a["ci_low"]) < float(a["effect"]) < float(a["ci_high"]) and float(a["p"]) < float(a["alpha"])
+    assert a["n"] == "bn=4,plain=4" and a["claim"] == "C8" and a["profile"] == "ci"
+    assert claims["C8.a[aa]"]["control"] == "aa"
