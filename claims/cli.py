@@ -140,6 +140,17 @@ def cmd_report(args) -> int:
         return 2
     paths = render_report(report, Path(args.out) if args.out else src.resolve().parent)
     print(f"wrote {paths['md']} and {paths['html']}")
+    if args.browser_check:
+        from harness import browser
+        if browser.find_chromium() is None:
+            _err("report --browser-check: chromium not found (Debian: apt-get install chromium)")
+            return 2
+        found = browser.problems(browser.check_page(paths["html"]))
+        shot = browser.screenshot(paths["html"], Path(paths["html"]).with_name("report-screenshot.png"))
+        print(f"browser check: {'ok' if not found else f'{len(found)} problem(s)'}; screenshot {shot}")
+        for line in found:
+            print(f"  {line}")
+        return 1 if found else 0
     return 0
 
 
@@ -260,6 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="re-render report.md/.html from a saved report.json")
     rep.add_argument("report", metavar="REPORT.json")
     rep.add_argument("--out", default=None, help="output folder (default: next to REPORT.json)")
+    rep.add_argument("--browser-check", action="store_true",
+                     help="open report.html in headless chromium: images decode, in-page links resolve, no console "
+                          "errors, summary and forest plot in the first viewport; save report-screenshot.png")
     rep.set_defaults(func=cmd_report)
 
     c = sub.add_parser("compare", help="compare two saved reports; exit 1 on a verdict change")

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from harness.evidence import arm_counts, fmt_ci, fmt_num, fmt_seeds, to_builtin
 from harness.robustness import build_map, is_cell, level_label
+from harness.summary import ARM_STYLES, arm_style, figure_anchor
 from harness.verdict import claim_verdict, id_key  # noqa: F401  (re-exported for report users)
 
 REPORT_SCHEMA = 1
@@ -153,6 +154,9 @@ def render_report(report: dict, outdir) -> dict[str, Path]:
     figdir = outdir / "figures"
     outdir.mkdir(parents=True, exist_ok=True)
     files = render_figures(report, figdir)
+    from harness import summary as sm
+    if sm.render_forest(report, figdir / FOREST_FILE) is not None:
+        files = {**files, FOREST_ID: FOREST_FILE}
     md = outdir / "report.md"
     md.write_text(render_markdown(report, files))
     page = outdir / "report.html"
@@ -161,6 +165,7 @@ def render_report(report: dict, outdir) -> dict[str, Path]:
 
 
 # ---- figures -------------------------------------------------------------------------------
+FOREST_ID, FOREST_FILE = "summary-forest", "summary-forest.png"     # the summary's forest plot (harness.summary)
 
 def _figure_specs(report: dict) -> list[tuple[str, dict]]:
     return [(r["id"], spec) for r in report["hypotheses"] for spec in r.get("figures", [])]
@@ -200,16 +205,20 @@ def _draw(ax, spec: dict) -> None:
             if s.get("lo") is not None and s.get("hi") is not None:
                 yerr = [[max(a - b, 0.0) for a, b in zip(y, _floats(s["lo"]))],
                         [max(b - a, 0.0) for a, b in zip(y, _floats(s["hi"]))]]
-            ax.bar(pos, y, width, yerr=yerr, label=s["label"], capsize=2)
+            ax.bar(pos, y, width, yerr=yerr, label=s["label"], capsize=2, color=arm_style(s["label"])[0])
         ax.set_xticks(range(len(cats)))
         ax.set_xticklabels([str(c) for c in cats])
     else:
         for s in ser:
             x, y = _floats(s["x"]), _floats(s["y"])
+            colour, marker = arm_style(s["label"])
             if kind == "scatter":
-                ax.scatter(x, y, s=14, label=s["label"])
+                ax.scatter(x, y, s=14, label=s["label"], color=colour, marker=marker)
             else:
-                (line,) = ax.plot(x, y, label=s["label"], marker="o" if len(x) <= 12 else None, ms=3)
+                (line,) = ax.plot(x, y, label=s["label"], color=colour, marker=marker if len(x) <= 12 else None,
+                                  ms=3, markevery=None if len(x) <= 12 else max(len(x) // 8, 1))
+                if len(x) > 12:
+                    line.set_marker(marker)
                 if s.get("lo") is not None and s.get("hi") is not None:
                     ax.fill_between(x, _floats(s["lo"]), _floats(s["hi"]), color=line.get_color(),
                                     alpha=0.2, linewidth=0)
@@ -264,7 +273,8 @@ def render_figures(report: dict, figdir) -> dict[str, str]:
             continue
         done.add(spec["id"])
         target = Path(figdir) / files[spec["id"]]
-        blob = json.dumps(spec, sort_keys=True) + matplotlib.__version__ + inspect.getsource(_draw)
+        blob = (json.dumps(spec, sort_keys=True) + matplotlib.__version__ + inspect.getsource(_draw)
+                + json.dumps(ARM_STYLES, sort_keys=True))
         cached = cache / f"{hashlib.sha256(blob.encode()).hexdigest()[:24]}.png" if cache else None
         if cached is not None and cached.exists():
             shutil.copyfile(cached, target)
@@ -354,13 +364,36 @@ def details(r: dict) -> list[tuple[str, str]]:
     return [(k, v) for k, v in out if v]
 
 
+def _card_counts(k: dict) -> str:
+    return (f"{len(k['for'])} for, {len(k['against'])} against, {len(k['undecided'])} undecided"
+            + (f" (+{k['exploratory']} exploratory)" if k["exploratory"] else ""))
+
+
+def _summary_md(report: dict, files: dict) -> list[str]:
+    from harness import summary as sm
+    out = ["## At a glance", "", "| claim | verdict | voting evidence | where it holds | family-wise alpha |",
+           "|---|---|---|---|---|"]
+    out += [f"| [{k['id']}](#{k['id'].lower()}) | **{k['verdict']}** | {_card_counts(k)} | "
+            f"{_md_cell(k['holds'] or '-')} | {fmt_num(k['fwer'])} |" for k in sm.claim_cards(report)]
+    out.append("")
+    if FOREST_ID in files:
+        out += [f"![{_md_cell(sm.FOREST_CAPTION)}](figures/{files[FOREST_ID]})", "", f"*{sm.FOREST_CAPTION}*", ""]
+    _, left = sm.forest_rows(report)
+    if left:
+        out += [f"Not on the forest plot (no standardized effect): {', '.join(left)}.", ""]
+    figs = [(fid, name) for fid, name in files.items() if fid != FOREST_ID]
+    if figs:
+        out += ["Figures: " + ", ".join(f"[{fid}](figures/{name})" for fid, name in figs) + ".", ""]
+    return out
+
+
 def render_markdown(report: dict, files: dict[str, str] | None = None) -> str:
     files = figure_files(report) if files is None else files
     by_claim = {}
     for r in report["hypotheses"]:
         by_claim.setdefault(r["claim"]["id"], []).append(r)
     by_claim = {k: [r for r in v if not is_cell(r["id"])] for k, v in by_claim.items()}
-    out = ["# bnclaims report", "", _run_line(report), "", "## Claims", "",
+    out = ["# bnclaims report", "", _run_line(report), ""] + _summary_md(report, files) + ["## Claims", "",
            "| claim | verdict | family-wise alpha | voting hypotheses | hypotheses |", "|---|---|---|---|---|"]
     for c in report["claims"]:
         out.append(f"| [{c['id']}](#{c['id'].lower()}) | {c['verdict']} | {fmt_num(c.get('fwer'))} | "
@@ -438,7 +471,12 @@ text-align:left;vertical-align:top}th{background:#f3f3f3}.v-supported,.v-reprodu
 figure{display:inline-block;margin:.5em}img{max-width:100%}figcaption{font-size:.85em;color:#555}
 .maps{display:flex;flex-wrap:wrap;gap:1em}table.heat td{text-align:center;min-width:4.5em}
 .m-holds{background:#d9f2e0}.m-fails{background:#f8d7d3}.m-mixed,.m-unclear{background:#fbeecb}
-.m-none{background:#eee;color:#888}caption{font-weight:600;text-align:left}"""
+.m-none{background:#eee;color:#888}caption{font-weight:600;text-align:left}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(245px,1fr));gap:.5em;margin:.5em 0}
+.card{display:block;border:1px solid #ccc;border-radius:6px;padding:.45em .6em;text-decoration:none;color:#222;
+font-size:.85em;line-height:1.35}.card .cid{font-weight:700;font-size:1.1em}.card span{display:block}
+.card span.cid,.card span.cid+span{display:inline}#forest{display:block;margin:.5em 0}
+details summary{cursor:pointer}td details{max-width:28em}"""
 
 
 def _cell_label(x: dict) -> str:
@@ -479,6 +517,53 @@ def _cls(verdict: str) -> str:
     return "v-" + re.sub(r"[^a-z]+", "-", verdict.split(" (")[0].split(":")[0].lower()).strip("-")
 
 
+def _img(path, caption: str, **attrs) -> str:
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    extra = "".join(f' {k}="{html.escape(str(v))}"' for k, v in attrs.items())
+    cap = html.escape(caption)
+    return f'<img src="data:image/png;base64,{data}" alt="{cap}"{extra}>'
+
+
+def _summary_html(report: dict, figure_paths: dict) -> list[str]:
+    """The first screen: claim cards, the forest plot, the figure index."""
+    from harness import summary as sm
+    e = html.escape
+    out = ['<section id="summary"><h2>At a glance</h2><div class="cards">']
+    for k in sm.claim_cards(report):
+        holds = f'<span class="holds">where: {e(k["holds"])}</span>' if k["holds"] else ""
+        out.append(f'<a class="card" href="#{e(k["id"])}"><span class="cid">{e(k["id"])}</span> '
+                   f'<span class="{_cls(k["verdict"])}">{e(k["verdict"])}</span>'
+                   f'<span class="counts">{e(_card_counts(k))}</span>{holds}'
+                   f'<span class="fwer">family-wise alpha {fmt_num(k["fwer"])}</span></a>')
+    out.append("</div>")
+    forest = figure_paths.get(FOREST_ID)
+    if forest is not None and Path(forest).exists():
+        out.append(f'<figure id="forest">{_img(forest, sm.FOREST_CAPTION)}'
+                   f"<figcaption>{e(sm.FOREST_CAPTION)}</figcaption></figure>")
+    _, left = sm.forest_rows(report)
+    if left:
+        out.append(f"<p>Not on the forest plot (no standardized effect): {e(', '.join(left))}.</p>")
+    figs = [(r["id"], spec) for r in report["hypotheses"] if not is_cell(r["id"]) for spec in r.get("figures", [])
+            if figure_paths.get(spec["id"]) is not None and Path(figure_paths[spec["id"]]).exists()]
+    seen, links = set(), []
+    for _, spec in figs:
+        if spec["id"] not in seen:
+            seen.add(spec["id"])
+            links.append(f'<a href="#{e(sm.figure_anchor(spec["id"]))}">{e(spec["id"])}</a>')
+    if links:
+        out.append(f'<details id="figure-index"><summary>Figure index ({len(links)})</summary><p>'
+                   + " ".join(links) + "</p></details>")
+    out.append("</section>")
+    return out
+
+
+def _statement_cell(text: str) -> str:
+    e = html.escape
+    if len(text) <= 90:
+        return e(text)
+    return f"<details><summary>{e(text[:80].rsplit(' ', 1)[0])} ...</summary>{e(text)}</details>"
+
+
 def render_html(report: dict, figure_paths: dict[str, Path] | None = None) -> str:
     """One self-contained page; figures embedded as base64 PNG."""
     e = html.escape
@@ -488,9 +573,11 @@ def render_html(report: dict, figure_paths: dict[str, Path] | None = None) -> st
         if not is_cell(r["id"]):
             by_claim.setdefault(r["claim"]["id"], []).append(r)
     out = ["<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
+           '<meta name="viewport" content="width=device-width, initial-scale=1">',
            "<title>bnclaims report</title>", f"<style>{_CSS}</style></head><body>",
            "<h1>bnclaims report</h1>",
-           f"<p>{e(_run_line(report).replace('**', ''))}</p>", "<h2>Claims</h2>",
+           f"<p>{e(_run_line(report).replace('**', ''))}</p>"] + _summary_html(report, figure_paths) + [
+           "<h2>Claims</h2>",
            "<table><tr><th>claim</th><th>verdict</th><th>family-wise alpha</th><th>voting hypotheses</th>"
            "<th>hypotheses</th></tr>"]
     for c in report["claims"]:
@@ -515,7 +602,8 @@ def render_html(report: dict, figure_paths: dict[str, Path] | None = None) -> st
             for r in rows:
                 cells = table_row(r)
                 out.append("<tr>" + "".join(
-                    f'<td class="{_cls(x)}">{e(x)}</td>' if i == 8 else f"<td>{e(x)}</td>"
+                    f'<td class="{_cls(x)}">{e(x)}</td>' if i == 8 else
+                    f"<td>{_statement_cell(x)}</td>" if i == 1 else f"<td>{e(x)}</td>"
                     for i, x in enumerate(cells)) + "</tr>")
             out.append("</table>")
         if recs:
@@ -532,14 +620,15 @@ def render_html(report: dict, figure_paths: dict[str, Path] | None = None) -> st
                        f"{e(', '.join(n['profiles']))} (or selected by its id)</p>")
         for rm in c.get("robustness") or []:
             out += _map_html(rm)
+        shown = set()
         for spec in (s for r in recs for s in r.get("figures", [])):
             path = figure_paths.get(spec["id"])
-            if path is None or not Path(path).exists():
+            if path is None or not Path(path).exists() or spec["id"] in shown:
                 continue
-            data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
-            cap = e(spec.get("title") or spec["id"])
-            out.append(f'<figure><img src="data:image/png;base64,{data}" alt="{cap}">'
-                       f"<figcaption>{cap}</figcaption></figure>")
+            shown.add(spec["id"])
+            caption = f"{spec['id']}: {spec.get('title') or spec['id']}"     # the alt text carries the caption
+            anchor = figure_anchor(spec["id"])
+            out.append(f'<figure id="{e(anchor)}">{_img(path, caption)}<figcaption>{e(caption)}</figcaption></figure>')
     mult = report.get("multiplicity") or {}
     if mult.get("ids"):
         out += ["<h2>Suite-level multiplicity</h2>",

@@ -1,0 +1,148 @@
+"""The one-screen summary at the top of report.html and report.md: a card per claim, a forest plot of every
+hypothesis, and the figure index; and the fixed colour and marker of each arm name in every figure.
+
+Everything here is computed from a report dict, so `bnclaims report` re-renders old reports the same way.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from pathlib import Path
+
+from harness.verdict import id_key
+
+# ---- one style per arm name, in every figure ---------------------------------------------------------
+# Fixed for the arm names the claims use; any other label gets a colour and marker from a hash of its name,
+# so a series keeps its style whatever its position in a figure.
+_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+            "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd")
+_MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*", "<", ">", "h", "p")
+_BN, _PLAIN = ("#1f77b4", "o"), ("#ff7f0e", "s")
+ARM_STYLES = {
+    "bn": _BN, "g128": _BN, "bn_only": _BN, "with bn": _BN,
+    "none": _PLAIN, "no_bn": _PLAIN, "plain": _PLAIN, "no bn": _PLAIN, "random_subset": _PLAIN,
+    "ln": ("#2ca02c", "^"), "gn": ("#d62728", "v"), "wn_mobn": ("#9467bd", "D"), "bn_pop": ("#8c564b", "P"),
+    "noisy_bn": ("#e377c2", "X"), "noisy_none": ("#7f7f7f", "*"), "l1": ("#bcbd22", "<"), "l2": ("#17becf", ">"),
+    "linf": ("#393b79", "h"), "g32": ("#3182bd", "D"), "g8": ("#08306b", "v"),
+}
+
+
+def arm_style(label) -> tuple[str, str]:
+    """(colour, marker) of a series label: the arm's fixed style, else one derived from the label."""
+    key = str(label).strip().lower()
+    if key in ARM_STYLES:
+        return ARM_STYLES[key]
+    h = int(hashlib.sha256(key.encode()).hexdigest(), 16)
+    return _PALETTE[h % len(_PALETTE)], _MARKERS[(h // len(_PALETTE)) % len(_MARKERS)]
+
+
+# ---- claim cards -----------------------------------------------------------------------------------------
+def claim_cards(report: dict) -> list[dict]:
+    """Per claim: verdict, the evidence hypotheses that vote each way, where it holds, family-wise alpha."""
+    out = []
+    for c in report.get("claims", []):
+        maps = c.get("robustness") or []
+        out.append({"id": c["id"], "verdict": c["verdict"], "article": c.get("article", True),
+                    "text": c.get("text", ""), "for": list(c.get("for") or []), "against": list(c.get("against") or []),
+                    "undecided": list(c.get("undecided") or []), "exploratory": len(c.get("exploratory") or []),
+                    "fwer": c.get("fwer"),
+                    "holds": "; ".join(f"{m['hypothesis']} {m['summary']}" for m in maps) or None})
+    return out
+
+
+# ---- forest plot -----------------------------------------------------------------------------------------
+AGAINST_H1 = ("less", "decreasing")       # H1 says the first arm is lower: flip, so right of 0 is H1's side
+
+
+def forest_rows(report: dict) -> tuple[list[dict], list[str]]:
+    """(rows, left out): each statistical hypothesis (map cells excepted) with a standardized effect (d_z or
+    Hedges' g) and its 95% interval scaled by the same factor, oriented so that positive is the direction H1
+    states; the ids with no standardized effect are returned apart."""
+    from harness.robustness import is_cell
+    rows, left = [], []
+    for r in sorted(report.get("hypotheses", []), key=lambda r: id_key(r["id"])):
+        if is_cell(r["id"]):
+            continue
+        h, st = r.get("hypothesis", {}), r.get("stats", {})
+        if h.get("direction") == "deterministic":
+            continue
+        eff, ci = st.get("effect"), st.get("ci")
+        d = st.get("d_z") if st.get("d_z") is not None else st.get("hedges_g")
+        finite = all(isinstance(v, (int, float)) and math.isfinite(v) for v in (eff, d, *(ci or [None, None])))
+        if not finite or eff == 0:
+            left.append(r["id"])
+            continue
+        scale = d / eff
+        sign = -1.0 if h.get("direction") in AGAINST_H1 else 1.0
+        lo, hi = sorted((ci[0] * scale * sign, ci[1] * scale * sign))
+        rows.append({"id": r["id"], "claim": r["claim"]["id"], "title": h.get("title", ""), "d": d * sign,
+                     "lo": lo, "hi": hi, "verdict": r["verdict"], "role": h.get("role", "evidence"),
+                     "votes": bool(h.get("confirmatory", True)) and h.get("role", "evidence") == "evidence",
+                     "equivalence": h.get("direction") == "equivalent"})
+    return rows, left
+
+
+VERDICT_COLOURS = {"reproduced": "#1a7f37", "not reproduced": "#b42318", "inconclusive": "#9a6700"}
+ROLE_MARKERS = {"evidence": "o", "manipulation": "D", "identity": "s"}
+FOREST_CAPTION = ("Forest plot: every hypothesis's standardized effect (d_z or Hedges' g) with its 95% interval, "
+                  "by claim; right of the dashed line at 0 is the direction the hypothesis states. Colour: verdict "
+                  "(green reproduced, red not reproduced, amber inconclusive). Filled circle: evidence that votes; "
+                  "open circle: secondary or exploratory evidence; diamond: manipulation check; square: identity "
+                  "check. The axis is linear within +-2 and logarithmic beyond.")
+
+
+def render_forest(report: dict, path) -> Path | None:
+    """Draw the forest plot to a deterministic PNG; None when no hypothesis has a standardized effect."""
+    rows, _ = forest_rows(report)
+    if not rows:
+        return None
+    import matplotlib
+    import sys
+    if "matplotlib.pyplot" not in sys.modules:
+        matplotlib.use("Agg")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    claims = []
+    for r in rows:
+        if r["claim"] not in claims:
+            claims.append(r["claim"])
+    ys, y, ticks = {}, 0.0, []
+    for c in claims:
+        for r in (r for r in rows if r["claim"] == c):
+            ys[r["id"]] = y
+            ticks.append((y, f"{r['id']}  {r['title'][:38]}"))
+            y += 1.0
+        y += 0.6                                           # a gap between claims
+    fig = Figure(figsize=(9.0, 0.9 + 0.17 * y), dpi=90)
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    for r in rows:
+        colour = VERDICT_COLOURS.get(r["verdict"], "#777777")
+        yy = ys[r["id"]]
+        ax.plot([r["lo"], r["hi"]], [yy, yy], color=colour, lw=1.6, solid_capstyle="butt")
+        ax.plot([r["d"]], [yy], marker=ROLE_MARKERS.get(r["role"], "o"), ms=5, color=colour,
+                markerfacecolor=colour if r["votes"] else "white", markeredgewidth=1.2, linestyle="none")
+    ax.axvline(0.0, color="#333333", ls="--", lw=1.0)
+    ax.set_xscale("symlog", linthresh=2.0)
+    ax.set_yticks([t for t, _ in ticks])
+    ax.set_yticklabels([s for _, s in ticks], fontsize=6.5)
+    ax.set_ylim(y - 0.4, -0.8)
+    for c in claims:                                       # claim names at the left of their block
+        first = min(ys[r["id"]] for r in rows if r["claim"] == c)
+        ax.annotate(c, xy=(1.0, first), xycoords=("axes fraction", "data"), xytext=(4, 0),
+                    textcoords="offset points", fontsize=8, fontweight="bold", va="center")
+    ax.set_xlabel("standardized effect (d_z or Hedges' g; sign: + = the direction H1 states)", fontsize=8)
+    ax.tick_params(axis="x", labelsize=7)
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title("Every hypothesis at a glance", fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png", metadata={"Software": None})
+    return path
+
+
+def figure_anchor(fid: str) -> str:
+    """The HTML id of a figure (report.html's figure index links to it)."""
+    return "fig-" + "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in fid)
