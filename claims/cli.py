@@ -5,6 +5,8 @@
     bnclaims report claims-report/report.json [--out DIR]
     bnclaims compare OLD.json NEW.json         exit 1 if any verdict changed (--markdown: a PR comment)
     bnclaims compare                           the last two reports kept by `bnclaims run --save`
+    bnclaims run --shard K/N                   a deterministic 1/N of the checks (whole ensembles)
+    bnclaims merge A.json B.json ... --out DIR the shards' reports joined into one run's report
     bnclaims lock --check                      exit 1 if a declaration differs from the pre-registration lock
     bnclaims lock --reason TEXT                re-freeze the lock, recording why (claims/prereg.lock.json)
 """
@@ -117,6 +119,8 @@ def cmd_run(args) -> int:
         cmd += ["--claims-ids", ",".join(ids)]
     if settings.packs:
         cmd += ["--claims-packs", ",".join(settings.packs)]
+    if settings.shard:
+        cmd += ["--claims-shard", "/".join(map(str, settings.shard))]
     if settings.compare:
         cmd += ["--claims-compare", settings.compare]
     sys.stdout.flush()
@@ -210,6 +214,19 @@ def cmd_compare(args) -> int:
     return 1 if cmp["verdict_changes"] else 0
 
 
+def cmd_merge(args) -> int:
+    from harness.report import MergeError, load_report, merge_reports
+
+    try:
+        reports = [load_report(p) for p in args.reports]
+        paths = merge_reports(reports, Path(args.out))
+    except (OSError, ValueError) as e:           # MergeError is a ValueError
+        _err(f"merge: {e}")
+        return 2
+    print(f"merged {len(reports)} reports: {paths['json']} (also report.md, report.html)")
+    return 0
+
+
 def cmd_lock(args) -> int:
     from harness import prereg
 
@@ -253,7 +270,7 @@ def cmd_lock(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from harness import options
     p = argparse.ArgumentParser(prog="bnclaims", description="Statistical pytest checks of claims about Batch Normalization")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{list,run,report,compare,lock}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{list,run,report,compare,merge,lock}")
 
     ls = sub.add_parser("list", help="list claims and hypotheses")
     ls.add_argument("--packs", dest="claims_packs", default=None, metavar="NAMES", help="claim packs to list")
@@ -286,6 +303,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--report", default="claims-report", metavar="DIR",
                    help="where `run --save` kept its history (default ./claims-report)")
     c.set_defaults(func=cmd_compare)
+
+    mg = sub.add_parser("merge", help="join shard reports (run --shard K/N) into the report of one unsharded run")
+    mg.add_argument("reports", nargs="+", metavar="REPORT.json")
+    mg.add_argument("--out", default="claims-report", metavar="DIR", help="output folder (default ./claims-report)")
+    mg.set_defaults(func=cmd_merge)
 
     lk = sub.add_parser("lock", help="check or update the pre-registration lock of the builtin claims")
     how = lk.add_mutually_exclusive_group()

@@ -43,6 +43,8 @@ OPTIONS = (
     Option("ids", "IDS", "comma-separated claim or hypothesis ids to run, e.g. C1,C3.a (C1 selects C1.a, C1.b, ...)"),
     Option("packs", "NAMES", "comma-separated claim packs (bnclaims.claims entry points) to read; default: all "
                              "installed, bnclaims' own is 'builtin'"),
+    Option("shard", "K/N", "run shard K of N: a deterministic 1/N of the checks, split by whole ensembles (no two "
+                           "shards train the same run) and the test files by file; `bnclaims merge` joins the reports"),
 )
 
 
@@ -52,6 +54,7 @@ class Settings:
     ids: list
     compare: str | None
     packs: tuple | None = None      # None: every installed claim pack
+    shard: tuple | None = None      # (k, n): run shard k of n (1-based)
 
 
 def add_pytest_options(group) -> None:
@@ -111,4 +114,13 @@ def settings(values: dict, base_dir, *, prefix: str = "--claims-", check_files: 
         if not packs:
             raise OptionError(f"{prefix}packs: give at least one pack name, e.g. builtin")
     return Settings(RunContext(profile=profile, seed_base=seed_base, store=store, report_dir=report_dir), ids,
-                    compare, packs)
+                    compare, packs, parse_shard(get("shard"), f"{prefix}shard"))
+
+
+def parse_shard(raw, flag: str = "--claims-shard") -> tuple | None:
+    if raw is None:
+        return None
+    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(raw))
+    if m is None or not 1 <= int(m.group(1)) <= int(m.group(2)):
+        raise OptionError(f"{flag}: expected K/N with 1 <= K <= N (e.g. 1/2), got {raw!r}")
+    return int(m.group(1)), int(m.group(2))

@@ -77,7 +77,7 @@ def _settings_from_options(config) -> options.Settings:
         sent = config.workerinput.get("bnclaims") or {}
         ctx = RunContext(profile=s.ctx.profile, seed_base=s.ctx.seed_base, store=sent.get("store", s.ctx.store),
                          report_dir=sent.get("report_dir", s.ctx.report_dir))
-        s = options.Settings(ctx, s.ids, s.compare, s.packs)
+        s = options.Settings(ctx, s.ids, s.compare, s.packs, s.shard)
     return s
 
 
@@ -271,6 +271,79 @@ def _cost_proxy(claim) -> float:
     return total
 
 
+# ---- shards ----------------------------------------------------------------------------------
+
+def _arm_keys(hyp, profile: str) -> set:
+    """What the hypothesis (and its controls) may train, as keys two hypotheses share when they share runs:
+    each spec arm's spec hash (whatever its rates or variants), each routine arm's routine and settings."""
+    from harness.design import controls_of
+    from harness.runner import resolve_arm
+    from harness.spec import spec_hash
+    from harness.context import RunContext
+    if hyp.design is None:
+        return set()
+    ctx = RunContext(profile=profile)
+    arms = list(hyp.design.arms.values())
+    for c in controls_of(hyp):
+        arms += [a for a in c.arms.values() if not isinstance(a, str)]
+    keys = set()
+    for a in arms:
+        if a.constant is not None:
+            continue
+        a = resolve_arm(a, hyp, ctx)
+        if a.spec is not None:
+            keys.add(("spec", spec_hash(a.spec.replace(lr=0.1))))      # the rate is a grid axis, not a run
+        else:
+            keys.add(("routine", a.routine, json.dumps(dict(a.settings), sort_keys=True, default=str)))
+    return keys
+
+
+def shard_items(items: list, k: int, n: int, profile: str) -> list:
+    """The items of shard k of n. Claim items: hypotheses that share a run (_arm_keys) form one group, and a
+    hypothesis's controls stay with it; groups go, costliest first, to the shard with the least cost so far
+    (ties: the lower shard), so the split is deterministic and no run is trained in two shards. Other test
+    items: by file, the sorted files dealt round-robin."""
+    claim_items = [i for i in items if isinstance(i, ClaimItem)]
+    hyps = {}
+    for it in claim_items:
+        hyps.setdefault(it.hyp.id, it.hyp)
+    parent = {h: h for h in hyps}
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    owner = {}
+    for hid in sorted(hyps, key=vd.id_key):
+        for key in _arm_keys(hyps[hid], profile):
+            if key in owner:
+                parent[find(hid)] = find(owner[key])
+            else:
+                owner[key] = hid
+    groups: dict = {}
+    for hid in hyps:
+        groups.setdefault(find(hid), []).append(hid)
+
+    def cost(ids):
+        total = 0.0
+        for hid in ids:
+            b = hyps[hid].budget("ci" if profile == "survey" else profile)
+            total += max(b.seeds, 1) * max(b.steps, 1)
+        return total
+
+    load, where = [0.0] * n, {}
+    for root in sorted(groups, key=lambda r: (-cost(groups[r]), vd.id_key(min(groups[r], key=vd.id_key)))):
+        j = min(range(n), key=lambda i: (load[i], i))
+        load[j] += cost(groups[root])
+        for hid in groups[root]:
+            where[hid] = j + 1
+    files = sorted({str(i.path) for i in items if not isinstance(i, ClaimItem)})
+    file_shard = {f: (idx % n) + 1 for idx, f in enumerate(files)}
+    return [i for i in items if (where[i.hyp.id] if isinstance(i, ClaimItem) else file_shard[str(i.path)]) == k]
+
+
 # ---- selection -----------------------------------------------------------------------------
 
 def _claim_ids(item) -> list[str]:
@@ -299,6 +372,13 @@ def pytest_collection_modifyitems(session, config, items):
         # scopes in this order, so the longest claim does not start last
         items[:0] = claim_items(session)
     ids = config.stash[_SETTINGS].ids
+    shard = config.stash[_SETTINGS].shard
+    if shard is not None:
+        keep = shard_items(items, *shard, config.stash[_SETTINGS].ctx.profile)
+        drop = [i for i in items if i not in keep]
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
     if not ids:
         return
     keep, drop = [], []
@@ -394,6 +474,8 @@ class _ClaimsReporter:
         run_info = {"profile": ctx.profile, "seed_base": ctx.seed_base, "ids": self.settings.ids,
                     "env": environment(import_torch=False),
                     "timing": {"workers": getattr(self.config.option, "numprocesses", None) or 0}}
+        if self.settings.shard:
+            run_info["shard"] = "/".join(map(str, self.settings.shard))
         try:
             state.paths = rp.write_reports(state.records, ctx.report_dir, run_info=run_info,
                                            missing=self._missing(), controls=run_controls,

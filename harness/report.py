@@ -763,3 +763,37 @@ def comparison_markdown(cmp: dict, old_label: str = "old", new_label: str = "new
     if cmp["removed"]:
         out.append("Removed: " + ", ".join(cmp["removed"]) + ".")
     return "\n".join(out).rstrip() + "\n"
+
+
+# ---- merging shard reports -----------------------------------------------------------------
+
+class MergeError(ValueError):
+    """Shard reports that cannot be one run's report (another profile or seed base, a hypothesis twice)."""
+
+
+def merge_reports(reports: list[dict], outdir) -> dict[str, Path]:
+    """Write the report that one unsharded run would have written from the reports of its shards
+    (`--claims-shard K/N`): the same evidence, claims, controls and multiplicity; only timing differs."""
+    if not reports:
+        raise MergeError("give at least one report")
+    keys = {(r.get("run", {}).get("profile"), r.get("run", {}).get("seed_base"), r.get("schema")) for r in reports}
+    if len(keys) > 1:
+        raise MergeError(f"the reports come from different runs (profile, seed base, schema): {sorted(keys, key=str)}")
+    records, seen, controls, missing, not_run = [], {}, [], {}, {}
+    for i, rep in enumerate(reports):
+        for h in rep["hypotheses"]:
+            if h["id"] in seen:
+                raise MergeError(f"{h['id']} is in report {seen[h['id']] + 1} and report {i + 1}: shards of one "
+                                 "run never share a hypothesis")
+            seen[h["id"]] = i
+            rec = {k: v for k, v in h.items() if k not in ("null_control", "amendments")}
+            rec["wall_s"] = (rep.get("timing", {}).get("wall_s") or {}).get(h["id"])
+            records.append(rec)
+        controls += rep.get("controls") or []
+        missing.update({m["id"]: m for m in rep.get("missing") or []})
+        not_run.update({n["id"]: n for n in rep.get("not_run") or []})
+    run = {k: v for k, v in reports[0].get("run", {}).items() if k != "shard"}
+    run["timing"] = {"workers": (reports[0].get("timing") or {}).get("workers"), "merged_shards": len(reports)}
+    controls = sorted(controls, key=lambda c: (id_key(c["id"]), c["control"]))
+    return write_reports(records, outdir, run_info=run, missing=[m for k, m in missing.items() if k not in seen],
+                         controls=controls, not_run=list(not_run.values()))

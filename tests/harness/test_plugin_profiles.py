@@ -51,3 +51,35 @@ def test_a_check_declared_for_other_profiles_is_skipped_with_its_reason_and_runs
     r.assert_outcomes(passed=2, xfailed=1, deselected=16)          # the check and its two controls ran
     j = json.loads((fake.path / "rep2" / "report.json").read_text())
     assert [h["id"] for h in j["hypotheses"]] == ["C9.c"] and j["not_run"] == []
+
+
+def test_two_shards_merged_give_the_unsharded_report(fake):
+    """--claims-shard 1/2 and 2/2 split the checks by whole ensembles (each run trains in one shard only), and
+    `bnclaims merge` of their reports equals the unsharded report, timing and environment aside."""
+    import subprocess
+    import sys
+    from plugin_fakes import PACK, install_pack, strip_volatile
+    # C9's arms differ from C8's, so the two claims share no run and can go to different shards
+    install_pack(fake.path, source=PACK.replace(
+        'CLAIMS = [Claim("C8"',
+        'C9 = [__import__("dataclasses").replace(h, design=__import__("dataclasses").replace(h.design, arms={'
+        '"bn": Arm(routine="fake_values", settings={**h.design.arms["bn"].settings, "spread": 0.31}, budget=False), '
+        '"plain": Arm(routine="fake_values", settings={"center": 1.0, "spread": 0.31}, budget=False)})) '
+        'for h in C9]\nCLAIMS = [Claim("C8"'))
+    run(fake, "--claims-report", "whole")
+    one = run(fake, "--claims-report", "s1", "--claims-shard", "1/2")
+    two = run(fake, "--claims-report", "s2", "--claims-shard", "2/2")
+    j1, j2 = (json.loads((fake.path / d / "report.json").read_text()) for d in ("s1", "s2"))
+    ids1, ids2 = {h["id"] for h in j1["hypotheses"]}, {h["id"] for h in j2["hypotheses"]}
+    assert ids1 and ids2 and not ids1 & ids2 and j1["run"]["shard"] == "1/2"
+    assert {i[:2] for i in ids1} != {i[:2] for i in ids2}          # whole claims (their shared ensembles) per shard
+    r = subprocess.run([sys.executable, "-m", "claims.cli", "merge", "s1/report.json", "s2/report.json", "--out", "m"],
+                       cwd=fake.path, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    whole = json.loads((fake.path / "whole" / "report.json").read_text())
+    merged = json.loads((fake.path / "m" / "report.json").read_text())
+    assert strip_volatile(merged) == strip_volatile(whole)
+    r = subprocess.run([sys.executable, "-m", "claims.cli", "merge", "s1/report.json", "s1/report.json"],
+                       cwd=fake.path, capture_output=True, text=True)
+    assert r.returncode == 2 and "shards of one run never share a hypothesis" in r.stderr
+    assert one.ret == two.ret == 1                                  # the fake pack fails on purpose
