@@ -111,7 +111,7 @@ def cmd_run(args) -> int:
     # --claims-only: no test files are collected, wherever this runs; -c devnull: no ini file of the
     # current folder applies (its addopts or testpaths are another project's).
     cmd = [sys.executable, "-m", "pytest", "-c", os.devnull, "--rootdir", str(Path.cwd()), "-p", "no:cacheprovider",
-           "--claims-only", "--claims-profile", ctx.profile, "--claims-seed-base", str(ctx.seed_base),
+           "--claims-only", "--claims-progress", "--claims-profile", ctx.profile, "--claims-seed-base", str(ctx.seed_base),
            "--claims-store", ctx.store, "--claims-report", ctx.report_dir]
     if args.workers > 0:
         cmd += ["-n", str(args.workers), "--dist", "loadfile"]
@@ -227,6 +227,18 @@ def cmd_merge(args) -> int:
     return 0
 
 
+def cmd_cache_key(args) -> int:
+    """A key for caching the run store between CI runs: it changes exactly when stored runs stop matching
+    (torch version, thread count, the numeric harness code), so an unchanged claim costs seconds."""
+    import hashlib
+    import json
+    from harness.store import environment_key
+    env = environment_key()
+    digest = hashlib.sha256(json.dumps(env, sort_keys=True).encode()).hexdigest()[:16]
+    print(f"bnclaims-store-torch{env['torch']}-t{env['threads']}-{digest}")
+    return 0
+
+
 def cmd_lock(args) -> int:
     from harness import prereg
 
@@ -270,7 +282,7 @@ def cmd_lock(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from harness import options
     p = argparse.ArgumentParser(prog="bnclaims", description="Statistical pytest checks of claims about Batch Normalization")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{list,run,report,compare,merge,lock}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{list,run,report,compare,merge,cache-key,lock}")
 
     ls = sub.add_parser("list", help="list claims and hypotheses")
     ls.add_argument("--packs", dest="claims_packs", default=None, metavar="NAMES", help="claim packs to list")
@@ -308,6 +320,10 @@ def build_parser() -> argparse.ArgumentParser:
     mg.add_argument("reports", nargs="+", metavar="REPORT.json")
     mg.add_argument("--out", default="claims-report", metavar="DIR", help="output folder (default ./claims-report)")
     mg.set_defaults(func=cmd_merge)
+
+    ck = sub.add_parser("cache-key", help="print the run store's environment key (cache the store between CI runs "
+                                         "under it)")
+    ck.set_defaults(func=cmd_cache_key)
 
     lk = sub.add_parser("lock", help="check or update the pre-registration lock of the builtin claims")
     how = lk.add_mutually_exclusive_group()

@@ -59,6 +59,9 @@ def pytest_addoption(parser):
     g = parser.getgroup("claims", "bnclaims: statistical checks of claims about Batch Normalization")
     g.addoption("--claims-collect", action="store_true", default=False,
                 help="collect every registered claim hypothesis and control as a test item")
+    g.addoption("--claims-progress", action="store_true", default=False,
+                help="print progress lines: checks done of total, runs trained and reused, an estimate of the time "
+                     "left from the wall times recorded in the store (bnclaims run sets it)")
     g.addoption("--claims-only", action="store_true", default=False,
                 help="collect the claim items and no test files (implies --claims-collect)")
     options.add_pytest_options(g)
@@ -176,7 +179,10 @@ class ClaimItem(pytest.Item):
             self._bnclaims_declaration = json.dumps(
                 {"id": hyp.id, "claim": to_builtin(self.claim.summary()), "hypothesis": declaration},
                 allow_nan=False, sort_keys=True)
+        from harness import store
+        before = dict(store.RUN_COUNTS)
         ev = runner.run_check(hyp, self.claim, ctx, control=self.control)
+        self._bnclaims_runs = json.dumps({k: store.RUN_COUNTS[k] - before[k] for k in before})
         self.user_properties.extend(junit_properties(ev, hyp, self.control))
         if ev["id"] != hyp.id or ev["hypothesis"] != declaration:
             raise ValueError(f"{hyp.id}: the evidence's hypothesis differs from the pre-registered declaration")
@@ -415,6 +421,9 @@ def pytest_runtest_makereport(item, call):
         not_run = getattr(item, "_bnclaims_not_run", None)
         if not_run is not None:
             rep.claim_not_run = not_run
+        runs = getattr(item, "_bnclaims_runs", None)
+        if runs is not None:
+            rep.claim_runs = runs
         if ev is not None:
             rep.claim_evidence = ev          # str: xdist serialises it unchanged
         if decl is not None:
@@ -430,6 +439,67 @@ def _outcome(report) -> str:
     return report.outcome
 
 
+class Progress:
+    """Progress lines for a long run: checks done of total, runs trained and reused, the time left estimated
+    from the wall times the store folder recorded for these hypotheses (harness.store.TIMINGS), or from the
+    mean so far where none is recorded."""
+    EVERY_S = 10.0
+
+    def __init__(self, config):
+        import time
+        from harness import store
+        s = config.stash[_SETTINGS]
+        self.config, self.time = config, time
+        self.recorded = store.read_timings(s.ctx.store, s.ctx.profile)
+        self.workers = max(int(getattr(config.option, "numprocesses", 0) or 0), 1)
+        self.pending: dict = {}
+        self.done = self.trained = self.reused = 0
+        self.spent = 0.0
+        self.last = 0.0
+
+    @staticmethod
+    def _hyp_id(nodeid: str) -> str | None:
+        if not nodeid.startswith("bnclaims/"):
+            return None
+        return nodeid.split("::", 1)[-1]
+
+    def planned(self, nodeids) -> None:
+        if self.pending:                      # every xdist worker reports the same collection
+            return
+        self.pending = {n: self._hyp_id(n) for n in nodeids if self._hyp_id(n)}
+
+    def report(self, rep) -> None:
+        hid = self._hyp_id(rep.nodeid)
+        if hid is None or rep.nodeid not in self.pending:
+            return
+        if rep.when == "call" or (rep.when == "setup" and rep.outcome != "passed"):
+            del self.pending[rep.nodeid]
+            self.done += 1
+            self.spent += rep.duration
+            runs = json.loads(getattr(rep, "claim_runs", None) or "{}")
+            self.trained += runs.get("trained", 0)
+            self.reused += runs.get("reused", 0)
+            now = self.time.monotonic()
+            if now - self.last >= self.EVERY_S or not self.pending:
+                self.last = now
+                self._line()
+
+    def left_s(self) -> float:
+        mean = self.spent / self.done if self.done else 0.0
+        return sum(self.recorded.get(h, mean if "[" not in h else 0.0) for h in self.pending.values()) / self.workers
+
+    def _line(self) -> None:
+        tr = self.config.pluginmanager.get_plugin("terminalreporter")
+        if tr is None:
+            return
+        total = self.done + len(self.pending)
+        left = self.left_s()
+        eta = "done" if not self.pending else f"about {left / 60:.1f} min left" if left >= 60 else f"about {left:.0f} s left"
+        tr.ensure_newline()
+        tr.write_line(f"bnclaims: {self.done}/{total} checks done; runs trained {self.trained}, reused "
+                      f"{self.reused}; {eta}")
+
+
 class _ClaimsReporter:
     """Controller-side collector: evidence from call reports (local or relayed by xdist), the
     report files, the comparison and the terminal section."""
@@ -438,8 +508,21 @@ class _ClaimsReporter:
         self.config = config
         self.settings = config.stash[_SETTINGS]
         self.state = _State()
+        self.progress = Progress(config) if config.getoption("claims_progress") else None
+
+    # ---- progress (collection ends in the workers under xdist; this process hears of it either way)
+    def pytest_collection_finish(self, session):
+        if self.progress is not None and not hasattr(self.config, "workerinput"):
+            self.progress.planned([i.nodeid for i in session.items])
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node, ids):
+        if self.progress is not None:
+            self.progress.planned(ids)
 
     def pytest_runtest_logreport(self, report):
+        if self.progress is not None:
+            self.progress.report(report)
         if report.when != "call":
             return
         ev, decl = getattr(report, "claim_evidence", None), getattr(report, "claim_declaration", None)
@@ -476,6 +559,8 @@ class _ClaimsReporter:
                     "timing": {"workers": getattr(self.config.option, "numprocesses", None) or 0}}
         if self.settings.shard:
             run_info["shard"] = "/".join(map(str, self.settings.shard))
+        from harness import store
+        store.record_timings(ctx.store, ctx.profile, {r["id"]: r["wall_s"] for r in state.records if "wall_s" in r})
         try:
             state.paths = rp.write_reports(state.records, ctx.report_dir, run_info=run_info,
                                            missing=self._missing(), controls=run_controls,

@@ -80,6 +80,38 @@ def thread_setting() -> int:
 
 
 _CODE_HASH: list = []
+RUN_COUNTS = {"trained": 0, "reused": 0}     # this process's store lookups (progress lines of `bnclaims run`)
+TIMINGS = "timings.json"                     # in the store folder: {profile: {hypothesis id: wall s}} (estimates)
+
+
+def read_timings(root, profile: str) -> dict:
+    """The wall time each hypothesis last took in this profile, as recorded in the store folder ({} if none)."""
+    try:
+        data = json.loads((Path(root) / TIMINGS).read_text())
+        got = data.get(profile, {}) if isinstance(data, dict) else {}
+        return {k: float(v) for k, v in got.items() if isinstance(v, (int, float))}
+    except (OSError, ValueError):
+        return {}
+
+
+def record_timings(root, profile: str, wall_s: Mapping) -> None:
+    """Merge this run's wall times into the store folder's timings file (atomic replace; best effort)."""
+    path = Path(root) / TIMINGS
+    try:
+        data = json.loads(path.read_text()) if path.exists() else {}
+        if not isinstance(data, dict):
+            data = {}
+    except (OSError, ValueError):
+        data = {}
+    data.setdefault(profile, {}).update({k: round(float(v), 3) for k, v in wall_s.items()
+                                         if isinstance(v, (int, float))})
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, sort_keys=True, indent=1))
+        os.replace(tmp, path)
+    except OSError:
+        pass
 
 
 def harness_code_hash() -> str:
@@ -216,6 +248,7 @@ class RunStore:
         # Fast path without the lock: the common case on reruns and for waiting workers.
         try:
             arrays, meta = self._read(key, spec)
+            RUN_COUNTS["reused"] += 1
             return arrays, meta["info"], "hit"
         except (FileNotFoundError, _Corrupt):
             pass
@@ -225,6 +258,7 @@ class RunStore:
             status = "computed"
             try:
                 arrays, meta = self._read(key, spec)
+                RUN_COUNTS["reused"] += 1
                 return arrays, meta["info"], "hit"
             except FileNotFoundError:
                 pass
@@ -232,6 +266,7 @@ class RunStore:
                 self._quarantine(key, str(exc), "recomputing")
                 status = "recomputed"
 
+            RUN_COUNTS["trained"] += 1
             result = compute()
             if not (isinstance(result, tuple) and len(result) == 2):
                 raise TypeError("compute() must return (arrays: dict, info: dict)")

@@ -83,3 +83,14 @@ def test_two_shards_merged_give_the_unsharded_report(fake):
                        cwd=fake.path, capture_output=True, text=True)
     assert r.returncode == 2 and "shards of one run never share a hypothesis" in r.stderr
     assert one.ret == two.ret == 1                                  # the fake pack fails on purpose
+
+
+def test_progress_lines_count_checks_and_runs_and_the_store_keeps_wall_times(fake, tmp_path):
+    store = tmp_path / "progress-store"
+    r = run(fake, "--claims-progress", "--claims-store", str(store), "--claims-report", "rep")
+    out = r.stdout.str()
+    assert "bnclaims: 18/18 checks done; runs trained" in out and "; done" in out
+    timings = json.loads((store / "timings.json").read_text())
+    assert set(timings["ci"]) == {"C8.a", "C8.b", "C8.c", "C9.a", "C9.b", "C9.c"}
+    r = run(fake, "--claims-progress", "--claims-store", str(store), "--claims-report", "rep")
+    assert "runs trained 0, reused" in r.stdout.str()          # the second run reuses every stored run
