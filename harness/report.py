@@ -21,7 +21,7 @@ from pathlib import Path
 
 from harness.evidence import arm_counts, fmt_ci, fmt_num, fmt_seeds, to_builtin
 from harness.robustness import build_map, is_cell, level_label
-from harness.summary import ARM_STYLES, arm_style, figure_anchor
+from harness.summary import ARM_STYLES, arm_style, figure_anchor, with_unit
 from harness.verdict import claim_verdict, id_key  # noqa: F401  (re-exported for report users)
 
 REPORT_SCHEMA = 1
@@ -225,8 +225,8 @@ def _draw(ax, spec: dict) -> None:
     if spec.get("logy"):
         ax.set_yscale("log")
     ax.set_title(spec.get("title", ""), fontsize=10)
-    ax.set_xlabel(spec.get("xlabel", ""))
-    ax.set_ylabel(spec.get("ylabel", ""))
+    ax.set_xlabel(with_unit(spec.get("xlabel", "")))
+    ax.set_ylabel(with_unit(spec.get("ylabel", "")))
     if any(s.get("label") for s in ser):
         ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
@@ -274,7 +274,7 @@ def render_figures(report: dict, figdir) -> dict[str, str]:
         done.add(spec["id"])
         target = Path(figdir) / files[spec["id"]]
         blob = (json.dumps(spec, sort_keys=True) + matplotlib.__version__ + inspect.getsource(_draw)
-                + json.dumps(ARM_STYLES, sort_keys=True))
+                + json.dumps(ARM_STYLES, sort_keys=True) + inspect.getsource(with_unit))
         cached = cache / f"{hashlib.sha256(blob.encode()).hexdigest()[:24]}.png" if cache else None
         if cached is not None and cached.exists():
             shutil.copyfile(cached, target)

@@ -36,6 +36,23 @@ def arm_style(label) -> tuple[str, str]:
     return _PALETTE[h % len(_PALETTE)], _MARKERS[(h // len(_PALETTE)) % len(_MARKERS)]
 
 
+# Units the claims' axis labels leave implicit, added where a label names the quantity without one.
+_UNITS = ((("cross-entropy", "nll", "loss"), "nats"), (("accuracy",), "fraction"), (("step",), "steps"),
+          (("learning rate",), "SGD rate"), (("batch size",), "samples"))
+
+
+def with_unit(label: str) -> str:
+    """The axis label with its unit in brackets, if the label names a quantity whose unit is known and gives none."""
+    text = str(label or "")
+    low = text.lower()
+    if not text or "[" in text:
+        return text
+    for words, unit in _UNITS:
+        if any(w in low for w in words):
+            return f"{text} [{unit}]"
+    return text
+
+
 # ---- claim cards -----------------------------------------------------------------------------------------
 def claim_cards(report: dict) -> list[dict]:
     """Per claim: verdict, the evidence hypotheses that vote each way, where it holds, family-wise alpha."""

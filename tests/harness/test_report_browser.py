@@ -2,6 +2,9 @@
 errors, and the summary and forest plot are in the first viewport. Skipped, with the reason, without chromium."""
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
 from harness import browser
@@ -15,7 +18,7 @@ needs_chromium = pytest.mark.skipif(browser.find_chromium() is None,
 
 
 @needs_chromium
-def test_report_page_in_a_real_browser(fake):
+def test_report_page_in_a_real_browser(fake, claims_ctx):
     run(fake, "--claims-report", "rep")
     page = fake.path / "rep" / "report.html"
     result = browser.check_page(page)
@@ -23,6 +26,10 @@ def test_report_page_in_a_real_browser(fake):
     assert result["images"] >= 3 and result["links"] >= 4          # the forest plot, C8.a's figures; cards, index
     shot = browser.screenshot(page, page.with_name("report-screenshot.png"))   # saved next to the report
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    keep = Path(claims_ctx.report_dir) / "browser-test"       # and kept beside the session's own report
+    keep.mkdir(parents=True, exist_ok=True)
+    for f in (page, shot):
+        shutil.copyfile(f, keep / f.name)
 
 
 @needs_chromium

@@ -51,3 +51,9 @@ def test_the_summary_opens_both_reports(fake):
     assert 'href="#fig-c8a_lines"' in page and 'id="fig-c8a_lines"' in page
     j = json.loads((fake.path / "rep" / "report.json").read_text())
     assert all(f["id"] for r in j["hypotheses"] for f in r.get("figures", []))
+
+
+def test_axis_labels_carry_units():
+    assert sm.with_unit("train loss (median, 15-85%)") == "train loss (median, 15-85%) [nats]"
+    assert sm.with_unit("test accuracy") == "test accuracy [fraction]" and sm.with_unit("step") == "step [steps]"
+    assert sm.with_unit("cos(G, G')") == "cos(G, G')" and sm.with_unit("loss [nats]") == "loss [nats]"
