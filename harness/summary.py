@@ -85,6 +85,14 @@ def forest_rows(report: dict) -> tuple[list[dict], list[str]]:
             continue
         eff, ci = st.get("effect"), st.get("ci")
         d = st.get("d_z") if st.get("d_z") is not None else st.get("hedges_g")
+        approx = False
+        if d is None and st.get("test") == "trend" and ci and None not in ci and isinstance(eff, (int, float)):
+            # a trend's effect (last group minus first) has no d of its own: divide by the per-seed sd that its
+            # 95% interval implies, se * sqrt(n), n seeds per group
+            n = min((g.get("n") or 0) for g in st.get("groups") or [{}])
+            se = (ci[1] - ci[0]) / (2 * 1.959964)
+            if n > 0 and se > 0:
+                d, approx = eff / (se * math.sqrt(n)), True
         finite = all(isinstance(v, (int, float)) and math.isfinite(v) for v in (eff, d, *(ci or [None, None])))
         if not finite or eff == 0:
             left.append(r["id"])
@@ -95,7 +103,7 @@ def forest_rows(report: dict) -> tuple[list[dict], list[str]]:
         rows.append({"id": r["id"], "claim": r["claim"]["id"], "title": h.get("title", ""), "d": d * sign,
                      "lo": lo, "hi": hi, "verdict": r["verdict"], "role": h.get("role", "evidence"),
                      "votes": bool(h.get("confirmatory", True)) and h.get("role", "evidence") == "evidence",
-                     "equivalence": h.get("direction") == "equivalent"})
+                     "equivalence": h.get("direction") == "equivalent", "approx": approx})
     return rows, left
 
 
@@ -105,7 +113,9 @@ FOREST_CAPTION = ("Forest plot: every hypothesis's standardized effect (d_z or H
                   "by claim; right of the dashed line at 0 is the direction the hypothesis states. Colour: verdict "
                   "(green reproduced, red not reproduced, amber inconclusive). Filled circle: evidence that votes; "
                   "open circle: secondary or exploratory evidence; diamond: manipulation check; square: identity "
-                  "check. The axis is linear within +-2 and logarithmic beyond.")
+                  "check. Trend checks (k ordered arms) have no d of their own: theirs is the last-minus-first "
+                  "effect over the per-seed sd its interval implies. Equivalence checks (TOST) hold near 0. The "
+                  "axis is linear within +-2 and logarithmic beyond.")
 
 
 def render_forest(report: dict, path) -> Path | None:
