@@ -83,7 +83,7 @@ def check_outcomes_and_report(out, rep):
     assert (rep / "figures" / "c8a_side.png").stat().st_size > 1000
     assert "## Suite-level multiplicity" in md
     page = (rep / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == 2
+    assert page.count("data:image/png;base64,") == 3          # the summary's forest plot and the two figures
     assert "BN &lt;lowers&gt; loss &amp; | pipes" in page and "<lowers>" not in page
     assert 'src="figures/' not in page
 

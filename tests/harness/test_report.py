@@ -153,7 +153,7 @@ def test_write_reports(records, tmp_path):
     for name in ("a1_curve.png", "a1_side.png"):
         assert (tmp_path / "rep" / "figures" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     page = paths["html"].read_text()
-    assert page.count('src="data:image/png;base64,') == 2 and "curve &lt;1&gt;" in page
+    assert page.count('src="data:image/png;base64,') == 3 and "curve &lt;1&gt;" in page
     assert "http" not in page and "<script" not in page
 
 
@@ -175,7 +175,9 @@ def test_compare_reports_and_cli(records, tmp_path, capsys):
     c = claim("C3", hyp("C3.a"))
     new = build_report(changed + [evidence(hyp("C3.a"), c, "reproduced")], run_info={"profile": "ci"})
     cmp = compare_reports(old, new)
-    assert cmp["verdict_changes"] == [{"id": "A1.a", "old": "reproduced", "new": "not reproduced"}]
+    assert [{k: c[k] for k in ("id", "old", "new")} for c in cmp["verdict_changes"]] == [
+        {"id": "A1.a", "old": "reproduced", "new": "not reproduced"}]
+    assert cmp["verdict_changes"][0]["old_ci"] == [0.4, 0.6]          # both intervals travel with the change
     assert [d["id"] for d in cmp["effect_drift"]] == ["B2.a"]
     assert "95% CIs no longer overlap" in cmp["effect_drift"][0]["reason"]
     assert cmp["added"] == ["C3.a"] and cmp["removed"] == ["A1.b"]
