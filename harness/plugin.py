@@ -170,6 +170,8 @@ class ClaimItem(pytest.Item):
         if not hyp.runs_in(ctx.profile) and not getattr(self, "explicit", False):
             why = (f"{hyp.id} runs in the {', '.join(hyp.profiles)} profile(s) only: its runs cost more CPU than the "
                    f"{ctx.profile} budget carries; select it by id (--claims-ids {hyp.id}) to run it here")
+            self.user_properties.extend([("claim", hyp.claim), ("hypothesis", hyp.id), ("verdict", "not run"),
+                                         ("profiles", ",".join(hyp.profiles)), ("profile", ctx.profile)])
             if self.control is None:
                 self._bnclaims_not_run = json.dumps({"id": hyp.id, "claim": self.claim.id, "title": hyp.title,
                                                      "profiles": list(hyp.profiles), "why": why}, sort_keys=True)
