@@ -160,7 +160,8 @@ def _by_rate_figure(r, fn, fid, title, ylabel):
 
 
 def best_rate_curves(r):
-    return [figure("c2-best-rate-loss", "train loss at each arm's best grid rate",
+    fid = "c2-best-rate-loss" if r.hyp.id == "C2.a" else f"{r.hyp.id}-best-rate-loss"    # C2.a3 reads other rates
+    return [figure(fid, "train loss at each arm's best grid rate",
                    [checks.band_series(f"{arm} (lr {r.lr[arm]:g})", r.arrays[arm]["eval_step"],
                                        train_loss_curve(r.arrays[arm])) for arm in r.hyp.arms],
                    xlabel="step", ylabel="train loss (median, 15-85%)")]

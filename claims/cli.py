@@ -124,11 +124,17 @@ def cmd_run(args) -> int:
     if settings.compare:
         cmd += ["--claims-compare", settings.compare]
     sys.stdout.flush()
+    import time
+    started = time.time()
     rc = subprocess.call(cmd)
+    if rc == 5 and settings.shard:
+        print(f"bnclaims: shard {'/'.join(map(str, settings.shard))} holds no check of this selection")
+        return 0
     if rc in (PYTEST_USAGE_ERROR, 5):
         _err("no claim checks were collected" if rc == 5 else "pytest stopped with a usage error (see above)")
         return 2
-    if args.save and (Path(ctx.report_dir) / "report.json").exists():
+    written = Path(ctx.report_dir) / "report.json"
+    if args.save and written.exists() and written.stat().st_mtime >= started:     # this run's, not an older one
         print(f"saved {save_report(ctx.report_dir)}")
     return rc
 
@@ -310,8 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="default: the second-last report saved with `bnclaims run --save`")
     c.add_argument("new", metavar="NEW.json", nargs="?", default=None, help="default: the last saved report")
     c.add_argument("--effect-tol", type=float, default=0.25, help="relative effect change flagged as drift (default 0.25)")
-    c.add_argument("--markdown", nargs="?", const="-", default=None, metavar="FILE",
-                   help="write the comparison as Markdown (a pull-request comment) to FILE, or stdout")
+    c.add_argument("--markdown", default=None, metavar="FILE",
+                   help="write the comparison as Markdown (a pull-request comment) to FILE ('-': stdout)")
     c.add_argument("--report", default="claims-report", metavar="DIR",
                    help="where `run --save` kept its history (default ./claims-report)")
     c.set_defaults(func=cmd_compare)

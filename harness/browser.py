@@ -21,6 +21,7 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
          "--disable-extensions", "--mute-audio")
 FIRST_SCREEN = ("summary", "forest")          # element ids that must start in the first viewport
+OPTIONAL = ("forest",)                        # absent when no hypothesis has an effect to plot (smoke, identities)
 
 _PROBE = """<script>
 window.__bnclaimsErrors = [];
@@ -38,7 +39,7 @@ window.addEventListener('load', function () {
   var vh = window.innerHeight, first = {};
   %FIRST%.forEach(function (id) {
     var el = document.getElementById(id);
-    first[id] = !!el && el.getBoundingClientRect().top >= 0 && el.getBoundingClientRect().top < vh;
+    first[id] = !el ? null : (el.getBoundingClientRect().top >= 0 && el.getBoundingClientRect().top < vh);
   });
   var out = {images: imgs.length,
              broken: imgs.filter(function (i) { return !(i.complete && i.naturalWidth > 0); })
@@ -96,7 +97,7 @@ def check_page(path, viewport=VIEWPORT, timeout: float = 120.0) -> dict:
         raise BrowserError(f"chromium returned no probe result (exit {proc.returncode}): {proc.stderr[-800:]}")
     import html
     out = json.loads(html.unescape(m.group(1)))
-    out["console"] = [ln.strip() for ln in proc.stderr.splitlines() if ":CONSOLE(" in ln]
+    out["console"] = [ln.strip() for ln in proc.stderr.splitlines() if re.search(r":CONSOLE[(:]\d+", ln)]
     return out
 
 
@@ -107,7 +108,7 @@ def problems(result: dict) -> list[str]:
     out += [f"page error: {e}" for e in result["errors"]]
     out += [f"console: {c}" for c in result["console"]]
     out += [f"#{k} does not start in the first {result['viewport'][0]}x{result['viewport'][1]} viewport"
-            for k, ok in result["first_viewport"].items() if not ok]
+            for k, ok in result["first_viewport"].items() if ok is False or (ok is None and k not in OPTIONAL)]
     return out
 
 

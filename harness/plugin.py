@@ -380,15 +380,18 @@ def pytest_collection_modifyitems(session, config, items):
         # scopes in this order, so the longest claim does not start last
         items[:0] = claim_items(session)
     ids = config.stash[_SETTINGS].ids
+    if ids:
+        _select_ids(config, items, ids)
     shard = config.stash[_SETTINGS].shard
-    if shard is not None:
+    if shard is not None:             # after the ids: a shard of the selection (an id outside it is no error)
         keep = shard_items(items, *shard, config.stash[_SETTINGS].ctx.profile)
         drop = [i for i in items if i not in keep]
         if drop:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
-    if not ids:
-        return
+
+
+def _select_ids(config, items, ids) -> None:
     keep, drop = [], []
     for item in items:
         (keep if _selected(item, ids) else drop).append(item)
@@ -549,8 +552,8 @@ class _ClaimsReporter:
 
     def pytest_sessionfinish(self, session, exitstatus):
         state = self.state
-        if not state.records:
-            return
+        if not state.records and not self.settings.shard:     # a shard writes its report even when empty,
+            return                                             # so a merge can tell a lost shard from an empty one
         run_controls = sorted(state.controls, key=lambda c: (vd.id_key(c["id"]), c["control"]))
         from harness import report as rp
         from harness.evidence import environment

@@ -779,6 +779,13 @@ def merge_reports(reports: list[dict], outdir) -> dict[str, Path]:
     keys = {(r.get("run", {}).get("profile"), r.get("run", {}).get("seed_base"), r.get("schema")) for r in reports}
     if len(keys) > 1:
         raise MergeError(f"the reports come from different runs (profile, seed base, schema): {sorted(keys, key=str)}")
+    labels = [r.get("run", {}).get("shard") for r in reports]
+    if any(labels):
+        ns = {str(l).split("/")[-1] for l in labels if l}
+        want = {f"{k}/{n}" for n in ns for k in range(1, int(n) + 1)} if len(ns) == 1 and None not in labels else None
+        if want is None or sorted(labels) != sorted(want):
+            raise MergeError(f"the shard reports do not make up one run: got shards {labels}; give each of "
+                             f"1/N ... N/N exactly once")
     records, seen, controls, missing, not_run = [], {}, [], {}, {}
     for i, rep in enumerate(reports):
         for h in rep["hypotheses"]:

@@ -194,9 +194,10 @@ def _tuned(res: Result, design: ds.Design, memo: dict) -> ds.Design:
             if m.tune_val_rows:
                 spec = spec.replace(val_rows=m.tune_val_rows)
             grid = _run_arm(dataclasses.replace(arm, spec=spec, variants=()), seeds, res.ctx, memo)
-            means = rate_means(grid, arm.lrs, m.select)
+            raw = rate_means(grid, arm.lrs, m.select)
+            means = [x if np.isfinite(x) else np.inf for x in raw]          # a non-finite score never wins
             j = int(np.argmin(means))
-            choices.append((means[j], i, arm.lrs[j], dict(zip(arm.lrs, means))))
+            choices.append((means[j], i, arm.lrs[j], {r: (x if np.isfinite(x) else None) for r, x in zip(arm.lrs, raw)}))
         score, i, lr, _ = min(choices, key=lambda c: (c[0], c[1]))     # first variant on ties
         metrics[name] = dataclasses.replace(m, at_lr=lr, select=None, tune_seeds=0, tune_val_rows=0)
         tuning[name] = {"seeds": seeds, "lr": lr, "by": m.select}

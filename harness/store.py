@@ -89,6 +89,8 @@ def read_timings(root, profile: str) -> dict:
     try:
         data = json.loads((Path(root) / TIMINGS).read_text())
         got = data.get(profile, {}) if isinstance(data, dict) else {}
+        if not isinstance(got, dict):
+            return {}
         return {k: float(v) for k, v in got.items() if isinstance(v, (int, float))}
     except (OSError, ValueError):
         return {}
@@ -101,6 +103,8 @@ def record_timings(root, profile: str, wall_s: Mapping) -> None:
         data = json.loads(path.read_text()) if path.exists() else {}
         if not isinstance(data, dict):
             data = {}
+        if not isinstance(data.get(profile), dict):
+            data[profile] = {}
     except (OSError, ValueError):
         data = {}
     data.setdefault(profile, {}).update({k: round(float(v), 3) for k, v in wall_s.items()

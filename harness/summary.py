@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from pathlib import Path
 
 from harness.verdict import id_key
@@ -32,6 +33,9 @@ def arm_style(label) -> tuple[str, str]:
     key = str(label).strip().lower()
     if key in ARM_STYLES:
         return ARM_STYLES[key]
+    head = re.split(r"[\s(]", key, maxsplit=1)[0]       # "bn (lr 0.1)": the arm named first
+    if head in ARM_STYLES:
+        return ARM_STYLES[head]
     h = int(hashlib.sha256(key.encode()).hexdigest(), 16)
     return _PALETTE[h % len(_PALETTE)], _MARKERS[(h // len(_PALETTE)) % len(_MARKERS)]
 
@@ -91,8 +95,8 @@ def forest_rows(report: dict) -> tuple[list[dict], list[str]]:
             # 95% interval implies, se * sqrt(n), n seeds per group
             n = min((g.get("n") or 0) for g in st.get("groups") or [{}])
             se = (ci[1] - ci[0]) / (2 * 1.959964)
-            if n > 0 and se > 0:
-                d, approx = eff / (se * math.sqrt(n)), True
+            if n > 0 and se > 0:            # paired: sd of the per-seed difference; unpaired: the pooled sd
+                d, approx = eff / (se * math.sqrt(n if st.get("paired") else n / 2)), True
         finite = all(isinstance(v, (int, float)) and math.isfinite(v) for v in (eff, d, *(ci or [None, None])))
         if not finite or eff == 0:
             left.append(r["id"])

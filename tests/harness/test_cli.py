@@ -52,7 +52,7 @@ def test_compare_markdown_and_the_saved_history(tmp_path):
     assert r.returncode == 2 and "fewer than two saved reports" in r.stderr
     _report(rep / "report.json", 1, 0.2, "inconclusive")
     assert save_report(rep).name == "0002.json" and [p.name for p in saved_reports(rep)] == ["0001.json", "0002.json"]
-    r = cli("compare", "--markdown", cwd=tmp_path)
+    r = cli("compare", "--markdown", "-", cwd=tmp_path)
     assert r.returncode == 1, r.stderr                  # a verdict changed
     md = r.stdout
     assert md.startswith("### bnclaims: **1 verdict change**, 1 effect drift")

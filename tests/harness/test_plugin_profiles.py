@@ -81,7 +81,7 @@ def test_two_shards_merged_give_the_unsharded_report(fake):
     assert strip_volatile(merged) == strip_volatile(whole)
     r = subprocess.run([sys.executable, "-m", "claims.cli", "merge", "s1/report.json", "s1/report.json"],
                        cwd=fake.path, capture_output=True, text=True)
-    assert r.returncode == 2 and "shards of one run never share a hypothesis" in r.stderr
+    assert r.returncode == 2 and "give each of 1/N ... N/N exactly once" in r.stderr
     assert one.ret == two.ret == 1                                  # the fake pack fails on purpose
 
 
@@ -94,3 +94,22 @@ def test_progress_lines_count_checks_and_runs_and_the_store_keeps_wall_times(fak
     assert set(timings["ci"]) == {"C8.a", "C8.b", "C8.c", "C9.a", "C9.b", "C9.c"}
     r = run(fake, "--claims-progress", "--claims-store", str(store), "--claims-report", "rep")
     assert "runs trained 0, reused" in r.stdout.str()          # the second run reuses every stored run
+
+
+def test_an_empty_shard_still_reports_and_a_lost_shard_fails_the_merge(fake):
+    """The fake pack's claims share runs, so of 3 shards one holds them all; the others still write a report,
+    and a merge without one of the three is refused. An id outside the shard is no error."""
+    import subprocess
+    import sys
+    for k in (1, 2, 3):
+        run(fake, "--claims-report", f"s{k}", "--claims-shard", f"{k}/3")
+    counts = [len(json.loads((fake.path / f"s{k}" / "report.json").read_text())["hypotheses"]) for k in (1, 2, 3)]
+    assert sorted(counts) == [0, 0, 6]
+    merge = [sys.executable, "-m", "claims.cli", "merge", "--out", "m"]
+    ok = subprocess.run(merge + [f"s{k}/report.json" for k in (1, 2, 3)], cwd=fake.path, capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    lost = subprocess.run(merge + ["s1/report.json", "s2/report.json"], cwd=fake.path, capture_output=True, text=True)
+    assert lost.returncode == 2 and "do not make up one run" in lost.stderr
+    empty = next(k for k in (1, 2, 3) if counts[k - 1] == 0)
+    r = run(fake, "--claims-report", "x", "--claims-shard", f"{empty}/3", "--claims-ids", "C8.a")
+    assert r.ret in (0, 5) and "matches no collected" not in r.stdout.str() + r.stderr.str()   # 5: nothing to run
