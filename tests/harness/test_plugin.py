@@ -26,7 +26,7 @@ def test_plugin_does_not_import_torch():
 def test_same_report_under_xdist(fake):
     """-n 0 and -n 2 write the same report; the -n 0 run's outcomes and report content are checked too."""
     r0 = run(fake, "-n", "0", "-rA", "--claims-report", "rep0")
-    r2 = run(fake, "-n", "2", "--dist", "loadfile", "--claims-report", "rep2")
+    r2 = run(fake, "-n", "2", "--dist", "loadfile", "--claims-report", "rep2", "--junitxml", "out.xml")
     for r in (r0, r2):
         r.assert_outcomes(passed=14, failed=3, xfailed=2)      # 6 hypotheses, 12 controls (6 A/A), 1 plain test
     j0 = json.loads((fake.path / "rep0" / "report.json").read_text())
@@ -50,6 +50,21 @@ def test_same_report_under_xdist(fake):
         assert nc["seeds"]["plain"] == r["arms"]["plain"]["seeds"]          # the control arm's runs are reused
     assert j2["hypotheses"][0]["hypothesis"]["design"]["arms"]["bn"]["routine"] == "fake_values"
     check_outcomes_and_report(r0.stdout.str(), fake.path / "rep0")
+    check_junit_properties(fake.path / "out.xml")
+
+
+def check_junit_properties(path):
+    """--junitxml under -n 2: every claim item (hypotheses and controls) has its properties in the XML."""
+    import xml.etree.ElementTree as ET
+    cases = ET.parse(path).getroot().iter("testcase")
+    props = {c.get("name"): {p.get("name"): p.get("value") for p in c.iter("property")} for c in cases}
+    claims = {k: v for k, v in props.items() if v}
+    assert len(claims) == 18 and "test_not_a_claim" in props and not props["test_not_a_claim"]
+    a = claims["C8.a"]
+    assert a["verdict"] == "reproduced" and a["role"] == "evidence" and a["votes"] == "true"
+    assert float(a["ci_low"]) < float(a["effect"]) < float(a["ci_high"]) and float(a["p"]) < float(a["alpha"])
+    assert a["n"] == "bn=4,plain=4" and a["claim"] == "C8" and a["profile"] == "ci"
+    assert claims["C8.a[aa]"]["control"] == "aa"
 
 
 def check_outcomes_and_report(out, rep):
@@ -86,19 +101,3 @@ def check_outcomes_and_report(out, rep):
     assert page.count("data:image/png;base64,") == 3          # the summary's forest plot and the two figures
     assert "BN &lt;lowers&gt; loss &amp; | pipes" in page and "<lowers>" not in page
     assert 'src="figures/' not in page
-
-
-def test_junit_xml_carries_each_claim_tests_verdict_under_xdist(fake):
-    """--junitxml with -n 2: every claim item (hypotheses and controls) has its properties in the XML."""
-    import xml.etree.ElementTree as ET
-    r = run(fake, "-n", "2", "--junitxml", "out.xml", "--claims-report", "rep")
-    assert r.ret == 1                          # the fake pack fails on purpose
-    cases = ET.parse(fake.path / "out.xml").getroot().iter("testcase")
-    props = {c.get("name"): {p.get("name"): p.get("value") for p in c.iter("property")} for c in cases}
-    claims = {k: v for k, v in props.items() if v}
-    assert len(claims) == 18 and "test_not_a_claim" in props and not props["test_not_a_claim"]
-    a = claims["C8.a"]
-    assert a["verdict"] == "reproduced" and a["role"] == "evidence" and a["votes"] == "true"
-    assert float(a["ci_low"]) < float(a["effect"]) < float(a["ci_high"]) and float(a["p"]) < float(a["alpha"])
-    assert a["n"] == "bn=4,plain=4" and a["claim"] == "C8" and a["profile"] == "ci"
-    assert claims["C8.a[aa]"]["control"] == "aa"
