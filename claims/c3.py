@@ -495,10 +495,7 @@ BN_ONLY_GRID = (0.03, 0.1, 0.3, 1.0)
 VAL_ROWS, VAL_TUNE_SEEDS = 800, 3
 
 
-@reduction("C3.val_error")
-def val_error(arrays):
-    """1 - final validation-split accuracy (eval mode): the selection measure of C3.d3; diverged = chance."""
-    return 1.0 - checks.finite_or(arrays["eval_val_acc"][-1], CHANCE)
+reduction("C3.val_error")(checks.final_val_error)      # C3.d3's selection measure
 
 
 C3D3 = Hypothesis(

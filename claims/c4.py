@@ -416,10 +416,7 @@ C4C_GRID = (0.025, 0.05, 0.1, 0.2)     # around the pilot's rates (no BN 0.05, B
 VAL_ROWS, VAL_TUNE_SEEDS = 800, 3
 
 
-@reduction("C4.val_error")
-def val_error(arrays) -> np.ndarray:
-    """1 - final validation-split accuracy (eval mode): C4.c2's selection measure; diverged = chance."""
-    return 1.0 - checks.finite_or(arrays["eval_val_acc"][-1], CHANCE)
+reduction("C4.val_error")(checks.final_val_error)      # C4.c2's selection measure
 
 
 C4C2 = Hypothesis(

@@ -191,7 +191,7 @@ def save_report(report_dir) -> Path:
 def cmd_compare(args) -> int:
     from harness.report import comparison_markdown, compare_reports, format_comparison, load_report
 
-    if (args.old is None) != (args.new is None) and args.new is None:
+    if args.old is not None and args.new is None:
         _err("compare: give OLD.json and NEW.json, or neither (the last two saved with `bnclaims run --save`)")
         return 2
     old_path, new_path = args.old, args.new

@@ -160,6 +160,12 @@ def finite_or(values, fill):
     return np.where(np.isfinite(v), v, fill)
 
 
+def final_val_error(arrays) -> np.ndarray:
+    """1 - final validation-split accuracy (eval mode; TrainSpec.val_rows), per seed; a diverged seed counts as
+    chance. The selection measure of checks that choose a rate by validation accuracy."""
+    return 1.0 - finite_or(arrays["eval_val_acc"][-1], CHANCE_ACC)
+
+
 def run_routine(name: str, settings: dict, seeds, *, ctx=None) -> dict:
     """Arrays of a registered routine (harness.routines) for these seeds, through the run store. The key
     covers the routine's name, settings and seeds, its own module's source and the numeric harness."""

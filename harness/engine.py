@@ -318,49 +318,54 @@ class Prober:
         if "drift" in self.spec.probes:
             self._drift()
 
-    def _landscape(self, params, xb, yb, noise, loss, grads, lr):
+    def _along_gradient(self, params, xb, yb, noise, loss, grads, step):
+        """[K, F] each: the loss at theta - delta, |g(theta - delta) - g| / |g|, and the loss minus its
+        first-order prediction L(theta) - <g, delta>, for each landscape factor f, with (delta, <g, delta>) =
+        step(f, |g|)."""
         names = list(grads)
         gflat = torch.cat([grads[n].flatten(1) for n in names], 1)
         gnorm = gflat.norm(dim=1).clamp_min(1e-30)
         losses, dg, first_order = [], [], []
         for f in self.spec.landscape_factors:
-            eta = lr * f
-            moved = {n: (p - eta.view(-1, *([1] * (p.dim() - 1))) * grads[n] if n in grads else p).detach().requires_grad_(True)
-                     for n, p in params.items()}
+            delta, lin = step(f, gnorm)
+            moved = {n: (p - delta[n] if n in delta else p).detach().requires_grad_(True) for n, p in params.items()}
             l2, g2 = self._loss_grads(moved, xb, yb, noise, names)
             d = (torch.cat([g2[n].flatten(1) for n in names], 1) - gflat).norm(dim=1)
             losses.append(l2)
             dg.append(d / gnorm)
-            first_order.append(l2 - (loss - eta * gnorm ** 2))
-        L = torch.stack(losses, 1)
-        D = torch.stack(dg, 1)
+            first_order.append(l2 - (loss - lin))
+        return torch.stack(losses, 1), torch.stack(dg, 1), torch.stack(first_order, 1)
+
+    @staticmethod
+    def _times(per_member, g):
+        """per_member [K] x g [K, ...], member by member."""
+        return per_member.view(-1, *([1] * (g.dim() - 1))) * g
+
+    def _landscape(self, params, xb, yb, noise, loss, grads, lr):
+        def step(f, gnorm):                   # theta - eta g: the first-order decrease is eta |g|^2
+            eta = lr * f
+            return {n: self._times(eta, g) for n, g in grads.items()}, eta * gnorm ** 2
+
+        L, D, fo = self._along_gradient(params, xb, yb, noise, loss, grads, step)
         etas = torch.stack([lr * f for f in self.spec.landscape_factors], 1)
         self._add("land_loss_range", L.amax(1) - L.amin(1))
         self._add("land_grad_pred", D.amax(1))
         self._add("land_beta_eff", (D / etas).amax(1))      # max |g(theta - eta g) - g| / |eta g|
-        fo = torch.stack(first_order, 1)
         self._add("land_fo_range", fo.amax(1) - fo.amin(1))
         self._add("land_loss", L)
 
     def _landscape_eff(self, params, xb, yb, noise, loss, grads, lr):
-        names = list(grads)
-        gflat = torch.cat([grads[n].flatten(1) for n in names], 1)
-        gnorm = gflat.norm(dim=1).clamp_min(1e-30)
         scale = {n: (params[n].detach().flatten(1).norm(dim=1) / w0).pow(2) for n, w0 in self.w0.items() if n in grads}
-        ones = torch.ones_like(gnorm)
-        losses, dg, first_order = [], [], []
-        for f in self.spec.landscape_factors:
-            delta = {n: ((lr * f) * scale.get(n, ones)).view(-1, *([1] * (g.dim() - 1))) * g for n, g in grads.items()}
-            moved = {n: (p - delta[n] if n in delta else p).detach().requires_grad_(True) for n, p in params.items()}
-            l2, g2 = self._loss_grads(moved, xb, yb, noise, names)
-            lin = torch.stack([(grads[n] * delta[n]).flatten(1).sum(1) for n in names]).sum(0)   # <g, delta>
-            losses.append(l2)
-            dg.append((torch.cat([g2[n].flatten(1) for n in names], 1) - gflat).norm(dim=1) / gnorm)
-            first_order.append(l2 - (loss - lin))
-        L, fo = torch.stack(losses, 1), torch.stack(first_order, 1)
+        ones = torch.ones_like(lr)
+
+        def step(f, gnorm):                   # scale-invariant weights step by eta (|W_t| / |W_0|)^2 g
+            delta = {n: self._times((lr * f) * scale.get(n, ones), g) for n, g in grads.items()}
+            return delta, torch.stack([(grads[n] * delta[n]).flatten(1).sum(1) for n in grads]).sum(0)
+
+        L, D, fo = self._along_gradient(params, xb, yb, noise, loss, grads, step)
         self._add("land_eff_loss_range", L.amax(1) - L.amin(1))
         self._add("land_eff_fo_range", fo.amax(1) - fo.amin(1))
-        self._add("land_eff_grad_pred", torch.stack(dg, 1).amax(1))
+        self._add("land_eff_grad_pred", D.amax(1))
         self._add("land_eff_scale", torch.stack(list(scale.values())).mean(0) if scale else ones)
 
     @torch.no_grad()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -266,9 +267,14 @@ def claim_items(session) -> list:
 
 def _cost_proxy(claim) -> float:
     """Member-steps of the claim's distinct engine and routine arms at the ci budgets: an order, not a time."""
+    return _member_steps(claim.hypotheses, "ci")
+
+
+def _member_steps(hyps, profile: str) -> float:
+    """Member-steps of the distinct engine and routine arms of these hypotheses at the profile's budgets."""
     seen, total = set(), 0.0
-    for h in claim.hypotheses:
-        b = h.budget("ci")
+    for h in hyps:
+        b = h.budget(profile)
         for a in (h.design.arms.values() if h.design is not None else ()):
             if a.constant is not None:
                 continue
@@ -334,17 +340,12 @@ def shard_items(items: list, k: int, n: int, profile: str) -> list:
     for hid in hyps:
         groups.setdefault(find(hid), []).append(hid)
 
-    def cost(ids):
-        total = 0.0
-        for hid in ids:
-            b = hyps[hid].budget("ci" if profile == "survey" else profile)
-            total += max(b.seeds, 1) * max(b.steps, 1)
-        return total
-
+    budget = "ci" if profile == "survey" else profile
+    cost = {r: _member_steps([hyps[h] for h in ids], budget) for r, ids in groups.items()}
     load, where = [0.0] * n, {}
-    for root in sorted(groups, key=lambda r: (-cost(groups[r]), vd.id_key(min(groups[r], key=vd.id_key)))):
+    for root in sorted(groups, key=lambda r: (-cost[r], vd.id_key(min(groups[r], key=vd.id_key)))):
         j = min(range(n), key=lambda i: (load[i], i))
-        load[j] += cost(groups[root])
+        load[j] += cost[root]
         for hid in groups[root]:
             where[hid] = j + 1
     files = sorted({str(i.path) for i in items if not isinstance(i, ClaimItem)})
@@ -384,26 +385,30 @@ def pytest_collection_modifyitems(session, config, items):
         _select_ids(config, items, ids)
     shard = config.stash[_SETTINGS].shard
     if shard is not None:             # after the ids: a shard of the selection (an id outside it is no error)
-        keep = shard_items(items, *shard, config.stash[_SETTINGS].ctx.profile)
-        drop = [i for i in items if i not in keep]
-        if drop:
-            config.hook.pytest_deselected(items=drop)
-            items[:] = keep
+        _keep_only(config, items, shard_items(items, *shard, config.stash[_SETTINGS].ctx.profile))
+
+
+def _keep_only(config, items: list, keep: list) -> None:
+    """Deselect every item not in keep (reported to pytest as deselected)."""
+    kept = {id(i) for i in keep}
+    drop = [i for i in items if id(i) not in kept]
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 def _select_ids(config, items, ids) -> None:
-    keep, drop = [], []
+    keep = []
     for item in items:
-        (keep if _selected(item, ids) else drop).append(item)
+        if _selected(item, ids):
+            keep.append(item)
         if isinstance(item, ClaimItem) and item.hyp.id in ids:
             item.explicit = True          # named by its own id: runs even outside its profiles
     unmatched = [i for i in ids if not any(_selected(item, [i]) for item in keep)]
     if unmatched:
         raise pytest.UsageError(f"--claims-ids: {', '.join(unmatched)} matches no collected claim check "
                                 "(see `bnclaims list` for the ids)")
-    if drop:
-        config.hook.pytest_deselected(items=drop)
-        items[:] = keep
+    _keep_only(config, items, keep)
 
 
 # ---- fixtures --------------------------------------------------------------------------------
@@ -451,10 +456,9 @@ class Progress:
     EVERY_S = 10.0
 
     def __init__(self, config):
-        import time
         from harness import store
         s = config.stash[_SETTINGS]
-        self.config, self.time = config, time
+        self.config = config
         self.recorded = store.read_timings(s.ctx.store, s.ctx.profile)
         self.workers = max(int(getattr(config.option, "numprocesses", 0) or 0), 1)
         self.pending: dict = {}
@@ -484,7 +488,7 @@ class Progress:
             runs = json.loads(getattr(rep, "claim_runs", None) or "{}")
             self.trained += runs.get("trained", 0)
             self.reused += runs.get("reused", 0)
-            now = self.time.monotonic()
+            now = time.monotonic()
             if now - self.last >= self.EVERY_S or not self.pending:
                 self.last = now
                 self._line()

@@ -215,10 +215,8 @@ def _draw(ax, spec: dict) -> None:
             if kind == "scatter":
                 ax.scatter(x, y, s=14, label=s["label"], color=colour, marker=marker)
             else:
-                (line,) = ax.plot(x, y, label=s["label"], color=colour, marker=marker if len(x) <= 12 else None,
-                                  ms=3, markevery=None if len(x) <= 12 else max(len(x) // 8, 1))
-                if len(x) > 12:
-                    line.set_marker(marker)
+                (line,) = ax.plot(x, y, label=s["label"], color=colour, marker=marker, ms=3,
+                                  markevery=None if len(x) <= 12 else max(len(x) // 8, 1))
                 if s.get("lo") is not None and s.get("hi") is not None:
                     ax.fill_between(x, _floats(s["lo"]), _floats(s["hi"]), color=line.get_color(),
                                     alpha=0.2, linewidth=0)
@@ -517,11 +515,10 @@ def _cls(verdict: str) -> str:
     return "v-" + re.sub(r"[^a-z]+", "-", verdict.split(" (")[0].split(":")[0].lower()).strip("-")
 
 
-def _img(path, caption: str, **attrs) -> str:
+def _img(path, caption: str) -> str:
+    """An embedded PNG whose alt text is its caption."""
     data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
-    extra = "".join(f' {k}="{html.escape(str(v))}"' for k, v in attrs.items())
-    cap = html.escape(caption)
-    return f'<img src="data:image/png;base64,{data}" alt="{cap}"{extra}>'
+    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(caption)}">'
 
 
 def _summary_html(report: dict, figure_paths: dict) -> list[str]:
@@ -543,13 +540,9 @@ def _summary_html(report: dict, figure_paths: dict) -> list[str]:
     _, left = sm.forest_rows(report)
     if left:
         out.append(f"<p>Not on the forest plot (no standardized effect): {e(', '.join(left))}.</p>")
-    figs = [(r["id"], spec) for r in report["hypotheses"] if not is_cell(r["id"]) for spec in r.get("figures", [])
-            if figure_paths.get(spec["id"]) is not None and Path(figure_paths[spec["id"]]).exists()]
-    seen, links = set(), []
-    for _, spec in figs:
-        if spec["id"] not in seen:
-            seen.add(spec["id"])
-            links.append(f'<a href="#{e(sm.figure_anchor(spec["id"]))}">{e(spec["id"])}</a>')
+    shown = [s["id"] for r in report["hypotheses"] if not is_cell(r["id"]) for s in r.get("figures", [])
+             if figure_paths.get(s["id"]) is not None and Path(figure_paths[s["id"]]).exists()]
+    links = [f'<a href="#{e(sm.figure_anchor(fid))}">{e(fid)}</a>' for fid in dict.fromkeys(shown)]
     if links:
         out.append(f'<details id="figure-index"><summary>Figure index ({len(links)})</summary><p>'
                    + " ".join(links) + "</p></details>")
@@ -781,9 +774,8 @@ def merge_reports(reports: list[dict], outdir) -> dict[str, Path]:
         raise MergeError(f"the reports come from different runs (profile, seed base, schema): {sorted(keys, key=str)}")
     labels = [r.get("run", {}).get("shard") for r in reports]
     if any(labels):
-        ns = {str(l).split("/")[-1] for l in labels if l}
-        want = {f"{k}/{n}" for n in ns for k in range(1, int(n) + 1)} if len(ns) == 1 and None not in labels else None
-        if want is None or sorted(labels) != sorted(want):
+        n = str(labels[0]).split("/")[-1]
+        if None in labels or not n.isdigit() or sorted(labels) != sorted(f"{k}/{n}" for k in range(1, int(n) + 1)):
             raise MergeError(f"the shard reports do not make up one run: got shards {labels}; give each of "
                              f"1/N ... N/N exactly once")
     records, seen, controls, missing, not_run = [], {}, [], {}, {}

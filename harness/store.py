@@ -84,29 +84,27 @@ RUN_COUNTS = {"trained": 0, "reused": 0}     # this process's store lookups (pro
 TIMINGS = "timings.json"                     # in the store folder: {profile: {hypothesis id: wall s}} (estimates)
 
 
-def read_timings(root, profile: str) -> dict:
-    """The wall time each hypothesis last took in this profile, as recorded in the store folder ({} if none)."""
+def _timings_file(root) -> dict:
+    """The store folder's timings file as {profile: {id: seconds}}, with anything malformed dropped."""
     try:
         data = json.loads((Path(root) / TIMINGS).read_text())
-        got = data.get(profile, {}) if isinstance(data, dict) else {}
-        if not isinstance(got, dict):
-            return {}
-        return {k: float(v) for k, v in got.items() if isinstance(v, (int, float))}
     except (OSError, ValueError):
         return {}
+    if not isinstance(data, dict):
+        return {}
+    return {p: {k: float(v) for k, v in got.items() if isinstance(v, (int, float))}
+            for p, got in data.items() if isinstance(got, dict)}
+
+
+def read_timings(root, profile: str) -> dict:
+    """The wall time each hypothesis last took in this profile, as recorded in the store folder ({} if none)."""
+    return _timings_file(root).get(profile, {})
 
 
 def record_timings(root, profile: str, wall_s: Mapping) -> None:
     """Merge this run's wall times into the store folder's timings file (atomic replace; best effort)."""
     path = Path(root) / TIMINGS
-    try:
-        data = json.loads(path.read_text()) if path.exists() else {}
-        if not isinstance(data, dict):
-            data = {}
-        if not isinstance(data.get(profile), dict):
-            data[profile] = {}
-    except (OSError, ValueError):
-        data = {}
+    data = _timings_file(root)
     data.setdefault(profile, {}).update({k: round(float(v), 3) for k, v in wall_s.items()
                                          if isinstance(v, (int, float))})
     try:
