@@ -113,8 +113,6 @@ def cmd_run(args) -> int:
     cmd = [sys.executable, "-m", "pytest", "-c", os.devnull, "--rootdir", str(Path.cwd()), "-p", "no:cacheprovider",
            "--claims-only", "--claims-progress", "--claims-profile", ctx.profile, "--claims-seed-base", str(ctx.seed_base),
            "--claims-store", ctx.store, "--claims-report", ctx.report_dir]
-    if args.workers > 0:
-        cmd += ["-n", str(args.workers), "--dist", "loadfile"]
     if ids:
         cmd += ["--claims-ids", ",".join(ids)]
     if settings.packs:
@@ -126,6 +124,23 @@ def cmd_run(args) -> int:
     sys.stdout.flush()
     import time
     started = time.time()
+    if settings.executor == "dask":     # phase 1: plan and train on the cluster; phase 2 (below): the checks
+        plan = cmd + ["--collect-only", "-qq", "--claims-executor", "dask"]
+        if settings.scheduler:
+            plan += ["--claims-scheduler", settings.scheduler]
+        if settings.dask_workers:
+            plan += ["--claims-dask-workers", str(settings.dask_workers)]
+        rc = subprocess.call(plan)
+        if rc == PYTEST_USAGE_ERROR:
+            _err("the dask phase stopped with a usage error (see above)")
+            return 2
+        if rc == 5:
+            _err("no claim checks were collected")
+            return 2
+        if rc != 0:
+            return rc
+    if args.workers > 0:
+        cmd += ["-n", str(args.workers), "--dist", "loadfile"]
     rc = subprocess.call(cmd)
     if rc == 5 and settings.shard:
         print(f"bnclaims: shard {'/'.join(map(str, settings.shard))} holds no check of this selection")

@@ -30,14 +30,78 @@ def with_budget(spec, hyp, ctx):
     return dataclasses.replace(spec, **kw)
 
 
+# ---------------------------------------------------------------------------------- planning (harness.executor)
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """One store entry a selection needs: its key spec (the store key is key_of(key)), and what computes it:
+    ("engine", spec, seeds, engine, lrs) or ("routine", name, settings, seeds). Plain data for a cluster task."""
+    key: dict
+    kind: str
+    args: tuple
+
+    @property
+    def store_key(self) -> str:
+        from .store import key_of
+        return key_of(self.key)
+
+
+class Missing(Exception):
+    """Raised while planning (see planning()): the runs a check needs that the store lacks."""
+
+    def __init__(self, jobs):
+        super().__init__(f"{len(jobs)} run(s) missing from the store")
+        self.jobs = list(jobs)
+
+
+_PLANNING: list = []
+
+
+class planning:
+    """Within this context, a store miss raises Missing(job) instead of training (the runner gathers the
+    misses of all arms of a stage); hits are read as usual. The executor plans waves of runs with it."""
+
+    def __enter__(self):
+        _PLANNING.append(True)
+        return self
+
+    def __exit__(self, *exc):
+        _PLANNING.pop()
+        return False
+
+
+def is_planning() -> bool:
+    return bool(_PLANNING)
+
+
+def compute_job(job: Job):
+    """(arrays, info) of a job: what get_or_compute would store for it."""
+    if job.kind == "engine":
+        from . import engine as eng
+        spec, seeds, engine, lrs = job.args
+        return eng.train(spec, list(seeds), engine, lrs=None if lrs is None else list(lrs))
+    if job.kind == "routine":
+        name, settings, seeds = job.args
+        return _routine_compute(name, settings, seeds)()
+    raise ValueError(f"unknown job kind {job.kind!r}")
+
+
+def _through_store(ctx, job: Job):
+    store = RunStore(ctx.store if ctx is not None else None)
+    if _PLANNING:
+        got = store.get(job.key)
+        if got is None:
+            raise Missing([job])
+        return got[0]
+    arrays, _info, _status = store.get_or_compute(job.key, lambda: compute_job(job))
+    return arrays
+
+
 def run(spec, seeds, *, ctx=None, engine="batched", lrs=None) -> dict:
     """Arrays of one ensemble run, from the store when present (shared safely across xdist workers)."""
-    from . import engine as eng          # torch is imported only when something actually trains
     seeds = [int(s) for s in seeds]
-    store = RunStore(ctx.store if ctx is not None else None)
-    arrays, _info, _status = store.get_or_compute(run_key(spec, seeds, engine, lrs),
-                                                  lambda: eng.train(spec, seeds, engine, lrs=lrs))
-    return arrays
+    job = Job(run_key(spec, seeds, engine, lrs), "engine",
+              (spec, tuple(seeds), engine, None if lrs is None else tuple(float(x) for x in lrs)))
+    return _through_store(ctx, job)
 
 
 def run_key(spec, seeds, engine="batched", lrs=None) -> dict:
@@ -169,20 +233,22 @@ def final_val_error(arrays) -> np.ndarray:
 def run_routine(name: str, settings: dict, seeds, *, ctx=None) -> dict:
     """Arrays of a registered routine (harness.routines) for these seeds, through the run store. The key
     covers the routine's name, settings and seeds, its own module's source and the numeric harness."""
-    from harness import routines
     seeds = [int(s) for s in seeds]
-    key = routine_key(name, settings, seeds)
+    job = Job(routine_key(name, settings, seeds), "routine", (name, dict(settings), tuple(seeds)))
+    return _through_store(ctx, job)
+
+
+def _routine_compute(name: str, settings: dict, seeds):
+    from harness import routines
     fn = routines.get(name).load()
 
     def compute():
         if routines.get(name).torch:
             from harness import engine  # noqa: F401  (one torch thread, as for every run)
         t0 = time.perf_counter()
-        arrays = fn(dict(settings), seeds)
+        arrays = fn(dict(settings), [int(s) for s in seeds])
         return arrays, {"wall_s": round(time.perf_counter() - t0, 3)}
-
-    arrays, _info, _status = RunStore(ctx.store if ctx is not None else None).get_or_compute(key, compute)
-    return arrays
+    return compute
 
 
 def routine_key(name: str, settings: dict, seeds) -> dict:

@@ -15,6 +15,9 @@ from harness.hypothesis import RUN_PROFILES
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*(@([A-Za-z_]+=x?[A-Za-z0-9_.]+(\+[A-Za-z_]+=x?[A-Za-z0-9_.]+)*)?)?$")
 
 
+EXECUTORS = ("inprocess", "dask")
+
+
 class OptionError(ValueError):
     """A bad option value; the message names the option as the user typed it."""
 
@@ -43,6 +46,13 @@ OPTIONS = (
     Option("ids", "IDS", "comma-separated claim or hypothesis ids to run, e.g. C1,C3.a (C1 selects C1.a, C1.b, ...)"),
     Option("packs", "NAMES", "comma-separated claim packs (bnclaims.claims entry points) to read; default: all "
                              "installed, bnclaims' own is 'builtin'"),
+    Option("executor", "{inprocess,dask}", "where runs the store lacks are trained: inprocess (default: by the check "
+               "that needs them) or dask (first planned from the declarations and trained as Dask tasks, then the checks "
+               "run from the warm store; needs the dask extra and no -n in the same pytest call)", "inprocess"),
+    Option("scheduler", "ADDRESS", "with the dask executor: an existing Dask scheduler (tcp://HOST:PORT); default a "
+                                   "LocalCluster of worker processes with one thread each"),
+    Option("dask-workers", "N", "with the dask executor and no scheduler: the LocalCluster's worker processes "
+                                "(default: all cores)"),
     Option("shard", "K/N", "run shard K of N: a deterministic 1/N of the checks, split by whole ensembles (no two "
                            "shards train the same run) and the test files by file; `bnclaims merge` joins the reports"),
 )
@@ -55,6 +65,9 @@ class Settings:
     compare: str | None
     packs: tuple | None = None      # None: every installed claim pack
     shard: tuple | None = None      # (k, n): run shard k of n (1-based)
+    executor: str = "inprocess"     # inprocess | dask (harness.executor)
+    scheduler: str | None = None    # dask: an existing scheduler's address (None: a LocalCluster)
+    dask_workers: int = 0           # dask LocalCluster worker processes (0: all cores)
 
 
 def add_pytest_options(group) -> None:
@@ -113,8 +126,22 @@ def settings(values: dict, base_dir, *, prefix: str = "--claims-", check_files: 
         packs = tuple(sorted({p.strip() for p in str(raw_packs).split(",") if p.strip()}))
         if not packs:
             raise OptionError(f"{prefix}packs: give at least one pack name, e.g. builtin")
+    executor = str(get("executor"))
+    if executor not in EXECUTORS:
+        raise OptionError(f"{prefix}executor: unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
+    scheduler = get("scheduler")
+    if scheduler is not None and executor != "dask":
+        raise OptionError(f"{prefix}scheduler: only with {prefix}executor dask")
+    raw = get("dask-workers")
+    try:
+        dask_workers = 0 if raw is None else int(raw)
+    except ValueError:
+        dask_workers = -1
+    if dask_workers < 0 or (raw is not None and dask_workers == 0):
+        raise OptionError(f"{prefix}dask-workers: expected an integer >= 1, got {raw!r}")
     return Settings(RunContext(profile=profile, seed_base=seed_base, store=store, report_dir=report_dir), ids,
-                    compare, packs, parse_shard(get("shard"), f"{prefix}shard"))
+                    compare, packs, parse_shard(get("shard"), f"{prefix}shard"), executor,
+                    None if scheduler is None else str(scheduler), dask_workers)
 
 
 def parse_shard(raw, flag: str = "--claims-shard") -> tuple | None:

@@ -81,7 +81,7 @@ def _settings_from_options(config) -> options.Settings:
         sent = config.workerinput.get("bnclaims") or {}
         ctx = RunContext(profile=s.ctx.profile, seed_base=s.ctx.seed_base, store=sent.get("store", s.ctx.store),
                          report_dir=sent.get("report_dir", s.ctx.report_dir))
-        s = options.Settings(ctx, s.ids, s.compare, s.packs, s.shard)
+        s = options.Settings(ctx, s.ids, s.compare, s.packs, s.shard)    # workers never run the executor
     return s
 
 
@@ -91,6 +91,10 @@ def pytest_configure(config):
     config.stash[_SETTINGS] = settings
     if not (_collecting(config) or settings.ids):
         return
+    if settings.executor == "dask" and _is_controller(config) and getattr(config.option, "numprocesses", None):
+        raise pytest.UsageError("--claims-executor dask trains on the cluster before any check runs, in a pytest call "
+                                "without -n: run `pytest --collect-only --claims-executor dask ...` and then "
+                                "`pytest -n N ...` (the store is warm), or `bnclaims run --executor dask`")
     if _is_controller(config):
         # before xdist spawns workers (they inherit the environment): one thread per process
         os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -351,6 +355,29 @@ def shard_items(items: list, k: int, n: int, profile: str) -> list:
     files = sorted({str(i.path) for i in items if not isinstance(i, ClaimItem)})
     file_shard = {f: (idx % n) + 1 for idx, f in enumerate(files)}
     return [i for i in items if (where[i.hyp.id] if isinstance(i, ClaimItem) else file_shard[str(i.path)]) == k]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session):
+    """--claims-executor dask: train every run the selected items need on the cluster, before any item runs."""
+    settings = session.config.stash[_SETTINGS]
+    if settings.executor != "dask" or not _is_controller(session.config):
+        return
+    from harness import executor
+    selected = executor.runnable([executor.Check(i.hyp, i.claim, i.control, getattr(i, "explicit", False))
+                                  for i in session.items if isinstance(i, ClaimItem)], settings.ctx.profile)
+    tw = session.config.get_terminal_writer()
+    try:
+        cluster, client = executor.connect(settings.scheduler, settings.dask_workers or (os.cpu_count() or 1))
+    except executor.ExecutorError as e:
+        raise pytest.UsageError(f"bnclaims: {e}") from None
+    try:
+        out = executor.compute(selected, settings.ctx, client, progress=lambda line: tw.line(line))
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    tw.line(executor.summary(out))
 
 
 # ---- selection -----------------------------------------------------------------------------

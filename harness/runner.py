@@ -86,6 +86,30 @@ def _run_arm(arm: ds.Arm, seeds, ctx, memo: dict):
     return memo[key]
 
 
+class _gather_missing:
+    """Planning (checks.planning): `with missing:` blocks inside `with _gather_missing() as missing:` collect
+    their store misses, and leaving the outer block raises them together, so one planning wave sees every run
+    of a stage. Outside planning no run raises checks.Missing and this does nothing."""
+
+    def __init__(self):
+        self.jobs, self.depth = [], 0
+
+    def __enter__(self):
+        self.depth += 1
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.depth -= 1
+        if self.depth:                              # an inner block: keep its misses, go on with the next run
+            if exc_type is checks.Missing:
+                self.jobs.extend(exc.jobs)
+                return True
+            return False
+        if exc_type is None and self.jobs:
+            raise checks.Missing(self.jobs)
+        return False
+
+
 def _reduce(arm: ds.Arm, run, metric: ds.Metric | None, n: int):
     """(values [n], arrays read, rate read) of one arm."""
     if arm.constant is not None:
@@ -148,8 +172,10 @@ def run_check(hyp, claim, ctx, control: str | None = None) -> dict:
     stats = plan = None
     n_now = n_all
     for i in range(len(cuts) - 1):
-        for name, arm in res.arms.items():
-            parts[name].append(_run_arm(arm, res.arm_seeds[name][cuts[i]:cuts[i + 1]], ctx, memo))
+        with _gather_missing() as missing:
+            for name, arm in res.arms.items():
+                with missing:
+                    parts[name].append(_run_arm(arm, res.arm_seeds[name][cuts[i]:cuts[i + 1]], ctx, memo))
         n_now = cuts[i + 1]
         for name, arm in res.arms.items():
             res.runs[name] = None if arm.constant is not None else _concat(parts[name], bool(arm.lrs))
@@ -164,6 +190,8 @@ def run_check(hyp, claim, ctx, control: str | None = None) -> dict:
         stats, plan, decided = checks.sequential_stage(hyp, x, y, i)
         if decided:
             break
+    if checks.is_planning():         # every run this check reads is in the store: nothing left to plan
+        return None
     res.seeds = res.seeds[:n_now]
     res.arm_seeds = {name: s[:n_now] for name, s in res.arm_seeds.items()}
     if plan is not None:
@@ -189,11 +217,15 @@ def _tuned(res: Result, design: ds.Design, memo: dict) -> ds.Design:
             continue
         seeds = [s + ds.TUNE_OFFSET for s in seed_list(m.tune_seeds, res.ctx.seed_base)]
         choices = []                                  # (mean score, variant index, lr, {lr: mean})
-        for i, (_, kw) in enumerate(arm.variants or ((None, {}),)):
-            spec = arm.spec.replace(**dict(kw)) if kw else arm.spec
-            if m.tune_val_rows:
-                spec = spec.replace(val_rows=m.tune_val_rows)
-            grid = _run_arm(dataclasses.replace(arm, spec=spec, variants=()), seeds, res.ctx, memo)
+        grids = []
+        with _gather_missing() as missing:
+            for _, kw in arm.variants or ((None, {}),):
+                spec = arm.spec.replace(**dict(kw)) if kw else arm.spec
+                if m.tune_val_rows:
+                    spec = spec.replace(val_rows=m.tune_val_rows)
+                with missing:
+                    grids.append(_run_arm(dataclasses.replace(arm, spec=spec, variants=()), seeds, res.ctx, memo))
+        for i, grid in enumerate(grids):
             raw = rate_means(grid, arm.lrs, m.select)
             means = [x if np.isfinite(x) else np.inf for x in raw]          # a non-finite score never wins
             j = int(np.argmin(means))
@@ -269,8 +301,12 @@ def _holds(c, v) -> bool:
 def _deterministic(res: Result, claim, t0) -> dict:
     d = res.design
     memo: dict = {}
-    for name, arm in res.arms.items():
-        res.runs[name] = res.arrays[name] = _run_arm(arm, res.arm_seeds[name], res.ctx, memo)
+    with _gather_missing() as missing:
+        for name, arm in res.arms.items():
+            with missing:
+                res.runs[name] = res.arrays[name] = _run_arm(arm, res.arm_seeds[name], res.ctx, memo)
+    if checks.is_planning():
+        return None
     out = ds.ERRORS[d.errors](res.runs, **dict(d.error_params))
     errors, tol = out if isinstance(out, tuple) else (out, d.tolerance)
     res.errors = dict(errors)

@@ -178,6 +178,21 @@ def _normalize_arrays(arrays: Mapping) -> Arrays:
     return out
 
 
+def npz_bytes(arrays: Arrays) -> bytes:
+    """The arrays as an .npz archive (what np.savez writes, read back by np.load), byte for byte the same for the
+    same arrays: every member carries a fixed timestamp, so an entry computed twice (in-process, on a cluster
+    worker, on another day) has the same bytes and checksum."""
+    import zipfile
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for name, arr in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o600 << 16
+            with zf.open(info, "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(arr), allow_pickle=False)
+    return buf.getvalue()
+
+
 def _json_roundtrip(obj, what: str):
     try:
         return json.loads(canonical_json(obj))
@@ -360,9 +375,7 @@ class RunStore:
 
     def _write(self, key: str, spec: Mapping, arrays: Arrays, info: dict) -> dict:
         """Commit an entry atomically; caller holds the key's lock."""
-        buf = io.BytesIO()
-        np.savez(buf, allow_pickle=False, **arrays)
-        data = buf.getvalue()
+        data = npz_bytes(arrays)
         meta = {
             "format": FORMAT_VERSION,
             "key": key,

@@ -17,6 +17,9 @@ def cli(*args, cwd=None):
     (["run", "--compare", "missing.json"], "--compare: no such report file"),
     (["run", "--packs", "nope"], "unknown claim pack(s) nope"),
     (["run", "--workers", "-1"], "expected an integer >= 0"),
+    (["run", "--executor", "ray"], "--executor: unknown executor 'ray'; choose one of inprocess, dask"),
+    (["run", "--scheduler", "tcp://127.0.0.1:1"], "--scheduler: only with --executor dask"),
+    (["run", "--executor", "dask", "--dask-workers", "0"], "--dask-workers: expected an integer >= 1"),
 ])
 def test_usage_errors_exit_2(args, message, tmp_path):
     r = cli(*args, cwd=tmp_path)

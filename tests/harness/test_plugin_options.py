@@ -33,6 +33,12 @@ def test_bad_options_are_usage_errors(fake):
     assert "--claims-seed-base: expected an integer >= 0" in r.stderr.str()
 
 
+def test_dask_executor_refuses_xdist_in_the_same_call(fake):
+    r = run(fake, "--claims-executor", "dask", "-n", "2")
+    assert r.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--claims-executor dask trains on the cluster before any check runs, in a pytest call without -n" in r.stderr.str()
+
+
 def test_installed_plugin_adds_no_tests_without_opt_in(fake):
     """Installing bnclaims must never add tests to another project's pytest run."""
     r = fake.runpytest_subprocess("-p", "no:cacheprovider")

@@ -1,0 +1,208 @@
+"""Runs on a Dask cluster: plan the store entries a selection needs, train them as cluster tasks, store them.
+
+Two phases (`bnclaims run --executor dask`; in pytest, `--claims-executor dask`):
+
+1. Plan and compute. Every selected check is evaluated in planning mode (harness.checks.planning): a run
+   the store lacks is recorded as a Job instead of trained. The jobs of one wave (duplicate store keys
+   collapse into one task) go to the cluster; each worker trains with one torch thread and returns numpy
+   arrays, and this process (the client) writes the store entries, so workers need no shared filesystem.
+   Runs that depend on others (a rate tuned on other seeds, a sequential design's second stage) are
+   planned in the next wave, once what they depend on is stored. Waves repeat until nothing is missing.
+2. Evaluate. pytest runs the checks as always, from the now warm store.
+
+Faults: a task whose worker dies is rescheduled by Dask under the same key (the store key: a retry is the
+same computation). A run that raises is reported with its key and spec; the others still complete and are
+stored. An interrupted client (Ctrl-C) keeps every entry written so far; the next invocation plans only
+the rest. Dask is an optional extra (`pip install 'bnclaims[dask]'`); nothing else imports this module.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Callable, Iterable
+
+from harness import checks
+from harness.store import RunStore, canonical_json, key_of
+
+TASK_PREFIX = "bnclaims-run-"
+
+
+class ExecutorError(RuntimeError):
+    """A usage problem of the executor (no dask installed, a scheduler that cannot be reached)."""
+
+
+@dataclasses.dataclass
+class Failure:
+    key: str
+    spec: str           # the job's key spec as JSON (names the run: spec, seeds, engine, rates)
+    error: str
+
+
+@dataclasses.dataclass
+class Outcome:
+    computed: list = dataclasses.field(default_factory=list)    # store keys written, in completion order
+    failed: list = dataclasses.field(default_factory=list)      # Failure records
+    waves: int = 0
+    wall_s: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    """One selected check: what the pytest plugin's item runs (runner.run_check(hyp, claim, ctx, control))."""
+    hyp: object
+    claim: object
+    control: str | None = None
+    explicit: bool = False          # selected by its own id: runs even outside its profiles
+
+
+def runnable(checks_: Iterable[Check], profile: str) -> list[Check]:
+    """The checks the pytest items would run (profile-limited checks are skipped unless selected by id)."""
+    return [c for c in checks_ if c.explicit or c.hyp.runs_in(profile)]
+
+
+def plan(selected: Iterable[Check], ctx, skip: set = frozenset()) -> tuple[dict, list]:
+    """({store key: Job} the store lacks and the selected checks need now, [checks blocked by a key in skip])."""
+    from harness import runner
+    jobs, blocked = {}, []
+    with checks.planning():
+        for c in selected:
+            try:
+                runner.run_check(c.hyp, c.claim, ctx, control=c.control)
+            except checks.Missing as m:
+                keys = [j.store_key for j in m.jobs]
+                if any(k in skip for k in keys):
+                    blocked.append(c)
+                    continue
+                for k, j in zip(keys, m.jobs):
+                    jobs.setdefault(k, j)
+    return jobs, blocked
+
+
+def run_task(job: checks.Job, env: dict):
+    """The cluster task: train one job with one torch thread; (store key, arrays, info, environment)."""
+    os.environ.update(env)                 # the client's device and thread settings, before torch loads
+    from harness import engine  # noqa: F401  (pins torch to BNCLAIMS_THREADS threads, default 1)
+    import torch
+    from harness.store import environment_key, thread_setting
+    torch.set_num_threads(thread_setting())     # threads_per_worker does not limit torch's own threads
+    key = job.store_key
+    arrays, info = checks.compute_job(job)
+    import numpy as np
+    arrays = {k: np.asarray(v) for k, v in arrays.items()}
+    return key, arrays, dict(info), environment_key()
+
+
+def _env() -> dict:
+    return {k: os.environ[k] for k in ("BNCLAIMS_DEVICE", "BNCLAIMS_THREADS", "BNCLAIMS_DATA", "XDG_CACHE_HOME")
+            if k in os.environ}
+
+
+def compute(selected: Iterable[Check], ctx, client, *, progress: Callable[[str], None] | None = print,
+            on_stored: Callable[[str], None] | None = None, max_waves: int = 20) -> Outcome:
+    """Plan and compute, wave by wave, every run the selected checks need, on the Dask client's cluster;
+    the entries are written to ctx.store by this process as tasks finish."""
+    from distributed import as_completed
+    from harness.store import environment_key
+    t0 = time.perf_counter()
+    store = RunStore(ctx.store)
+    selected = list(selected)
+    out, failed = Outcome(), set()
+    env = _env()
+    here = environment_key()
+    done_total = 0
+    while out.waves < max_waves:
+        jobs, blocked = plan(selected, ctx, skip=failed)
+        if blocked:
+            selected = [c for c in selected if c not in blocked]
+        if not jobs:
+            break
+        out.waves += 1
+        futures = {client.submit(run_task, job, env, key=TASK_PREFIX + k, pure=False, retries=0): k
+                   for k, job in jobs.items()}
+        total, done = len(futures), 0
+        if progress:
+            progress(f"bnclaims dask: wave {out.waves}: {total} run(s) to train, {done_total} trained so far")
+        try:
+            for fut in as_completed(futures):
+                k = futures[fut]
+                done += 1
+                if fut.status == "error":
+                    exc = fut.exception()
+                    out.failed.append(Failure(k, canonical_json(jobs[k].key), f"{type(exc).__name__}: {exc}"))
+                    failed.add(k)
+                    if progress:
+                        progress(f"bnclaims dask: run {k} failed ({type(exc).__name__}: {exc}); spec "
+                                 f"{_short(jobs[k].key)}")
+                else:
+                    _store(store, jobs[k], fut.result(), here)
+                    out.computed.append(k)
+                    if on_stored is not None:
+                        on_stored(k)
+                if progress:
+                    progress(f"bnclaims dask: wave {out.waves}: {done}/{total} done, {total - done} left")
+        except BaseException:
+            for fut, k in futures.items():      # keep what finished before the interruption
+                if fut.status == "finished" and k not in out.computed and k not in store:
+                    try:
+                        _store(store, jobs[k], fut.result(timeout=5), here)
+                        out.computed.append(k)
+                    except Exception:
+                        pass
+            client.cancel(list(futures))
+            raise
+        done_total += done
+    else:
+        raise ExecutorError(f"planning did not converge after {max_waves} waves")
+    out.wall_s = time.perf_counter() - t0
+    return out
+
+
+def _short(spec: dict, limit: int = 300) -> str:
+    text = canonical_json(spec)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _store(store: RunStore, job: checks.Job, result, here: dict) -> None:
+    key, arrays, info, env = result
+    if key != job.store_key or key_of(job.key) != key:
+        raise ExecutorError(f"task returned entry {key} for job {job.store_key}")
+    if env != here:                       # a worker with another torch, thread count or harness code
+        raise ExecutorError(f"worker environment {env} differs from the client's {here}: its numbers would be "
+                            "stored under the client's key; install the same bnclaims and torch on every worker")
+    store.put(job.key, arrays, info)
+
+
+def local_cluster(n_workers: int):
+    """A LocalCluster of real worker processes with one thread each (and a Client on it)."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ExecutorError("the dask executor needs the optional extra: pip install -c constraints.txt "
+                            "'bnclaims[dask]'") from None
+    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    return cluster, Client(cluster)
+
+
+def connect(scheduler: str | None, n_workers: int):
+    """(cluster or None, client): an existing scheduler's client, or a new LocalCluster's."""
+    if scheduler is None:
+        return local_cluster(n_workers)
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ExecutorError("the dask executor needs the optional extra: pip install -c constraints.txt "
+                            "'bnclaims[dask]'") from None
+    try:
+        return None, Client(scheduler, timeout=10)
+    except (OSError, TimeoutError) as e:
+        raise ExecutorError(f"cannot reach the Dask scheduler at {scheduler}: {e}") from None
+
+
+def summary(out: Outcome) -> str:
+    text = (f"bnclaims dask: {len(out.computed)} run(s) trained and stored in {out.waves} wave(s), "
+            f"{out.wall_s:.1f} s")
+    if out.failed:
+        text += f"; {len(out.failed)} failed:\n" + "\n".join(f"  {f.key}: {f.error}\n    spec {f.spec}"
+                                                             for f in out.failed)
+    return text
