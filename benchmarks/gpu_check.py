@@ -84,7 +84,8 @@ def main():
     ap.add_argument("--width", type=float, default=1.0)
     ap.add_argument("--ks", type=int, nargs="+", default=[1, 4, 8])
     a = ap.parse_args()
-    torch.set_num_threads(1) if a.device == "cpu" else None
+    if a.device == "cpu":
+        torch.set_num_threads(1)
     name = torch.cuda.get_device_name(0) if a.device.startswith("cuda") else "cpu"
     print(f"gpu_check on {name}, torch {torch.__version__}", flush=True)
     throughput(a.device, a.width, a.ks, steps=max(2, min(20, a.steps)))

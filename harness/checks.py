@@ -80,8 +80,15 @@ def compute_job(job: Job):
         spec, seeds, engine, lrs = job.args
         return eng.train(spec, list(seeds), engine, lrs=None if lrs is None else list(lrs))
     if job.kind == "routine":
+        from harness import routines
         name, settings, seeds = job.args
-        return _routine_compute(name, settings, seeds)()
+        routine = routines.get(name)
+        fn = routine.load()
+        if routine.torch:
+            from harness import engine  # noqa: F401  (one torch thread, as for every run)
+        t0 = time.perf_counter()
+        arrays = fn(dict(settings), [int(s) for s in seeds])
+        return arrays, {"wall_s": round(time.perf_counter() - t0, 3)}
     raise ValueError(f"unknown job kind {job.kind!r}")
 
 
@@ -236,19 +243,6 @@ def run_routine(name: str, settings: dict, seeds, *, ctx=None) -> dict:
     seeds = [int(s) for s in seeds]
     job = Job(routine_key(name, settings, seeds), "routine", (name, dict(settings), tuple(seeds)))
     return _through_store(ctx, job)
-
-
-def _routine_compute(name: str, settings: dict, seeds):
-    from harness import routines
-    fn = routines.get(name).load()
-
-    def compute():
-        if routines.get(name).torch:
-            from harness import engine  # noqa: F401  (one torch thread, as for every run)
-        t0 = time.perf_counter()
-        arrays = fn(dict(settings), [int(s) for s in seeds])
-        return arrays, {"wall_s": round(time.perf_counter() - t0, 3)}
-    return compute
 
 
 def routine_key(name: str, settings: dict, seeds) -> dict:

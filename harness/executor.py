@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from harness import checks
-from harness.store import RunStore, canonical_json, key_of
+from harness.store import RunStore, canonical_json
 
 TASK_PREFIX = "bnclaims-run-"
 
@@ -165,7 +165,7 @@ def _short(spec: dict, limit: int = 300) -> str:
 
 def _store(store: RunStore, job: checks.Job, result, here: dict) -> None:
     key, arrays, info, env = result
-    if key != job.store_key or key_of(job.key) != key:
+    if key != job.store_key:
         raise ExecutorError(f"task returned entry {key} for job {job.store_key}")
     if env != here:                       # a worker with another torch, thread count or harness code
         raise ExecutorError(f"worker environment {env} differs from the client's {here}: its numbers would be "
@@ -173,28 +173,29 @@ def _store(store: RunStore, job: checks.Job, result, here: dict) -> None:
     store.put(job.key, arrays, info)
 
 
-def local_cluster(n_workers: int):
-    """A LocalCluster of real worker processes with one thread each (and a Client on it)."""
+def _distributed():
     try:
-        from distributed import Client, LocalCluster
+        import distributed
     except ImportError:
         raise ExecutorError("the dask executor needs the optional extra: pip install -c constraints.txt "
                             "'bnclaims[dask]'") from None
-    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
-    return cluster, Client(cluster)
+    return distributed
+
+
+def local_cluster(n_workers: int):
+    """A LocalCluster of real worker processes with one thread each (and a Client on it)."""
+    d = _distributed()
+    cluster = d.LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    return cluster, d.Client(cluster)
 
 
 def connect(scheduler: str | None, n_workers: int):
     """(cluster or None, client): an existing scheduler's client, or a new LocalCluster's."""
     if scheduler is None:
         return local_cluster(n_workers)
+    d = _distributed()
     try:
-        from distributed import Client
-    except ImportError:
-        raise ExecutorError("the dask executor needs the optional extra: pip install -c constraints.txt "
-                            "'bnclaims[dask]'") from None
-    try:
-        return None, Client(scheduler, timeout=10)
+        return None, d.Client(scheduler, timeout=10)
     except (OSError, TimeoutError) as e:
         raise ExecutorError(f"cannot reach the Dask scheduler at {scheduler}: {e}") from None
 

@@ -132,13 +132,14 @@ def settings(values: dict, base_dir, *, prefix: str = "--claims-", check_files: 
     scheduler = get("scheduler")
     if scheduler is not None and executor != "dask":
         raise OptionError(f"{prefix}scheduler: only with {prefix}executor dask")
-    raw = get("dask-workers")
-    try:
-        dask_workers = 0 if raw is None else int(raw)
-    except ValueError:
-        dask_workers = -1
-    if dask_workers < 0 or (raw is not None and dask_workers == 0):
-        raise OptionError(f"{prefix}dask-workers: expected an integer >= 1, got {raw!r}")
+    raw, dask_workers = get("dask-workers"), 0
+    if raw is not None:
+        try:
+            dask_workers = int(raw)
+        except ValueError:
+            dask_workers = 0
+        if dask_workers < 1:
+            raise OptionError(f"{prefix}dask-workers: expected an integer >= 1, got {raw!r}")
     return Settings(RunContext(profile=profile, seed_base=seed_base, store=store, report_dir=report_dir), ids,
                     compare, packs, parse_shard(get("shard"), f"{prefix}shard"), executor,
                     None if scheduler is None else str(scheduler), dask_workers)

@@ -86,28 +86,18 @@ def _run_arm(arm: ds.Arm, seeds, ctx, memo: dict):
     return memo[key]
 
 
-class _gather_missing:
-    """Planning (checks.planning): `with missing:` blocks inside `with _gather_missing() as missing:` collect
-    their store misses, and leaving the outer block raises them together, so one planning wave sees every run
-    of a stage. Outside planning no run raises checks.Missing and this does nothing."""
-
-    def __init__(self):
-        self.jobs, self.depth = [], 0
-
-    def __enter__(self):
-        self.depth += 1
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        self.depth -= 1
-        if self.depth:                              # an inner block: keep its misses, go on with the next run
-            if exc_type is checks.Missing:
-                self.jobs.extend(exc.jobs)
-                return True
-            return False
-        if exc_type is None and self.jobs:
-            raise checks.Missing(self.jobs)
-        return False
+def _all_runs(calls) -> list:
+    """The result of each call, in order. While planning (checks.planning) a call may raise checks.Missing: the
+    misses of all calls are gathered and raised together, so one planning wave sees every run of a stage."""
+    out, jobs = [], []
+    for call in calls:
+        try:
+            out.append(call())
+        except checks.Missing as m:
+            jobs.extend(m.jobs)
+    if jobs:
+        raise checks.Missing(jobs)
+    return out
 
 
 def _reduce(arm: ds.Arm, run, metric: ds.Metric | None, n: int):
@@ -172,10 +162,10 @@ def run_check(hyp, claim, ctx, control: str | None = None) -> dict:
     stats = plan = None
     n_now = n_all
     for i in range(len(cuts) - 1):
-        with _gather_missing() as missing:
-            for name, arm in res.arms.items():
-                with missing:
-                    parts[name].append(_run_arm(arm, res.arm_seeds[name][cuts[i]:cuts[i + 1]], ctx, memo))
+        got = _all_runs(lambda name=name, arm=arm: _run_arm(arm, res.arm_seeds[name][cuts[i]:cuts[i + 1]], ctx, memo)
+                        for name, arm in res.arms.items())
+        for name, run in zip(res.arms, got):
+            parts[name].append(run)
         n_now = cuts[i + 1]
         for name, arm in res.arms.items():
             res.runs[name] = None if arm.constant is not None else _concat(parts[name], bool(arm.lrs))
@@ -217,14 +207,11 @@ def _tuned(res: Result, design: ds.Design, memo: dict) -> ds.Design:
             continue
         seeds = [s + ds.TUNE_OFFSET for s in seed_list(m.tune_seeds, res.ctx.seed_base)]
         choices = []                                  # (mean score, variant index, lr, {lr: mean})
-        grids = []
-        with _gather_missing() as missing:
-            for _, kw in arm.variants or ((None, {}),):
-                spec = arm.spec.replace(**dict(kw)) if kw else arm.spec
-                if m.tune_val_rows:
-                    spec = spec.replace(val_rows=m.tune_val_rows)
-                with missing:
-                    grids.append(_run_arm(dataclasses.replace(arm, spec=spec, variants=()), seeds, res.ctx, memo))
+        specs = [arm.spec.replace(**dict(kw)) if kw else arm.spec for _, kw in arm.variants or ((None, {}),)]
+        if m.tune_val_rows:
+            specs = [spec.replace(val_rows=m.tune_val_rows) for spec in specs]
+        grids = _all_runs(lambda spec=spec: _run_arm(dataclasses.replace(arm, spec=spec, variants=()), seeds, res.ctx,
+                                                     memo) for spec in specs)
         for i, grid in enumerate(grids):
             raw = rate_means(grid, arm.lrs, m.select)
             means = [x if np.isfinite(x) else np.inf for x in raw]          # a non-finite score never wins
@@ -301,10 +288,10 @@ def _holds(c, v) -> bool:
 def _deterministic(res: Result, claim, t0) -> dict:
     d = res.design
     memo: dict = {}
-    with _gather_missing() as missing:
-        for name, arm in res.arms.items():
-            with missing:
-                res.runs[name] = res.arrays[name] = _run_arm(arm, res.arm_seeds[name], res.ctx, memo)
+    got = _all_runs(lambda name=name, arm=arm: _run_arm(arm, res.arm_seeds[name], res.ctx, memo)
+                    for name, arm in res.arms.items())
+    res.runs = dict(zip(res.arms, got))
+    res.arrays = dict(res.runs)
     if checks.is_planning():
         return None
     out = ds.ERRORS[d.errors](res.runs, **dict(d.error_params))

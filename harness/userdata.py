@@ -104,23 +104,27 @@ def _synthetic(folder: Path) -> dict | None:
 
 
 def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def verify(ds: DataSet, root, *, allow_synthetic: bool = False) -> dict:
     """{file name: SHA-256} of the data set's files under root, checked (DataError lists every problem)."""
-    root = Path(root)
-    folder = root / ds.subdir if ds.subdir else root
+    return _checked(ds, root, allow_synthetic)[1]
+
+
+def _folder(ds: DataSet, root) -> Path:
+    return Path(root) / ds.subdir if ds.subdir else Path(root)
+
+
+def _checked(ds: DataSet, root, allow_synthetic: bool) -> tuple[dict, dict]:
+    """({file name: its bytes}, {file name: SHA-256}), each file read once and checked: size, SHA-256, format."""
+    folder = _folder(ds, root)
     synth = _synthetic(folder) if folder.is_dir() else None
     if synth is not None and not allow_synthetic:
         raise DataError(f"{folder} holds a synthetic {ds.name} (written by bnclaims for tests): this run needs the "
                         f"real files, {_expected_text(ds)}")
     pinned = {} if synth is not None else EXPECTED_SHA256.get(ds.name, {})
-    problems, hashes = [], {}
+    problems, data, hashes = [], {}, {}
     for fname, records in ds.files:
         path = folder / fname
         if synth is not None:
@@ -133,58 +137,56 @@ def verify(ds: DataSet, root, *, allow_synthetic: bool = False) -> dict:
         if size != want:
             problems.append(f"{fname}: {size} bytes, expected {want}")
             continue
-        digest = sha256_of(path)
+        raw = path.read_bytes()
+        digest = hashlib.sha256(raw).hexdigest()
         expected = synth["sha256"].get(fname) if synth is not None else pinned.get(fname)
         if expected is not None and digest != expected:
             problems.append(f"{fname}: SHA-256 {digest}, expected {expected} (corrupt or another version)")
             continue
-        bad = _format_problem(ds, path, records)
+        bad = _format_problem(ds, fname, raw, records)
         if bad:
             problems.append(f"{fname}: {bad}")
             continue
-        hashes[fname] = digest
+        data[fname], hashes[fname] = raw, digest
     if problems:
         raise DataError(f"{ds.name} in {folder}: " + "; ".join(problems) + f". Expected {_expected_text(ds)}")
-    return hashes
+    return data, hashes
 
 
-def _format_problem(ds: DataSet, path: Path, records: int) -> str | None:
+def _format_problem(ds: DataSet, fname: str, raw: bytes, records: int) -> str | None:
     if ds is CIFAR10:
-        raw = np.fromfile(path, dtype=np.uint8).reshape(records, 3073)
-        labels = raw[:, 0]
+        labels = np.frombuffer(raw, dtype=np.uint8).reshape(records, 3073)[:, 0]
         return None if int(labels.max(initial=0)) <= 9 else f"label byte {int(labels.max())} > 9 (not the binary version?)"
-    head = np.fromfile(path, dtype=">u4", count=ds.header[path.name] // 4)
-    magic = 2051 if "images" in path.name else 2049
+    head = np.frombuffer(raw, dtype=">u4", count=ds.header[fname] // 4)
+    magic = 2051 if "images" in fname else 2049
     if int(head[0]) != magic or int(head[1]) != records:
         return f"idx header {head.tolist()}, expected magic {magic} and {records} items (still gzipped?)"
     if magic == 2051 and (int(head[2]), int(head[3])) != (28, 28):
         return f"images of {int(head[2])}x{int(head[3])}, expected 28x28"
     if magic == 2049:
-        labels = np.fromfile(path, dtype=np.uint8, offset=8)
+        labels = np.frombuffer(raw, dtype=np.uint8, offset=8)
         if int(labels.max(initial=0)) > 9:
             return f"label {int(labels.max())} > 9"
     return None
 
 
 def load(ds: DataSet, root, *, allow_synthetic: bool = False):
-    """(x_train uint8, y_train int64, x_test, y_test, {file: SHA-256}) after verify. CIFAR-10 images are
-    [n, 3, 32, 32]; MNIST images [n, 28, 28]."""
-    hashes = verify(ds, root, allow_synthetic=allow_synthetic)
-    root = Path(root)
-    folder = root / ds.subdir if ds.subdir else root
+    """(x_train uint8, y_train int64, x_test, y_test, {file: SHA-256}), from the bytes verify checked (each file
+    is read once). CIFAR-10 images are [n, 3, 32, 32]; MNIST images [n, 28, 28]."""
+    data, hashes = _checked(ds, root, allow_synthetic)
     if ds is CIFAR10:
         def read(names):
-            raw = np.concatenate([np.fromfile(folder / n, dtype=np.uint8).reshape(-1, 3073) for n in names])
+            raw = np.concatenate([np.frombuffer(data[n], dtype=np.uint8).reshape(-1, 3073) for n in names])
             return raw[:, 1:].reshape(-1, 3, 32, 32), raw[:, 0].astype(np.int64)
         xtr, ytr = read([f"data_batch_{i}.bin" for i in range(1, 6)])
         xte, yte = read(["test_batch.bin"])
         return xtr, ytr, xte, yte, hashes
 
     def images(n):
-        return np.fromfile(folder / n, dtype=np.uint8, offset=16).reshape(-1, 28, 28)
+        return np.frombuffer(data[n], dtype=np.uint8, offset=16).reshape(-1, 28, 28).copy()
 
     def labels(n):
-        return np.fromfile(folder / n, dtype=np.uint8, offset=8).astype(np.int64)
+        return np.frombuffer(data[n], dtype=np.uint8, offset=8).astype(np.int64)
     return (images("train-images-idx3-ubyte"), labels("train-labels-idx1-ubyte"),
             images("t10k-images-idx3-ubyte"), labels("t10k-labels-idx1-ubyte"), hashes)
 
@@ -194,7 +196,7 @@ def write_synthetic(ds: DataSet, root, records: int = 64, seed: int = 0) -> Path
     SYNTHETIC_MANIFEST; returns root. For tests and the smoke profile: refused where real files are required."""
     rng = np.random.default_rng(seed)
     root = Path(root)
-    folder = root / ds.subdir if ds.subdir else root
+    folder = _folder(ds, root)
     folder.mkdir(parents=True, exist_ok=True)
     sizes, digests = {}, {}
     for i, (fname, _) in enumerate(ds.files):

@@ -80,8 +80,8 @@ class GroupedVGG(nn.Module):
                     bn.running_mean.copy_(torch.cat([m[i].running_mean for m in members]))
                     bn.running_var.copy_(torch.cat([m[i].running_var for m in members]))
                 layers.append(bn)
-            elif isinstance(mod, (nn.ReLU, nn.MaxPool2d)):
-                layers.append(type(mod)(*([2] if isinstance(mod, nn.MaxPool2d) else [])))
+            elif isinstance(mod, (nn.ReLU, nn.MaxPool2d)):       # no parameters or state: shared as they are
+                layers.append(mod)
             elif isinstance(mod, nn.Linear):
                 self.fc_w = nn.Parameter(torch.stack([m[i].weight.detach().t() for m in members]).clone())
                 self.fc_b = nn.Parameter(torch.stack([m[i].bias.detach() for m in members]).clone())
@@ -95,7 +95,7 @@ class GroupedVGG(nn.Module):
 
     def member_weights(self, k: int) -> dict:
         """Member k's parameters under the per-seed module's names (to compare with the per-seed loop)."""
-        out, i = {}, 0
+        out = {}
         for j, mod in enumerate(self.features):
             if isinstance(mod, nn.Conv2d):
                 n = mod.out_channels // self.k
@@ -104,8 +104,7 @@ class GroupedVGG(nn.Module):
                 n = mod.num_features // self.k
                 out[f"{j}.weight"] = mod.weight[k * n:(k + 1) * n]
                 out[f"{j}.running_mean"] = mod.running_mean[k * n:(k + 1) * n]
-            i = j
-        out[f"{i + 2}.weight"] = self.fc_w[k].t()
+        out[f"{len(self.features) + 1}.weight"] = self.fc_w[k].t()     # after the features: Flatten, Linear
         return out
 
 
