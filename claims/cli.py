@@ -119,6 +119,8 @@ def cmd_run(args) -> int:
         cmd += ["--claims-packs", ",".join(settings.packs)]
     if settings.shard:
         cmd += ["--claims-shard", "/".join(map(str, settings.shard))]
+    if ctx.data_dir:
+        cmd += ["--claims-data-dir", ctx.data_dir]
     if settings.compare:
         cmd += ["--claims-compare", settings.compare]
     sys.stdout.flush()

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from harness.hypothesis import Claim
 
-from claims import c1, c2, c3, c4, layernorm, santurkar, yang
+from claims import c1, c2, c3, c4, layernorm, paper, santurkar, yang
 
-CLAIMS: list[Claim] = [c1.CLAIM, c2.CLAIM, c3.CLAIM, c4.CLAIM, santurkar.CLAIM, yang.CLAIM, layernorm.CLAIM]
+CLAIMS: list[Claim] = [c1.CLAIM, c2.CLAIM, c3.CLAIM, c4.CLAIM, santurkar.CLAIM, yang.CLAIM, layernorm.CLAIM, paper.CLAIM]

@@ -246,8 +246,12 @@ def run_routine(name: str, settings: dict, seeds, *, ctx=None) -> dict:
 
 
 def routine_key(name: str, settings: dict, seeds) -> dict:
-    """The run-store key of a routine's entry (the routine's own module hash beside environment_key's)."""
+    """The run-store key of a routine's entry (the hash of the routine's module and of the modules it declares it
+    uses, beside environment_key's). Settings named with a leading underscore say where an input lies, not what
+    it is (its digest is another setting), and stay out of the key."""
     from harness import routines
     from harness.store import module_code_hash
-    return {"routine": name, "settings": dict(settings), "seeds": [int(s) for s in seeds], "format": RUN_FORMAT,
-            "routine_code": module_code_hash(routines.get(name).module), **environment_key()}
+    r = routines.get(name)
+    keyed = {k: v for k, v in dict(settings).items() if not k.startswith("_")}   # "_data_dir": where, not what
+    return {"routine": name, "settings": keyed, "seeds": [int(s) for s in seeds], "format": RUN_FORMAT,
+            "routine_code": module_code_hash(r.module, *r.uses), **environment_key()}

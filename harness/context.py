@@ -15,6 +15,7 @@ class RunContext:
     seed_base: int = 0                # seed base b uses seeds b*10000 + i, disjoint across bases
     store: str | None = None          # run store folder (None: the store's own default)
     report_dir: str = "claims-report"  # where report.json/.md/.html are written
+    data_dir: str | None = None       # the user's data folder (--data-dir / $BNCLAIMS_DATA; harness.userdata)
 
     def __post_init__(self):
         if self.profile not in RUN_PROFILES:
@@ -25,6 +26,8 @@ class RunContext:
             raise ValueError(f"seed_base must be >= 0, got {self.seed_base}")
         if self.store is not None and not isinstance(self.store, str):
             raise ValueError(f"store must be a path string or None, got {self.store!r}")
+        if self.data_dir is not None and not isinstance(self.data_dir, str):
+            raise ValueError(f"data_dir must be a path string or None, got {self.data_dir!r}")
         if not isinstance(self.report_dir, str) or not self.report_dir:
             raise ValueError(f"report_dir must be a non-empty path string, got {self.report_dir!r}")
 

@@ -355,7 +355,8 @@ def _check_floor(hyp, bad):
         return
     from harness import stats as st
     k = len(hyp.arms)
-    for profile in ("ci", "full"):
+    # the profiles whose verdicts count: ci, full (its own budget or ci's) and paper where declared
+    for profile in [p for p in ("ci", "full", "paper") if p in hyp.budgets or (p == "full" and "ci" in hyp.budgets)]:
         n = hyp.budget(profile).seeds
         try:
             if hyp.test == "trend":

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-PROFILES = ("smoke", "ci", "full")          # budget profiles a hypothesis declares
+PROFILES = ("smoke", "ci", "full", "paper")   # budget profiles a hypothesis declares (paper: the paper-scale checks)
 # profiles a run can use: survey runs every robustness-map cell (harness.robustness) at the ci budgets
 RUN_PROFILES = PROFILES + ("survey",)
 VERDICTS = ("reproduced", "not reproduced", "inconclusive")
@@ -91,7 +91,10 @@ class Hypothesis:
         return self.direction != "deterministic"
 
     def runs_in(self, profile: str) -> bool:
-        """Does the default selection of this profile run it (see profiles)?"""
+        """Does the default selection of this profile run it (see profiles)? The paper profile runs only the
+        checks that name it: the MLP suite has its own profiles."""
+        if profile == "paper":
+            return profile in self.profiles
         return not self.profiles or profile in self.profiles
 
     def budget(self, profile: str) -> Budget:

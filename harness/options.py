@@ -35,8 +35,9 @@ class Option:
 
 
 OPTIONS = (
-    Option("profile", "{smoke,ci,full,survey}", "budget profile: smoke (tiny, no verdict asserted), ci (default), "
-           "full, survey (ci budgets plus every robustness-map cell)",
+    Option("profile", "{smoke,ci,full,survey,paper}", "budget profile: smoke (tiny, no verdict asserted), ci "
+           "(default), full, survey (ci budgets plus every robustness-map cell), paper (the paper-scale checks: "
+           "Santurkar's VGG on CIFAR-10 from --data-dir; a GPU is advised)",
            "ci"),
     Option("seed-base", "N", "seed base (int >= 0); base N uses seeds N*10000 + i (default 0)", "0"),
     Option("store", "DIR", "run store folder (default: $BNCLAIMS_STORE, else $XDG_CACHE_HOME/bnclaims/store, "
@@ -53,6 +54,9 @@ OPTIONS = (
                                    "LocalCluster of worker processes with one thread each"),
     Option("dask-workers", "N", "with the dask executor and no scheduler: the LocalCluster's worker processes "
                                 "(default: all cores)"),
+    Option("data-dir", "DIR", "the folder holding CIFAR-10's binary version (cifar-10-batches-bin/) and optionally "
+                              "MNIST's idx files, for the paper profile (default: $BNCLAIMS_DATA); nothing is "
+                              "downloaded, every file is checked by size and SHA-256"),
     Option("shard", "K/N", "run shard K of N: a deterministic 1/N of the checks, split by whole ensembles (no two "
                            "shards train the same run) and the test files by file; `bnclaims merge` joins the reports"),
 )
@@ -140,9 +144,29 @@ def settings(values: dict, base_dir, *, prefix: str = "--claims-", check_files: 
             dask_workers = 0
         if dask_workers < 1:
             raise OptionError(f"{prefix}dask-workers: expected an integer >= 1, got {raw!r}")
-    return Settings(RunContext(profile=profile, seed_base=seed_base, store=store, report_dir=report_dir), ids,
+    data_dir = _data_dir(get("data-dir"), profile, base, prefix, check_files)
+    return Settings(RunContext(profile=profile, seed_base=seed_base, store=store, report_dir=report_dir,
+                               data_dir=data_dir), ids,
                     compare, packs, parse_shard(get("shard"), f"{prefix}shard"), executor,
                     None if scheduler is None else str(scheduler), dask_workers)
+
+
+def _data_dir(raw, profile: str, base: Path, prefix: str, check_files: bool) -> str | None:
+    """The data folder (--data-dir, else $BNCLAIMS_DATA), resolved. The paper profile needs one holding the real
+    CIFAR-10 files, checked here (size, SHA-256, format) so a bad folder is a usage error before anything runs;
+    the smoke profile checks a given folder that holds CIFAR-10 (synthetic allowed). Elsewhere a folder is optional ($BNCLAIMS_DATA also holds the generated MNIST-1D and may not exist yet)."""
+    from harness import userdata
+    if profile != "paper" and raw is None:
+        env = os.environ.get(paths.DATA_ENV)
+        return str(Path(env).expanduser().resolve()) if env and Path(env).expanduser().is_dir() else None
+    try:
+        folder = userdata.user_folder(None if raw is None else base / raw)
+        if check_files and (profile == "paper" or (profile == "smoke" and raw is not None
+                                                   and (folder / userdata.CIFAR10.subdir).is_dir())):
+            userdata.verify(userdata.CIFAR10, folder, allow_synthetic=profile == "smoke")
+    except userdata.DataError as e:
+        raise OptionError(f"{prefix}data-dir: {e}") from None
+    return str(folder)
 
 
 def parse_shard(raw, flag: str = "--claims-shard") -> tuple | None:

@@ -80,7 +80,8 @@ def _settings_from_options(config) -> options.Settings:
         # the controller resolved the paths; workers may run in another folder
         sent = config.workerinput.get("bnclaims") or {}
         ctx = RunContext(profile=s.ctx.profile, seed_base=s.ctx.seed_base, store=sent.get("store", s.ctx.store),
-                         report_dir=sent.get("report_dir", s.ctx.report_dir))
+                         report_dir=sent.get("report_dir", s.ctx.report_dir),
+                         data_dir=sent.get("data_dir", s.ctx.data_dir))
         s = options.Settings(ctx, s.ids, s.compare, s.packs, s.shard)    # workers never run the executor
     return s
 
@@ -106,7 +107,7 @@ def pytest_configure(config):
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node):
     ctx = node.config.stash[_SETTINGS].ctx
-    node.workerinput["bnclaims"] = {"store": ctx.store, "report_dir": ctx.report_dir}
+    node.workerinput["bnclaims"] = {"store": ctx.store, "report_dir": ctx.report_dir, "data_dir": ctx.data_dir}
 
 
 def pytest_report_header(config):

@@ -69,6 +69,16 @@ def resolve_arm(arm: ds.Arm, hyp, ctx) -> ds.Arm:
     return arm
 
 
+def _user_data(routine: str, ctx) -> dict:
+    """A routine that reads the user's data gets its digest (keyed) and folder (not keyed; harness.userdata)."""
+    from harness import paths, routines, userdata
+    name = routines.get(routine).user_data
+    if not name:
+        return {}
+    folder, digest = userdata.for_run(name, ctx.data_dir, ctx.smoke, paths.cache_root())
+    return {"data_sha256": digest, "_data_dir": str(folder)}
+
+
 def _run_arm(arm: ds.Arm, seeds, ctx, memo: dict):
     from harness.spec import spec_dict
     from harness.store import canonical_json
@@ -82,7 +92,7 @@ def _run_arm(arm: ds.Arm, seeds, ctx, memo: dict):
         return memo[key]
     key = ("routine", arm.routine, canonical_json(dict(arm.settings)), tuple(seeds))
     if key not in memo:
-        memo[key] = checks.run_routine(arm.routine, dict(arm.settings), seeds, ctx=ctx)
+        memo[key] = checks.run_routine(arm.routine, {**arm.settings, **_user_data(arm.routine, ctx)}, seeds, ctx=ctx)
     return memo[key]
 
 

@@ -215,3 +215,52 @@ def write_synthetic(ds: DataSet, root, records: int = 64, seed: int = 0) -> Path
     (folder / SYNTHETIC_MANIFEST).write_text(json.dumps({"records": sizes, "sha256": digests}, indent=1,
                                                         sort_keys=True))
     return root
+
+
+def digest(hashes: dict) -> str:
+    """One SHA-256 over a data set's {file: SHA-256}: what a run key records of the bytes it trained on."""
+    return hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()
+
+
+_VERIFIED: dict = {}      # (folder, name, synthetic ok, ((file, size, mtime), ...)) -> digest, per process
+
+
+def verified_digest(ds: DataSet, root, *, allow_synthetic: bool = False) -> str:
+    """digest(verify(...)), computed once per process for files that have not changed since (size, mtime)."""
+    folder = _folder(ds, root)
+    stamp = tuple((f, p.stat().st_size, p.stat().st_mtime_ns) for f, _ in ds.files
+                  if (p := folder / f).is_file())
+    key = (str(folder), ds.name, allow_synthetic, stamp)
+    if key not in _VERIFIED:
+        _VERIFIED[key] = digest(verify(ds, root, allow_synthetic=allow_synthetic))
+    return _VERIFIED[key]
+
+
+def synthetic_folder(ds: DataSet, cache: Path) -> Path:
+    """The smoke profile's synthetic folder for ds under cache/synthetic/ (written once, atomically: concurrent
+    workers write a temporary folder each and the first rename wins)."""
+    root = Path(cache) / "synthetic" / ds.name
+    if not (_folder(ds, root) / SYNTHETIC_MANIFEST).is_file():
+        import shutil
+        import tempfile
+        root.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{ds.name}-", dir=root.parent))
+        write_synthetic(ds, tmp)
+        try:
+            os.rename(tmp, root)
+        except OSError:           # another process got there first: its folder holds the same bytes
+            shutil.rmtree(tmp, ignore_errors=True)
+    return root
+
+
+def for_run(name: str, data_dir: str | None, smoke: bool, cache: Path) -> tuple[Path, str]:
+    """(folder, digest) of data set `name` for a run: the user's folder where it holds the data set; in the smoke
+    profile, else a synthetic folder in the real format; otherwise a DataError naming what is expected."""
+    ds = DATASETS[name]
+    if data_dir is not None and _folder(ds, data_dir).is_dir():
+        return Path(data_dir), verified_digest(ds, data_dir, allow_synthetic=smoke)
+    if smoke:
+        root = synthetic_folder(ds, cache)
+        return root, verified_digest(ds, root, allow_synthetic=True)
+    where = f"in {data_dir}" if data_dir else "(no --data-dir given and $BNCLAIMS_DATA unset)"
+    raise DataError(f"{ds.name} not found {where}: expected {_expected_text(ds)}")

@@ -21,6 +21,9 @@ class Routine:
     engine: str = "private"      # evidence label: private (trains) | analytic (no training)
     doc: str = ""
     torch: bool = True           # uses torch: one torch thread is pinned before it runs
+    uses: tuple = ()             # further modules whose source its numbers depend on (folded into its key)
+    user_data: str = ""          # a data set from the user's folder it reads (harness.userdata name, e.g. cifar10):
+                                 # the runner adds its digest (keyed) and the folder (settings "_data_dir", not keyed)
 
     @property
     def module(self) -> str:
@@ -34,7 +37,8 @@ class Routine:
 ROUTINES: dict[str, Routine] = {}
 
 
-def register(name: str, target: str, *, engine: str = "private", doc: str = "", torch: bool = True) -> Routine:
+def register(name: str, target: str, *, engine: str = "private", doc: str = "", torch: bool = True,
+             uses: tuple = (), user_data: str = "") -> Routine:
     if engine not in ("private", "analytic"):
         raise ValueError(f"routine {name!r}: engine must be 'private' or 'analytic', got {engine!r}")
     if ":" not in target:
@@ -42,7 +46,7 @@ def register(name: str, target: str, *, engine: str = "private", doc: str = "", 
     old = ROUTINES.get(name)
     if old is not None and old.target != target:
         raise ValueError(f"routine {name!r} is registered twice ({old.target} and {target})")
-    ROUTINES[name] = Routine(name, target, engine, doc, bool(torch))
+    ROUTINES[name] = Routine(name, target, engine, doc, bool(torch), tuple(uses), user_data)
     return ROUTINES[name]
 
 
@@ -58,5 +62,7 @@ register("recovery_after_insertion", "harness.routines.recovery:run",
          doc="train a plain MLP, insert BN (gamma=1, beta=0) after one layer, train only gamma/beta (C3.c)")
 register("bn_other_batch_stats", "harness.routines.bn_stats:run",
          doc="BN MLP whose training statistics come from another (large) batch; Monte Carlo BN at test (C4.d, C4.e)")
+register("paper_vgg", "harness.routines.paper_vgg:run", uses=("harness.vgg", "harness.userdata"), user_data="cifar10",
+         doc="VGG-11 on CIFAR-10 from the user's folder, seeds batched; curves, landscape and ICS probes (paper profile)")
 register("grad_norms_at_init", "harness.routines.grad_norms:run", engine="analytic",
          doc="squared gradient norms per layer of a deep BN MLP at initialization (Yang et al. 2019)")
