@@ -467,7 +467,7 @@ C1A2 = Hypothesis(
 
 NOISY_PLAIN_ARMS = {"noisy_none": Arm(mlp_spec("noisy_none").replace(probes=())), "none": MLP_ARMS["none"]}
 C1G = Hypothesis(
-    id="C1.g", claim="C1", role="evidence", group="C1.noisy_plain", confirmatory=False,
+    id="C1.g", claim="C1", role="evidence", group="C1.noisy_plain", confirmatory=False, profiles=("full", "survey"),
     title="Santurkar's noise in the plain net hurts its training",
     statement="Santurkar's injected noise (the same per-unit random shift and scale as noisy BN, changing every "
               "step), put into the plain network with no normalization, leaves it with a higher final training "

@@ -332,7 +332,7 @@ C2D = Hypothesis(
 
 # ------------------------------------------------------------------ mechanism and counter-evidence (issue 14)
 C2E = Hypothesis(
-    id="C2.e", claim="C2", role="evidence", group="C2.gn_grid", confirmatory=False,
+    id="C2.e", claim="C2", role="evidence", group="C2.gn_grid", confirmatory=False, profiles=("full", "survey"),
     title="GroupNorm (no batch statistics) also converges faster at tuned rates",
     statement="With each network at its own best learning rate, a GroupNorm network (8 groups; no batch "
               "statistics) has a smaller area under its training-loss curve than the plain network.",
@@ -401,7 +401,7 @@ VAL_NOTE = (f"Tuning runs: {VAL_TUNE_SEEDS} seeds disjoint from the compared one
             f"trained without the last {VAL_ROWS} training rows, which are their validation split; the compared "
             "runs train on the whole training set. The test set plays no part in any choice.")
 C2A3 = Hypothesis(
-    id="C2.a3", claim="C2", role="evidence", group="C2.grid_val", confirmatory=False,
+    id="C2.a3", claim="C2", role="evidence", group="C2.grid_val", confirmatory=False, profiles=("full", "survey"),
     title="BN converges faster at rates tuned on a validation split (AUC)",
     statement="With each network at the grid rate that gave the lowest validation-loss AUC on separate tuning "
               "runs, the BN network's training loss falls faster: the area under its training-loss curve is "
@@ -421,7 +421,7 @@ C2A3 = Hypothesis(
 INIT_STDS = (0.01, 0.03, 0.1, 0.3)     # careless (C2.c) to larger than Glorot's ~0.09 for 128 x 128
 CARELESS_GRID = CARELESS_LRS           # 1, 3, 10: C2.c2's rates
 C2C3 = Hypothesis(
-    id="C2.c3", claim="C2", role="evidence", group="C2.careless_val", confirmatory=False,
+    id="C2.c3", claim="C2", role="evidence", group="C2.careless_val", confirmatory=False, profiles=("full", "survey"),
     title="careless BN against a carefully initialized plain net",
     statement="The BN network from the careless initialization (sigmoid MLP, N(0, 0.01^2) weights) reaches a lower "
               "final training loss than the plain network whose init scale and rate are both chosen on a "

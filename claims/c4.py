@@ -393,7 +393,7 @@ def population_spec(profile: str = "ci") -> TrainSpec:
 
 
 C4F = Hypothesis(
-    id="C4.f", claim="C4", role="evidence", group="C4.population", confirmatory=False,
+    id="C4.f", claim="C4", role="evidence", group="C4.population", confirmatory=False, profiles=("full", "survey"),
     title="batch noise removed: BN's test accuracy falls",
     statement="Standard BN reaches higher test accuracy than the same network normalized by population "
               "(running) statistics during training, which keeps the normalization and removes the noise of "
