@@ -1,5 +1,6 @@
 """P: Santurkar et al. 2018's headline experiments at their own scale: a VGG on CIFAR-10, with and without BN,
-at learning rates 0.1 and 0.5 (the paper profile; the MLP claims are the suite's scaled-down version of them).
+at learning rates 0.1 and 0.5 (the paper profile; the MLP claims are the suite's scaled-down version of them);
+and Ioffe & Szegedy 2015's MNIST Fig. 1 at its true scale (50,000 steps) where the folder holds MNIST.
 
 Runs: the paper_vgg routine (harness/routines/paper_vgg.py) on the user's CIFAR-10 folder (--data-dir, checked
 by size and SHA-256; nothing is downloaded), one ensemble per arm and rate; the hypotheses at lr 0.1 read the
@@ -128,6 +129,64 @@ PF = _hyp("P.f", "BN does not reduce gradient ICS (last convolution)",
           figures=probe_figure("probe_ics_cos8", "cos(G, G'), conv 8"),
           notes="Santurkar report BN 'similar, or even worse'; stance toward C1: supports it.")
 
-CLAIM = Claim("P", "At the paper's own scale (a VGG on CIFAR-10), BN trains faster and at larger rates, smooths "
-                   "the loss landscape, and does not reduce gradient ICS.",
-              "Santurkar et al. 2018 (VGG / CIFAR-10 experiments)", (PA, PB, PC, PD, PE, PF), article_side=False)
+# ------------------------------------------------------------------ Ioffe & Szegedy 2015, Fig. 1 (MNIST), if present
+IOFFE = "Ioffe & Szegedy 2015, Sec. 4.1, Fig. 1"
+# 50,000 steps of batch 60 (Sec. 4.1); optimizer and rate not stated: plain SGD at lr 1.0 with Glorot-normal init,
+# C2.d's choice on MNIST-1D (claims/c2.py ioffe_spec). Checkpoints every 1000 steps (51 per run).
+MNIST_BUDGETS = {"smoke": Budget(seeds=2, steps=6), "paper": Budget(seeds=5, steps=50000)}
+MNIST = {"lr": 1.0, "batch_size": 60, "init": "glorot", "eval_every": 1000, "probe_rows": 1000}
+
+
+def mnist_arms() -> dict:
+    return {n: Arm(routine="paper_ioffe_mnist", settings={**MNIST, "norm": n},
+                   by_profile={"smoke": {"eval_every": 3, "probe_rows": 32}}) for n in ("bn", "none")}
+
+
+@reduction("P.mean_test_acc")
+def mean_test_acc(arrays) -> np.ndarray:
+    """Test accuracy averaged over the checkpoints (the area under Fig. 1(a)'s curve); diverged: chance."""
+    return checks.finite_or(np.mean(arrays["eval_test_acc"], 0), 0.1)
+
+
+@reduction("P.quantile_drift")
+def quantile_drift(arrays) -> np.ndarray:
+    """Mean over the last hidden layer's units, the three quantiles and consecutive checkpoints after the first
+    1000 steps of |q_t - q_(t-1)|: how much the sigmoid inputs' distribution moves; no finite value: inf."""
+    q = np.stack([arrays["q15"], arrays["q50"], arrays["q85"]])[:, 1:]      # [3, E-1, K, 100] from step 1000 on
+    d = np.abs(np.diff(q, axis=1))
+    with np.errstate(all="ignore"):
+        v = np.nanmean(d, axis=(0, 1, 3))
+    return np.where(np.isfinite(v), v, np.inf)
+
+
+def mnist_figure(r):
+    return [figure(f"{r.hyp.id}-acc", "MNIST test accuracy, 3 x 100 sigmoid (Fig. 1(a) style)",
+                   [checks.band_series(a, r.arrays[a]["eval_step"], r.arrays[a]["eval_test_acc"]) for a in ("bn", "none")],
+                   xlabel="step", ylabel="test accuracy (median, 15-85%)")]
+
+
+PG = Hypothesis(
+    id="P.g", claim="P", title="Ioffe Fig. 1(a): BN's MNIST test accuracy is higher along training",
+    statement="Over 50,000 steps on MNIST, the 3 x 100 sigmoid MLP with BN has a higher test accuracy averaged over "
+              "the checkpoints than the same MLP without BN.", source=IOFFE, stance="supports",
+    metric="per seed: test accuracy (eval mode) averaged over the checkpoints every 1000 steps (diverged: chance)",
+    arms=("bn", "none"), direction="greater", test="welch", budgets=MNIST_BUDGETS, confirmatory=False, profiles=ONLY,
+    group="P.mnist", notes="Runs only where the folder holds MNIST's idx files (otherwise: not run, with the reason).",
+    design=Design(mnist_arms(), Metric("P.mean_test_acc"), figures=mnist_figure))
+PH = Hypothesis(
+    id="P.h", claim="P", title="Ioffe Fig. 1(b, c): BN's sigmoid inputs move less",
+    statement="With BN the 15th, 50th and 85th percentiles of the last hidden layer's sigmoid inputs change less "
+              "between checkpoints than without BN (distributional ICS, Ioffe's definition).",
+    source=IOFFE, stance="supports",
+    metric="per seed: mean |change| of the three percentiles between consecutive checkpoints after step 1000, over "
+           "all 100 units, on a fixed batch of 1000 test images (train-mode forward)",
+    arms=("bn", "none"), direction="less", test="welch", budgets=MNIST_BUDGETS, confirmatory=False, profiles=ONLY,
+    group="P.mnist", notes="BN normalizes these inputs per batch, so only gamma, beta and the batch's composition move "
+                           "them: a check of the mechanism Ioffe describes, not of its benefit.",
+    design=Design(mnist_arms(), Metric("P.quantile_drift")))
+
+CLAIM = Claim("P", "At the papers' own scale: a VGG on CIFAR-10 with BN trains faster and at larger rates, has a "
+                   "smoother loss landscape and no less gradient ICS (Santurkar); on MNIST, BN's sigmoid inputs are "
+                   "steadier and its test accuracy higher (Ioffe).",
+              "Santurkar et al. 2018 (VGG / CIFAR-10); Ioffe & Szegedy 2015 (MNIST)", (PA, PB, PC, PD, PE, PF, PG, PH),
+              article_side=False)

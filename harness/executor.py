@@ -63,12 +63,14 @@ def runnable(checks_: Iterable[Check], profile: str) -> list[Check]:
 
 def plan(selected: Iterable[Check], ctx, skip: set = frozenset()) -> tuple[dict, list]:
     """({store key: Job} the store lacks and the selected checks need now, [checks blocked by a key in skip])."""
-    from harness import runner
+    from harness import runner, userdata
     jobs, blocked = {}, []
     with checks.planning():
         for c in selected:
             try:
                 runner.run_check(c.hyp, c.claim, ctx, control=c.control)
+            except userdata.DataAbsent:      # not run (the pytest phase reports why)
+                blocked.append(c)
             except checks.Missing as m:
                 keys = [j.store_key for j in m.jobs]
                 if any(k in skip for k in keys):
@@ -91,6 +93,16 @@ def run_task(job: checks.Job, env: dict):
     import numpy as np
     arrays = {k: np.asarray(v) for k, v in arrays.items()}
     return key, arrays, dict(info), environment_key()
+
+
+def job_cost(job: checks.Job) -> int:
+    """A job's size in member-steps (members x steps; a rate grid's members are its rates x seeds): the order
+    in which a wave's tasks start."""
+    if job.kind == "engine":
+        spec, seeds = job.args[:2]
+        return len(seeds) * int(spec.steps)
+    _name, settings, seeds = job.args
+    return len(seeds) * int(dict(settings).get("steps", 1))
 
 
 def _env() -> dict:
@@ -118,7 +130,9 @@ def compute(selected: Iterable[Check], ctx, client, *, progress: Callable[[str],
         if not jobs:
             break
         out.waves += 1
-        futures = {client.submit(run_task, job, env, key=TASK_PREFIX + k, pure=False, retries=0): k
+        # the longest runs first, so no long run starts last while the other workers idle
+        futures = {client.submit(run_task, job, env, key=TASK_PREFIX + k, pure=False, retries=0,
+                                 priority=job_cost(job)): k
                    for k, job in jobs.items()}
         total, done = len(futures), 0
         if progress:

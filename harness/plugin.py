@@ -168,28 +168,40 @@ class ClaimItem(pytest.Item):
     def reportinfo(self):
         return self.path, None, self.name
 
+    def _not_run(self, ctx, why: str, absent: bool = False):
+        """Skip with the reason; the report lists the check as not run (JUnit: verdict "not run"). absent: for want
+        of data the user's folder does not hold, not by the profile's declaration."""
+        hyp = self.hyp
+        self.__dict__.pop("_bnclaims_declaration", None)
+        self.user_properties.extend([("claim", hyp.claim), ("hypothesis", hyp.id), ("verdict", "not run"),
+                                     ("profiles", ",".join(hyp.profiles)), ("profile", ctx.profile)])
+        if self.control is None:
+            self._bnclaims_not_run = json.dumps({"id": hyp.id, "claim": self.claim.id, "title": hyp.title,
+                                                 "profiles": list(hyp.profiles), "why": why,
+                                                 **({"absent": True} if absent else {})}, sort_keys=True)
+        pytest.skip(why)
+
     def runtest(self):
         from harness import runner
 
         ctx = self.config.stash[_SETTINGS].ctx
         hyp = self.hyp
         if not hyp.runs_in(ctx.profile) and not getattr(self, "explicit", False):
-            why = (f"{hyp.id} runs in the {', '.join(hyp.profiles)} profile(s) only: its runs cost more CPU than the "
-                   f"{ctx.profile} budget carries; select it by id (--claims-ids {hyp.id}) to run it here")
-            self.user_properties.extend([("claim", hyp.claim), ("hypothesis", hyp.id), ("verdict", "not run"),
-                                         ("profiles", ",".join(hyp.profiles)), ("profile", ctx.profile)])
-            if self.control is None:
-                self._bnclaims_not_run = json.dumps({"id": hyp.id, "claim": self.claim.id, "title": hyp.title,
-                                                     "profiles": list(hyp.profiles), "why": why}, sort_keys=True)
-            pytest.skip(why)
+            self._not_run(ctx, f"{hyp.id} runs in the {', '.join(hyp.profiles)} profile(s) only: its runs cost more "
+                               f"CPU than the {ctx.profile} budget carries; select it by id (--claims-ids {hyp.id}) "
+                               "to run it here")
         declaration = to_builtin(hyp.declaration())
         if self.control is None:
             self._bnclaims_declaration = json.dumps(
                 {"id": hyp.id, "claim": to_builtin(self.claim.summary()), "hypothesis": declaration},
                 allow_nan=False, sort_keys=True)
         from harness import store
+        from harness import userdata
         before = dict(store.RUN_COUNTS)
-        ev = runner.run_check(hyp, self.claim, ctx, control=self.control)
+        try:
+            ev = runner.run_check(hyp, self.claim, ctx, control=self.control)
+        except userdata.DataAbsent as e:        # an optional data set the user's folder does not hold
+            self._not_run(ctx, f"{hyp.id} needs data the folder does not hold: {e}", absent=True)
         self._bnclaims_runs = json.dumps({k: store.RUN_COUNTS[k] - before[k] for k in before})
         self.user_properties.extend(junit_properties(ev, hyp, self.control))
         if ev["id"] != hyp.id or ev["hypothesis"] != declaration:
@@ -584,7 +596,7 @@ class _ClaimsReporter:
 
     def pytest_sessionfinish(self, session, exitstatus):
         state = self.state
-        if not state.records and not self.settings.shard:     # a shard writes its report even when empty,
+        if not (state.records or state.not_run or self.settings.shard):   # a shard writes its report even when empty,
             return                                             # so a merge can tell a lost shard from an empty one
         run_controls = sorted(state.controls, key=lambda c: (vd.id_key(c["id"]), c["control"]))
         from harness import report as rp
@@ -614,16 +626,19 @@ class _ClaimsReporter:
 
     def pytest_terminal_summary(self, terminalreporter):
         state, ctx = self.state, self.settings.ctx
-        if not (state.records or state.missing or state.errors):
+        if not (state.records or state.missing or state.errors or state.not_run):
             return
         tr = terminalreporter
         tr.ensure_newline()
         tr.section("bnclaims")
         for line in summary_lines(state.records, self._missing(), ctx.profile):
             tr.write_line(line)
-        if state.not_run:
+        declared = sorted((n["id"] for n in state.not_run if not n.get("absent")), key=vd.id_key)
+        if declared:
             tr.write_line(f"not run in profile {ctx.profile} (declared for other profiles; select by id to run): "
-                          + ", ".join(sorted((n["id"] for n in state.not_run), key=vd.id_key)))
+                          + ", ".join(declared))
+        for n in sorted((n for n in state.not_run if n.get("absent")), key=lambda n: vd.id_key(n["id"])):
+            tr.write_line(f"not run: {n['why']}")
         if state.controls:
             bad = [f"{c['id']}[{c['control']}]" for c in state.controls if c["outcome"] == "failed"]
             tr.write_line(f"controls: {len(state.controls) - len(bad)} of {len(state.controls)} as declared"

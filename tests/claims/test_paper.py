@@ -61,7 +61,7 @@ def test_the_key_names_the_bytes_not_the_folder(folder, tmp_path):
 def test_the_paper_profile_runs_only_the_paper_checks():
     from harness import registry
     hyps = registry.all_hypotheses()
-    assert {h.id for h in hyps if h.runs_in("paper")} == {"P.a", "P.b", "P.c", "P.d", "P.e", "P.f"}
+    assert {h.id for h in hyps if h.runs_in("paper")} == {f"P.{c}" for c in "abcdefgh"}
     assert not any(h.runs_in("ci") for h in hyps if h.claim == "P")
     assert all(h.runs_in("smoke") for h in hyps if h.claim == "P")
 
@@ -87,3 +87,26 @@ def test_paper_profile_usage_errors_exit_2(tmp_path, folder):
     (bad / ud.CIFAR10.subdir / "data_batch_3.bin").write_bytes(b"\0" * 10)
     r = cli("run", "P", "--profile", "smoke", "--data-dir", str(bad), cwd=tmp_path)
     assert r.returncode == 2 and "data_batch_3.bin: 10 bytes, expected" in r.stderr
+
+
+def test_ioffe_mnist_routine_on_a_synthetic_folder(tmp_path):
+    from harness.routines import paper_mnist
+    root = ud.synthetic_folder(ud.MNIST, tmp_path)
+    s = {"lr": 1.0, "batch_size": 8, "init": "glorot", "eval_every": 2, "probe_rows": 16, "steps": 4, "norm": "bn",
+         "data_sha256": ud.verified_digest(ud.MNIST, root, allow_synthetic=True), "_data_dir": str(root)}
+    a = paper_mnist.run(s, [0, 1])
+    assert a["eval_step"].tolist() == [0, 2, 4] and a["q50"].shape == (3, 2, 100)
+    assert np.all(a["q15"] <= a["q50"]) and np.all(a["q50"] <= a["q85"])
+    one = paper_mnist.run(s, [1])
+    np.testing.assert_allclose(a["train_loss"][:, 1], one["train_loss"][:, 0], rtol=1e-5, atol=1e-6)
+
+
+def test_an_optional_data_set_the_folder_lacks_is_not_run_with_the_reason(tmp_path):
+    with pytest.raises(ud.DataAbsent, match="no mnist files"):
+        ud.for_run("mnist", str(tmp_path), False, tmp_path / "cache")
+    r = cli("run", "P.g", "--data-dir", str(tmp_path), "--workers", "0", "--store", str(tmp_path / "store"),
+            "--report", str(tmp_path / "rep"), cwd=tmp_path)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr
+    assert "not run: P.g needs data the folder does not hold: no mnist files" in r.stdout
+    import json
+    assert [n["id"] for n in json.loads((tmp_path / "rep" / "report.json").read_text())["not_run"]] == ["P.g"]
