@@ -1,15 +1,17 @@
 """The GPU evidence of issue 15 in one short run (a few minutes on one GPU); prints one line per measurement.
 
 1. VGG-11 throughput: K seeds batched with grouped convolutions (harness/vgg.py) vs the per-seed loop.
-2. A paper smoke: a few hundred SGD steps of VGG-11 with and without BN at Santurkar's rates 0.1 and 0.5, one
-   seed batch per arm, on CIFAR-10 from --data-dir (else a synthetic folder in the same format: a
-   plumbing check, not evidence).
+2. A paper smoke: the paper profile's own run (harness/routines/paper_vgg.py with claims/paper.py's settings) for
+   a few hundred SGD steps of VGG-11 with and without BN at Santurkar's rates 0.1 and 0.5, one seed batch per
+   arm, with its probes, on CIFAR-10 from --data-dir (else a synthetic folder in the same format: a plumbing
+   check, not evidence).
 3. CPU/GPU agreement of the MLP engine (benchmarks/device_check.py's agreement rows).
 
 Usage:  python benchmarks/gpu_check.py [--data-dir DIR] [--steps 300] [--ks 1 4 8]
         python benchmarks/gpu_check.py --device cpu --width 0.0625 --steps 5 --ks 1 2    (a CPU dry run)
 """
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -19,7 +21,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harness import userdata as ud  # noqa: E402
-from harness.vgg import VGGSpec, standardize, train  # noqa: E402
+from harness.vgg import VGGSpec, train  # noqa: E402
 
 
 def sync(device):
@@ -45,25 +47,33 @@ def throughput(device, width, ks, steps=20, batch=128):
 
 
 def paper_smoke(device, width, data_dir, steps, seeds=(0, 1, 2, 3)):
+    """The paper profile's own run (harness/routines/paper_vgg.py, claims/paper.py's settings) for a few hundred
+    steps: one seed batch per arm, probes three times."""
+    import numpy as np
+    os.environ["BNCLAIMS_DEVICE"] = device          # read when harness.engine loads, before the routine runs
+    from claims import paper
+    from harness.routines import paper_vgg
     if data_dir is None:
-        tmp = tempfile.mkdtemp()
-        ud.write_synthetic(ud.CIFAR10, tmp, records=1000)
-        xtr, ytr, _, _, _ = ud.load(ud.CIFAR10, tmp, allow_synthetic=True)
-        what = "synthetic CIFAR folder (plumbing only)"
+        folder = Path(tempfile.mkdtemp())
+        ud.write_synthetic(ud.CIFAR10, folder, records=1000)
+        what, synthetic = "synthetic CIFAR folder (plumbing only)", True
     else:
-        xtr, ytr, _, _, hashes = ud.load(ud.CIFAR10, ud.user_folder(data_dir))
-        what = f"CIFAR-10 from {data_dir} ({len(hashes)} files checked)"
-    x, _, _ = standardize(xtr)
-    y = torch.as_tensor(ytr)
-    print(f"paper smoke on {what}: {len(x)} training images, {steps} steps, seeds {list(seeds)}", flush=True)
+        folder, synthetic = ud.user_folder(data_dir), False
+        what = f"CIFAR-10 from {data_dir}"
+    digest = ud.verified_digest(ud.CIFAR10, folder, allow_synthetic=synthetic)
+    print(f"paper smoke on {what} (digest {digest[:12]}): {steps} steps, seeds {list(seeds)}", flush=True)
     for norm in ("none", "bn"):
         for lr in (0.1, 0.5):
+            s = {**paper.PAPER, "norm": norm, "lr": lr, "width": width, "steps": steps, "eval_every": steps,
+                 "probe_every": max(1, steps // 3), "eval_rows": 2000, "data_sha256": digest, "_data_dir": str(folder)}
             t0 = time.perf_counter()
-            losses = train(VGGSpec(norm=norm, width=width), seeds, x, y, steps=steps, lr=lr, batch=128,
-                           device=device)
-            tail = losses[-max(1, steps // 10):].mean(0)
-            print(f"  vgg11 {norm:4s} lr {lr:g}: final train loss per seed {[round(float(v), 3) for v in tail]} "
-                  f"({time.perf_counter() - t0:.1f} s)", flush=True)
+            a = paper_vgg.run(s, list(seeds))
+            tail = np.mean(a["train_loss"][-max(1, steps // 10):], 0)
+            med = {k: float(np.nanmedian(a[k])) for k in ("probe_land_loss_range", "probe_beta_eff", "probe_ics_cos8")}
+            print(f"  vgg11 {norm:4s} lr {lr:g}: train loss (last 10%) {[round(float(v), 3) for v in tail]}, test acc "
+                  f"{[round(float(v), 3) for v in a['eval_test_acc'][-1]]}, probe medians loss range "
+                  f"{med['probe_land_loss_range']:.3g} beta {med['probe_beta_eff']:.3g} ics cos {med['probe_ics_cos8']:.3g}"
+                  f" ({time.perf_counter() - t0:.1f} s)", flush=True)
 
 
 def agreement(device):
