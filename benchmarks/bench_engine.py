@@ -1,28 +1,67 @@
-"""Batched-seed engine against the per-seed reference loop, in one run (ratios, not absolute times).
+"""Batched-seed engine, eager and torch.compile'd, against the per-seed reference loop, in one run.
 
 K = 16 seeds of the Ioffe & Szegedy MLP (3 hidden layers of 100 sigmoid units, batch 60) on MNIST-1D,
 with and without BN, one torch thread.
 
-The two engines are timed in alternating rounds (loop, batched, batched, loop, ...), so both see the
-same machine: on a shared 2-core box the speed of either one drifts by +-20 % from minute to minute.
-Each round gives one ratio; the line printed per norm shows the medians of both engines, the median
-of the per-round ratios and their range.   Usage:  python benchmarks/bench_engine.py [--steps 300] [--rounds 6]
+The three engines are timed in alternating rounds (loop, batched, compiled, then compiled, batched, loop,
+...), so all see the same machine: on a shared 2-core box the speed of any one drifts by +-20 % from minute
+to minute. Each round gives one ratio per engine against that round's loop; a line per norm shows the
+medians of the speeds, the medians of the per-round ratios and their range. Compiled and eager train losses
+of the last round must agree at the engine tolerance (1e-5), else a FAIL line is printed and the exit status
+is 1. The one-off compile time is the first compiled step in two fresh processes sharing an empty inductor
+cache (cold, then warm: kernels loaded from disk, tracing redone); the break-even is the run length in steps
+after which the compiled run, compile time included, is ahead of the eager one.
+Usage:  python benchmarks/bench_engine.py [--steps 300] [--rounds 6] [--k 16] [--mode default]
 """
 import argparse
+import json
+import os
 import platform
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 
+import numpy as np
 import torch
 
 from harness import engine
-from harness.spec import ModelSpec, TrainSpec
+from harness.spec import COMPILE_MODES, ModelSpec, TrainSpec
+
+TOLERANCE = 1e-5            # batched against reference in tests/harness/test_engine.py
+ENGINES = ("loop", "batched", "compiled")
 
 
-def timed(spec, seeds, eng):
+def bench_spec(norm, steps, mode="off"):
+    return TrainSpec(model=ModelSpec(depth=3, width=100, activation="sigmoid", norm=norm), batch_size=60,
+                     lr=0.1, steps=steps, eval_every=10 ** 9, compile=mode)
+
+
+def timed(spec, eng, seeds):
+    """(model-steps/s, arrays) of one run."""
     t0 = time.perf_counter()
-    engine.train(spec, seeds, eng)
-    return len(seeds) * spec.steps / (time.perf_counter() - t0)
+    arrays, _ = engine.train(spec, seeds, eng)
+    return len(seeds) * spec.steps / (time.perf_counter() - t0), arrays
+
+
+def first_step_in_fresh_processes(norm, mode, k):
+    """Seconds of the first compiled step in a fresh process with an empty inductor cache, then in a second
+    fresh process with the cache the first one left."""
+    out = []
+    with tempfile.TemporaryDirectory(prefix="bnclaims-inductor-") as cache:
+        env = dict(os.environ, TORCHINDUCTOR_CACHE_DIR=cache)
+        for _ in ("cold", "warm"):
+            run = subprocess.run([sys.executable, os.path.abspath(__file__), "--first-step", norm, "--mode", mode,
+                                  "--k", str(k)], env=env, capture_output=True, text=True, check=True)
+            out.append(json.loads(run.stdout.strip().splitlines()[-1]))
+    return out
+
+
+def break_even(compile_s, eager_speed, compiled_speed, k):
+    """Steps after which compile_s plus compiled steps cost less than eager steps (None: never)."""
+    saved = k / eager_speed - k / compiled_speed      # seconds per step of the K-member model
+    return compile_s / saved if saved > 0 else None
 
 
 def cpu_model() -> str:
@@ -35,30 +74,54 @@ def cpu_model() -> str:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--k", type=int, default=16)
     ap.add_argument("--rounds", type=int, default=6)
+    ap.add_argument("--mode", default="default", choices=[m for m in COMPILE_MODES if m != "off"])
+    ap.add_argument("--first-step", metavar="NORM", help=argparse.SUPPRESS)   # the fresh process's part
     a = ap.parse_args()
     seeds = list(range(a.k))
+    if a.first_step:
+        _, info = engine.train(bench_spec(a.first_step, 2, a.mode), seeds)
+        print(json.dumps(info["first_step_s"]))
+        return
     print(f"machine: {cpu_model()}, {torch.backends.cpu.get_cpu_capability()}; torch {torch.__version__}; "
-          f"python {platform.python_version()}")
+          f"python {platform.python_version()}; compile mode {a.mode}")
+    failed = False
     for norm in ("none", "bn"):
-        spec = TrainSpec(model=ModelSpec(depth=3, width=100, activation="sigmoid", norm=norm), batch_size=60,
-                         lr=0.1, steps=a.steps, eval_every=10 ** 9)
-        engine.train(spec.replace(steps=5), seeds[:2], "reference")      # warm-up, data cache
-        engine.train(spec.replace(steps=5), seeds[:2], "batched")
-        loop, batched, ratios = [], [], []
+        spec, compiled = bench_spec(norm, a.steps), bench_spec(norm, a.steps, a.mode)
+        runs = {"loop": (spec, "reference"), "batched": (spec, "batched"), "compiled": (compiled, "batched")}
+        for s, eng in runs.values():            # warm-up: data cache, and the compile (this process's cache)
+            engine.train(s.replace(steps=5), seeds[:2] if eng == "reference" else seeds, eng)
+        speed = {e: [] for e in ENGINES}
+        ratio = {e: [] for e in ENGINES[1:]}
         for r in range(a.rounds):
-            order = ("reference", "batched") if r % 2 == 0 else ("batched", "reference")
-            speed = {eng: timed(spec, seeds, eng) for eng in order}
-            loop.append(speed["reference"])
-            batched.append(speed["batched"])
-            ratios.append(speed["batched"] / speed["reference"])
-        print(f"norm={norm:<4} K={a.k} threads={engine.THREADS}  per-seed loop {statistics.median(loop):6.0f} "
-              f"model-steps/s   batched {statistics.median(batched):6.0f} model-steps/s   "
-              f"ratio {statistics.median(ratios):.2f}x (median of {a.rounds} rounds; "
-              f"range {min(ratios):.2f}-{max(ratios):.2f}x)")
+            last = {}
+            for e in (ENGINES if r % 2 == 0 else ENGINES[::-1]):
+                v, last[e] = timed(*runs[e], seeds)
+                speed[e].append(v)
+            for e in ratio:
+                ratio[e].append(speed[e][-1] / speed["loop"][-1])
+        med = {e: statistics.median(v) for e, v in speed.items()}
+        line = f"norm={norm:<4} K={a.k} threads={engine.THREADS}  per-seed loop {med['loop']:6.0f} model-steps/s"
+        for e in ratio:
+            line += (f"   {e} {med[e]:6.0f} model-steps/s = {statistics.median(ratio[e]):.2f}x "
+                     f"(range {min(ratio[e]):.2f}-{max(ratio[e]):.2f}x)")
+        print(line + f"   [medians of {a.rounds} rounds]")
+        gap = float(np.max(np.abs(last["compiled"]["train_loss"] - last["batched"]["train_loss"])))
+        ok = gap <= TOLERANCE
+        failed |= not ok
+        print(f"norm={norm:<4} {'agree' if ok else 'FAIL'}: max |compiled - eager| train loss {gap:.1e} "
+              f"(tolerance {TOLERANCE:g}) over {a.steps} steps x {a.k} seeds; compiled / eager speed "
+              f"{med['compiled'] / med['batched']:.2f}x")
+        cold, warm = first_step_in_fresh_processes(norm, a.mode, a.k)
+        even = [break_even(c, med["batched"], med["compiled"], a.k) for c in (cold, warm)]
+        print(f"norm={norm:<4} one-off compile (first compiled step, fresh process): cold cache {cold:.1f} s, "
+              f"warm cache {warm:.1f} s;  break-even vs eager batched: "
+              + ", ".join(f"{name} {'never' if n is None else f'{n:.0f} steps'}"
+                          for name, n in zip(("cold", "warm"), even)))
+    sys.exit(1 if failed else 0)
 
 
 if __name__ == "__main__":

@@ -121,6 +121,8 @@ def cmd_run(args) -> int:
         cmd += ["--claims-shard", "/".join(map(str, settings.shard))]
     if ctx.data_dir:
         cmd += ["--claims-data-dir", ctx.data_dir]
+    if ctx.compile != "off":
+        cmd += ["--claims-compile", ctx.compile]
     if settings.compare:
         cmd += ["--claims-compare", settings.compare]
     sys.stdout.flush()

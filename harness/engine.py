@@ -3,6 +3,9 @@
 
 Both return (arrays, info): numpy arrays with a seed axis, and a JSON-safe info dict. A NaN or
 inf loss stops that seed (recorded in `diverged_at`); it is an outcome, not an exception.
+A spec with compile="default" (or "reduce-overhead") runs the batched engine's train step (forward, loss
+and their backward) through torch.compile; evaluation, probes and the optimizer stay eager, and the
+reference engine refuses it (it is the eager check).
 Usage:  arrays, info = train_batched(TrainSpec(model=ModelSpec(norm="bn"), steps=500), seeds=[0, 1, 2])
 """
 from __future__ import annotations
@@ -15,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import data, nets, norms
+from . import data, nets, norms, paths
 from . import spec as spec_mod
 from .spec import NOISY_NORMS, STATELESS_NORMS, TrainSpec
 
@@ -111,6 +114,40 @@ def random_weight_mask(shapes, count: int, seed: int) -> list[torch.Tensor]:
     return [c.view(*s) for c, s in zip(flat.split(sizes), shapes)]
 
 
+# ----------------------------------------------------------------------------- train step (eager or compiled)
+def train_step_losses(net: nets.StackedNet, params, xb, yb, noise, task):
+    """The train-mode step before the gradient: per-seed losses [K] on xb [K, B, D], updating the norms'
+    running statistics. torch.compile'd as a whole when a spec asks for it."""
+    return member_loss(task, net.forward(params, xb, train=True, update=True, noise=noise), yb)
+
+
+_COMPILED: dict = {}
+# Each spec shape (K, batch, widths, norm, ...) is one more compiled variant of train_step_losses; torch's
+# default of 8 would let a long session silently fall back to eager.
+RECOMPILE_LIMIT = 256
+
+
+def compiled_train_step(mode: str):
+    """train_step_losses under torch.compile(mode) (compile_fn)."""
+    return compile_fn(train_step_losses, mode)
+
+
+def compile_fn(fn, mode: str):
+    """fn under torch.compile(mode), one wrapper per (fn, mode) per process (a Dask worker keeps it across runs).
+    Kernels are cached on disk (harness.paths.inductor_cache_dir unless $TORCHINDUCTOR_CACHE_DIR is set), so a
+    fresh process pays only the tracing for a shape compiled before; torch's FX graph and AOTAutograd caches
+    are on by default."""
+    if mode not in spec_mod.COMPILE_MODES or mode == "off":
+        raise ValueError(f"unknown compile mode {mode!r}; choose one of {', '.join(spec_mod.COMPILE_MODES[1:])}")
+    if (fn, mode) not in _COMPILED:
+        os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(paths.inductor_cache_dir()))
+        import torch._dynamo
+        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, RECOMPILE_LIMIT)
+        # dynamic=False: one specialised graph per shape; a run's shapes never change from step to step
+        _COMPILED[(fn, mode)] = torch.compile(fn, mode=None if mode == "default" else mode, dynamic=False)
+    return _COMPILED[(fn, mode)]
+
+
 # ----------------------------------------------------------------------------- batched engine
 def train_batched(spec: TrainSpec, seeds, lrs=None, device=None):
     """Train len(seeds) members of one spec as one stacked model. `lrs` (optional) gives each member
@@ -134,6 +171,8 @@ def train_batched(spec: TrainSpec, seeds, lrs=None, device=None):
     noise_layers = net.noise_layers()
     noise_gens = [data.generator(s, "noise") for s in seeds] if noise_layers else None
     probe = Prober(spec, net, ds, seeds) if spec.probes else None
+    step_losses = train_step_losses if spec.compile == "off" else compiled_train_step(spec.compile)
+    first_step_s = None
 
     train_loss = torch.full((spec.steps, k), float("nan"), device=dev)
     diverged = torch.full((k,), -1, dtype=torch.long, device=dev)
@@ -146,9 +185,11 @@ def train_batched(spec: TrainSpec, seeds, lrs=None, device=None):
         idx = order.next().to(dev)
         xb, yb = _gather(ds.x, idx), _gather(ds.y, idx)
         noise = _draw_noise(noise_gens, noise_layers, bs, m.width, m.noise, dev) if noise_layers else None
-        out = net.forward(net.params, xb, train=True, update=True, noise=noise)
-        losses = member_loss(ds.task, out, yb)
+        t_step = time.perf_counter()
+        losses = step_losses(net, net.params, xb, yb, noise, ds.task)
         grads = dict(zip(train_names, torch.autograd.grad(losses.sum(), [net.params[n] for n in train_names])))
+        if first_step_s is None:    # compiled: tracing and compiling (or loading from the disk cache) happen here
+            first_step_s = time.perf_counter() - t_step
         with torch.no_grad():
             train_loss[t] = losses.detach()
             finite = torch.isfinite(losses)
@@ -191,6 +232,8 @@ def train_batched(spec: TrainSpec, seeds, lrs=None, device=None):
         arrays.update(probe.arrays())
     info = {"engine": "batched", "seeds": seeds, "wall_s": round(time.perf_counter() - t0, 3),
             "threads": torch.get_num_threads(), "device": str(dev), "diverged": int((diverged >= 0).sum())}
+    if spec.compile != "off":
+        info.update(compile=spec.compile, first_step_s=round(first_step_s or 0.0, 3))
     return arrays, info
 
 
@@ -396,6 +439,9 @@ class Prober:
 # ----------------------------------------------------------------------------- reference engine
 def train_reference(spec: TrainSpec, seeds):
     """Per-seed loop with nn.Modules and torch.optim; same init, data order and noise as the batched engine."""
+    if spec.compile != "off":
+        raise ValueError(f"compile={spec.compile!r} is for the batched engine; the reference engine is the eager "
+                         "check (run it with compile='off')")
     t0 = time.perf_counter()
     runs = [_train_one_reference(spec, int(s)) for s in seeds]
     arrays = {key: np.stack([r[key] for r in runs], -1 if key.startswith(("eval_", "train_")) else 0)

@@ -57,6 +57,9 @@ OPTIONS = (
     Option("data-dir", "DIR", "the folder holding CIFAR-10's binary version (cifar-10-batches-bin/) and optionally "
                               "MNIST's idx files, for the paper profile (default: $BNCLAIMS_DATA); nothing is "
                               "downloaded, every file is checked by size and SHA-256"),
+    Option("compile", "{off,default,reduce-overhead}", "torch.compile the training step of every batched-engine run "
+               "(the mode is part of each run's store key; pays for runs of several thousand steps: "
+               "benchmarks/bench_engine.py prints the break-even; default off)", "off"),
     Option("shard", "K/N", "run shard K of N: a deterministic 1/N of the checks, split by whole ensembles (no two "
                            "shards train the same run) and the test files by file; `bnclaims merge` joins the reports"),
 )
@@ -145,8 +148,12 @@ def settings(values: dict, base_dir, *, prefix: str = "--claims-", check_files: 
         if dask_workers < 1:
             raise OptionError(f"{prefix}dask-workers: expected an integer >= 1, got {raw!r}")
     data_dir = _data_dir(get("data-dir"), profile, base, prefix, check_files)
+    from harness.spec import COMPILE_MODES
+    compile_mode = str(get("compile"))
+    if compile_mode not in COMPILE_MODES:
+        raise OptionError(f"{prefix}compile: unknown mode {compile_mode!r}; choose one of {', '.join(COMPILE_MODES)}")
     return Settings(RunContext(profile=profile, seed_base=seed_base, store=store, report_dir=report_dir,
-                               data_dir=data_dir), ids,
+                               data_dir=data_dir, compile=compile_mode), ids,
                     compare, packs, parse_shard(get("shard"), f"{prefix}shard"), executor,
                     None if scheduler is None else str(scheduler), dask_workers)
 

@@ -2,6 +2,7 @@
 
 Run store: $BNCLAIMS_STORE, else $XDG_CACHE_HOME/bnclaims/store, else ~/.cache/bnclaims/store.
 Generated data sets (MNIST-1D): $BNCLAIMS_DATA, else data/ in the same cache folder (not beside a $BNCLAIMS_STORE).
+Compiled-kernel cache of torch.compile'd runs: $TORCHINDUCTOR_CACHE_DIR, else inductor/ in the same cache folder.
 Reports: ./claims-report. An installed tool never writes into site-packages.
 """
 from __future__ import annotations
@@ -27,3 +28,8 @@ def store_dir() -> Path:
 def data_dir() -> Path:
     env = os.environ.get(DATA_ENV)
     return Path(env) if env else cache_root() / "data"
+
+
+def inductor_cache_dir() -> Path:
+    """Where a compiled run keeps its kernels unless $TORCHINDUCTOR_CACHE_DIR says otherwise (torch reads that)."""
+    return cache_root() / "inductor"

@@ -81,7 +81,7 @@ def _settings_from_options(config) -> options.Settings:
         sent = config.workerinput.get("bnclaims") or {}
         ctx = RunContext(profile=s.ctx.profile, seed_base=s.ctx.seed_base, store=sent.get("store", s.ctx.store),
                          report_dir=sent.get("report_dir", s.ctx.report_dir),
-                         data_dir=sent.get("data_dir", s.ctx.data_dir))
+                         data_dir=sent.get("data_dir", s.ctx.data_dir), compile=s.ctx.compile)
         s = options.Settings(ctx, s.ids, s.compare, s.packs, s.shard)    # workers never run the executor
     return s
 

@@ -53,13 +53,15 @@ class Result:
 
 # ---------------------------------------------------------------------------------- arms and runs
 def resolve_arm(arm: ds.Arm, hyp, ctx) -> ds.Arm:
-    """The arm for this profile: by_profile overrides, then the profile's step budget."""
+    """The arm for this profile: by_profile overrides, then the profile's step budget, then --compile."""
     over = dict(arm.by_profile.get(ctx.budget_profile, {}))
     steps = hyp.budget(ctx.budget_profile).steps
     if arm.spec is not None:
         spec = arm.spec.replace(**over) if over else arm.spec
         if arm.budget:
             spec = checks.with_budget(spec, hyp, ctx)
+        if ctx.compile != "off" and arm.engine == "batched":    # the reference engine is the eager check
+            spec = spec.replace(compile=ctx.compile)
         return dataclasses.replace(arm, spec=spec)
     if arm.routine is not None:
         settings = {**dict(arm.settings), **over}

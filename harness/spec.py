@@ -25,10 +25,14 @@ SCALE_INVARIANT_NORMS = ("bn", "bn_noaffine", "noisy_bn", "ghost_bn", "l1", "l2"
 PROBES = ("ics", "drift", "landscape", "landscape_eff")
 # Fields added after run keys were first written: they enter a spec's canonical form (and so its hash)
 # only when set away from their default, so every earlier spec keeps its hash and its store entries.
-LATE_FIELDS = {"groups": 0, "val_rows": 0}
+LATE_FIELDS = {"groups": 0, "val_rows": 0, "compile": "off"}
 DATASETS = ("mnist1d", "synthetic", "dln")
 OPTIMIZERS = ("sgd", "adam")
 TRAINABLE = ("all", "bn_affine", "random_linear")
+# torch.compile modes for the batched engine's train step: "default" is torch's default mode; "reduce-overhead"
+# adds CUDA graphs on an accelerator and compiles as "default" does on CPU. Left out: "max-autotune-no-cudagraphs",
+# whose kernel choice is made by timing, so a run's last bits would depend on the machine's load.
+COMPILE_MODES = ("off", "default", "reduce-overhead")
 
 
 @dataclass(frozen=True)
@@ -98,11 +102,14 @@ class TrainSpec:
     landscape_factors: tuple = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0)
     val_rows: int = 0              # > 0: the last rows of the training set are a validation split, never trained
                                    # on; evaluated like train and test, and the final logits are kept
+    compile: str = "off"           # torch.compile mode of the batched engine's train step (COMPILE_MODES); in the
+                                   # key because compiled kernels differ from eager ones in the last bits
 
     def __post_init__(self):
         _check("data", self.data, DATASETS)
         _check("optimizer", self.optimizer, OPTIMIZERS)
         _check("trainable", self.trainable, TRAINABLE)
+        _check("compile", self.compile, COMPILE_MODES)
         if self.val_rows < 0:
             raise ValueError("val_rows must be >= 0")
         if self.steps < 0 or self.batch_size < 0 or self.eval_every < 1:

@@ -20,7 +20,9 @@ from harness import userdata, vgg
 
 def run(settings: dict, seeds: list[int]) -> dict[str, np.ndarray]:
     """settings: norm (none | bn), lr, steps, batch, width, probe_every, probe_factors, probe_layers, eval_every,
-    eval_rows (training rows whose accuracy is evaluated), data_sha256 and _data_dir (harness.runner)."""
+    eval_rows (training rows whose accuracy is evaluated), data_sha256 and _data_dir (harness.runner).
+    Not compiled: torch.compile of this grouped-convolution step disagreed with eager on CPU for every member
+    but the first (train loss off by 1e-2 after one step, torch 2.13), so --compile leaves it eager."""
     s, seeds = settings, [int(sd) for sd in seeds]
     from harness import engine                 # one torch thread, the run's device
     dev = torch.device(engine.DEVICE)

@@ -20,6 +20,7 @@ def cli(*args, cwd=None):
     (["run", "--executor", "ray"], "--executor: unknown executor 'ray'; choose one of inprocess, dask"),
     (["run", "--scheduler", "tcp://127.0.0.1:1"], "--scheduler: only with --executor dask"),
     (["run", "--executor", "dask", "--dask-workers", "0"], "--dask-workers: expected an integer >= 1"),
+    (["run", "--compile", "fast"], "--compile: unknown mode 'fast'; choose one of off, default, reduce-overhead"),
 ])
 def test_usage_errors_exit_2(args, message, tmp_path):
     r = cli(*args, cwd=tmp_path)
