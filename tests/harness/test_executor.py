@@ -156,3 +156,11 @@ def test_interrupted_client_keeps_what_finished(tmp_path, reference, cluster):
     assert not (set(out.computed) & have), "the next invocation computes only the rest"
     got = entries(tmp_path)
     assert sorted(got) == sorted(reference) and all(got[k] == reference[k] for k in reference)
+
+
+def test_workers_allocate_like_a_plain_process(cluster):
+    """Dask's nanny sets MALLOC_TRIM_THRESHOLD_, which doubled our runs' time (harness.executor._TRIM_ENV): the
+    LocalCluster's workers start without it, and a task in a worker that has it resets glibc's thresholds."""
+    import os
+    _cl, client = cluster
+    assert set(client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_")).values()) == {None}
