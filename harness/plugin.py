@@ -130,8 +130,8 @@ class ClaimFailure(Exception):
 
 
 class ClaimGroup(pytest.Collector):
-    """All items of one claim share a scope ("bnclaims/C2"), so --dist loadfile keeps a claim's
-    ensembles on one worker."""
+    """The items of the checks that share runs (plugin.run_groups) share a scope ("bnclaims/C2.a"), so --dist
+    loadfile keeps their ensembles on one worker."""
 
     def collect(self):
         return []
@@ -247,8 +247,10 @@ def _module_path(obj, default: Path) -> Path:
 
 
 def claim_items(session) -> list:
-    """One item per registered hypothesis and per declared control (claims by descending cost, each in
-    registry order), then the robustness-map cells."""
+    """One item per registered hypothesis, per declared control and per robustness-map cell. Items whose checks
+    share a run (run_groups) share a scope ("bnclaims/C4.a": the group's first id), so --dist loadfile keeps a
+    shared ensemble on one worker while other groups go elsewhere; groups come costliest first (member-steps),
+    each in registry order, so the longest group does not start last."""
     from harness import registry
     from harness.design import DeclarationError, controls_of
     from harness.robustness import MapError, map_hypotheses
@@ -259,27 +261,34 @@ def claim_items(session) -> list:
         claims = registry.claims(session.config.stash[_SETTINGS].packs)
     except DeclarationError as e:
         raise pytest.UsageError(f"bnclaims: malformed claim declaration: {e}") from None
-    items, cells_items = [], []
-    for claim in sorted(claims, key=_cost_proxy, reverse=True):
-        group = ClaimGroup.from_parent(session, name=claim.id, nodeid=f"bnclaims/{claim.id}")
+    entries = []     # (claim, hypothesis, path, is a map cell) in registry order, the cells after their claim's checks
+    for claim in claims:
         for hyp in claim.hypotheses:
-            path = _module_path(hyp.design.figures or hyp.design.extra, session.config.rootpath)
-            items.append(ClaimItem.from_parent(group, name=hyp.id, hyp=hyp, claim=claim, path=path))
-            for c in controls_of(hyp):
-                items.append(ClaimItem.from_parent(group, name=f"{hyp.id}[{c.name}]", hyp=hyp, claim=claim,
-                                                   control=c.name, path=path))
+            entries.append((claim, hyp, _module_path(hyp.design.figures or hyp.design.extra, session.config.rootpath),
+                            False))
         try:    # robustness-map cells: exploratory items of their own (the survey profile runs every cell)
             cells = map_hypotheses(claim, profile)
         except (DeclarationError, MapError) as e:
             raise pytest.UsageError(f"bnclaims: malformed robustness map: {e}") from None
-        # the cells train runs of their own (other depths, rates, ...): a scope of their own, so --dist loadfile
-        # can put them on another worker than the claim's ensembles
-        if cells:
-            maps = ClaimGroup.from_parent(session, name=f"{claim.id}@map", nodeid=f"bnclaims/{claim.id}@map")
-        for hyp in cells:
-            cells_items.append(ClaimItem.from_parent(maps, name=hyp.id, hyp=hyp, claim=claim,
-                                                     path=_module_path(claim, session.config.rootpath)))
-    return items + cells_items
+        entries += [(claim, hyp, _module_path(claim, session.config.rootpath), True) for hyp in cells]
+    by_id = {h.id: h for _, h, _, _ in entries}
+    groups = run_groups(by_id, profile)
+    root_of = {hid: root for root, ids in groups.items() for hid in ids}
+    budget = "ci" if profile == "survey" else profile
+    cost = {r: _member_steps([by_id[h] for h in ids if by_id[h].runs_in(profile)], budget)
+            for r, ids in groups.items()}       # a check this profile does not run costs nothing
+    scopes = {}
+    for root in sorted(groups, key=lambda r: (-cost[r], vd.id_key(r))):
+        scopes[root] = ClaimGroup.from_parent(session, name=root, nodeid=f"bnclaims/{root}")
+    items = {root: [] for root in scopes}
+    for claim, hyp, path, cell in entries:
+        group = scopes[root_of[hyp.id]]
+        bucket = items[root_of[hyp.id]]
+        bucket.append(ClaimItem.from_parent(group, name=hyp.id, hyp=hyp, claim=claim, path=path))
+        for c in (() if cell else controls_of(hyp)):
+            bucket.append(ClaimItem.from_parent(group, name=f"{hyp.id}[{c.name}]", hyp=hyp, claim=claim,
+                                                control=c.name, path=path))
+    return [it for root in scopes for it in items[root]]
 
 
 def _cost_proxy(claim) -> float:
@@ -329,15 +338,9 @@ def _arm_keys(hyp, profile: str) -> set:
     return keys
 
 
-def shard_items(items: list, k: int, n: int, profile: str) -> list:
-    """The items of shard k of n. Claim items: hypotheses that share a run (_arm_keys) form one group, and a
-    hypothesis's controls stay with it; groups go, costliest first, to the shard with the least cost so far
-    (ties: the lower shard), so the split is deterministic and no run is trained in two shards. Other test
-    items: by file, the sorted files dealt round-robin."""
-    claim_items = [i for i in items if isinstance(i, ClaimItem)]
-    hyps = {}
-    for it in claim_items:
-        hyps.setdefault(it.hyp.id, it.hyp)
+def run_groups(hyps: dict, profile: str) -> dict:
+    """{root id: [hypothesis ids]}: hypotheses that share a run (_arm_keys), transitively, form one group; its
+    root is its first id in registry id order."""
     parent = {h: h for h in hyps}
 
     def find(x):
@@ -350,12 +353,28 @@ def shard_items(items: list, k: int, n: int, profile: str) -> list:
     for hid in sorted(hyps, key=vd.id_key):
         for key in _arm_keys(hyps[hid], profile):
             if key in owner:
-                parent[find(hid)] = find(owner[key])
+                a, b = find(hid), find(owner[key])
+                if a != b:                       # the group keeps its first id as its root
+                    lo, hi = sorted((a, b), key=vd.id_key)
+                    parent[hi] = lo
             else:
                 owner[key] = hid
     groups: dict = {}
-    for hid in hyps:
+    for hid in sorted(hyps, key=vd.id_key):
         groups.setdefault(find(hid), []).append(hid)
+    return groups
+
+
+def shard_items(items: list, k: int, n: int, profile: str) -> list:
+    """The items of shard k of n. Claim items: hypotheses that share a run (_arm_keys) form one group, and a
+    hypothesis's controls stay with it; groups go, costliest first, to the shard with the least cost so far
+    (ties: the lower shard), so the split is deterministic and no run is trained in two shards. Other test
+    items: by file, the sorted files dealt round-robin."""
+    claim_items = [i for i in items if isinstance(i, ClaimItem)]
+    hyps = {}
+    for it in claim_items:
+        hyps.setdefault(it.hyp.id, it.hyp)
+    groups = run_groups(hyps, profile)
 
     budget = "ci" if profile == "survey" else profile
     cost = {r: _member_steps([hyps[h] for h in ids], budget) for r, ids in groups.items()}
