@@ -60,11 +60,13 @@ def get(name: str) -> Routine:
 # The harness's own routines (each module holds one, with its tests in tests/harness/test_routine_*.py).
 register("recovery_after_insertion", "harness.routines.recovery:run",
          doc="train a plain MLP, insert BN (gamma=1, beta=0) after one layer, train only gamma/beta (C3.c)")
-register("bn_other_batch_stats", "harness.routines.bn_stats:run",
+register("bn_other_batch_stats", "harness.routines.bn_stats:run", uses=("harness.routines.steps",),
          doc="BN MLP whose training statistics come from another (large) batch; Monte Carlo BN at test (C4.d, C4.e)")
-register("paper_vgg", "harness.routines.paper_vgg:run", uses=("harness.vgg", "harness.userdata"), user_data="cifar10",
+register("paper_vgg", "harness.routines.paper_vgg:run", uses=("harness.vgg", "harness.userdata", "harness.routines.steps"),
+         user_data="cifar10",
          doc="VGG-11 on CIFAR-10 from the user's folder, seeds batched; curves, landscape and ICS probes (paper profile)")
-register("paper_ioffe_mnist", "harness.routines.paper_mnist:run", uses=("harness.userdata",), user_data="mnist",
+register("paper_ioffe_mnist", "harness.routines.paper_mnist:run", uses=("harness.userdata", "harness.routines.steps"),
+         user_data="mnist",
          doc="Ioffe's 3x100 sigmoid MLP on MNIST from the user's folder, 50,000 steps; sigmoid-input quantiles")
 register("grad_norms_at_init", "harness.routines.grad_norms:run", engine="analytic",
          doc="squared gradient norms per layer of a deep BN MLP at initialization (Yang et al. 2019)")

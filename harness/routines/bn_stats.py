@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from harness import data, engine, nets
+from harness.routines import steps
 from harness.spec import ModelSpec, TrainSpec
 
 MODES = ("batch", "large")
@@ -25,7 +26,7 @@ def run(settings: dict, seeds: list[int]) -> dict[str, np.ndarray]:
                       bn_momentum=s["bn_momentum"])
     net = nets.StackedNet(model, ds.x.shape[1], ds.n_out, seeds)
     opt = engine.StackedOptimizer(TrainSpec(model=model, optimizer="sgd", lr=s["lr"], momentum=s["momentum"]))
-    k, n, names = net.k, ds.x.shape[0], list(net.params)
+    k, n = net.k, ds.x.shape[0]
     lr = torch.tensor([s["lr"]] * k, dtype=torch.float32)
     order = data.StackedOrder(n, s["batch_size"], seeds)
     gens = [data.generator(sd, "noise") for sd in seeds]
@@ -40,17 +41,10 @@ def run(settings: dict, seeds: list[int]) -> dict[str, np.ndarray]:
         else:
             out = net.forward(net.params, xb, train=True, update=True)
         losses = engine.member_loss(ds.task, out, yb)
-        grads = torch.autograd.grad(losses.sum(), [net.params[nm] for nm in names])
-        with torch.no_grad():
-            curve[t] = losses
-            # a diverged seed stays NaN while the others go on (the engine instead sets its rate to 0)
-            grads = {nm: torch.nan_to_num(g, nan=0.0, posinf=0.0, neginf=0.0) for nm, g in zip(names, grads)}
-            for nm, d in opt.deltas(net.params, grads, lr, commit=True).items():
-                net.params[nm].add_(d)
+        curve[t] = losses.detach()
+        steps.nan_safe_step(net, opt, losses, lr)
     curve = curve.numpy()
-    finite = np.isfinite(curve)
-    arrays = {"seeds": np.array(seeds), "minibatch_loss": curve,
-              "diverged_at": np.where(finite.all(0), -1, np.argmin(finite, 0)).astype(np.int64)}
+    arrays = {"seeds": np.array(seeds), "minibatch_loss": curve, "diverged_at": steps.diverged_at(curve)}
     arrays.update(engine.evaluate(net, net.params, ds))          # eval mode: running statistics
     arrays.update(mc_bn(net, ds, seeds, s["batch_size"], s["mc_passes"]))
     return arrays

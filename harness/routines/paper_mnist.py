@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from harness import data, engine, nets, userdata
+from harness.routines import steps
 from harness.spec import ModelSpec, TrainSpec
 
 QUANTILES = (0.15, 0.5, 0.85)
@@ -28,30 +29,24 @@ def run(settings: dict, seeds: list[int]) -> dict[str, np.ndarray]:
     spec = TrainSpec(model=model, optimizer="sgd", lr=float(s["lr"]), batch_size=int(s["batch_size"]))
     net = nets.StackedNet(model, ds.x.shape[1], ds.n_out, seeds)
     opt = engine.StackedOptimizer(spec)
-    k, names, steps = net.k, list(net.params), int(s["steps"])
+    k, n_steps = net.k, int(s["steps"])
     lr = torch.tensor([float(s["lr"])] * k, dtype=torch.float32)
     order = data.StackedOrder(ds.x.shape[0], int(s["batch_size"]), seeds)
     probe = ds.x_test[:int(s["probe_rows"])].unsqueeze(0).expand(k, -1, -1)
-    curve = torch.full((steps, k), float("nan"))
+    curve = torch.full((n_steps, k), float("nan"))
     evals = []
-    for t in range(steps + 1):
-        if t % int(s["eval_every"]) == 0 or t == steps:
+    for t in range(n_steps + 1):
+        if t % int(s["eval_every"]) == 0 or t == n_steps:
             evals.append((t, _evaluate(net, ds, probe)))
-        if t == steps:
+        if t == n_steps:
             break
         idx = order.next()
         out = net.forward(net.params, engine._gather(ds.x, idx), train=True, update=True)
         losses = engine.member_loss(ds.task, out, engine._gather(ds.y, idx))
-        grads = torch.autograd.grad(losses.sum(), [net.params[n] for n in names])
-        with torch.no_grad():
-            curve[t] = losses
-            grads = {n: torch.nan_to_num(g, nan=0.0, posinf=0.0, neginf=0.0) for n, g in zip(names, grads)}
-            for n, d in opt.deltas(net.params, grads, lr, commit=True).items():
-                net.params[n].add_(d)
+        curve[t] = losses.detach()
+        steps.nan_safe_step(net, opt, losses, lr)
     c = curve.numpy()
-    finite = np.isfinite(c)
-    arrays = {"seeds": np.array(seeds), "train_loss": c,
-              "diverged_at": np.where(finite.all(0), -1, np.argmin(finite, 0)).astype(np.int64),
+    arrays = {"seeds": np.array(seeds), "train_loss": c, "diverged_at": steps.diverged_at(c),
               "eval_step": np.array([e[0] for e in evals], dtype=np.int64)}
     for name in evals[0][1]:
         arrays[name] = np.stack([e[1][name] for e in evals])

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from harness import userdata, vgg
+from harness.routines.steps import diverged_at
 
 
 def run(settings: dict, seeds: list[int]) -> dict[str, np.ndarray]:
@@ -55,8 +56,7 @@ def run(settings: dict, seeds: list[int]) -> dict[str, np.ndarray]:
     evals.append((steps, _evaluate(model, xtr[:int(s["eval_rows"]) or None], ytr[:int(s["eval_rows"]) or None],
                                    xte, yte)))
     curve = train_loss.numpy()
-    finite = np.isfinite(curve)
-    diverged = np.where(finite.all(0), -1, np.argmin(finite, 0)).astype(np.int64)
+    diverged = diverged_at(curve)
     arrays = {"seeds": np.array(seeds), "train_loss": curve, "diverged_at": diverged,
               "eval_step": np.array([e[0] for e in evals], dtype=np.int64)}
     for name in evals[0][1]:
