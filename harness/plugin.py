@@ -96,6 +96,10 @@ def pytest_configure(config):
         raise pytest.UsageError("--claims-executor dask trains on the cluster before any check runs, in a pytest call "
                                 "without -n: run `pytest --collect-only --claims-executor dask ...` and then "
                                 "`pytest -n N ...` (the store is warm), or `bnclaims run --executor dask`")
+    if _collecting(config) and getattr(config.option, "loadscopereorder", None):
+        # --dist loadfile/loadscope would hand out scopes by their number of items, largest first; claim items come
+        # costliest group first (claim_items), and a one-item group can be a long run that must not start last
+        config.option.loadscopereorder = False
     if _is_controller(config):
         # before xdist spawns workers (they inherit the environment): one thread per process
         os.environ.setdefault("OMP_NUM_THREADS", "1")
