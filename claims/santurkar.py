@@ -451,7 +451,7 @@ LOSS_RANGE_AT_EDGE = Metric("S.landscape", {"key": "probe_land_loss_range", "fil
 def mechanism_hypothesis(i: int, norm: str) -> Hypothesis:
     what, source = MECHANISM_NORMS[norm]
     return Hypothesis(
-        id=f"S.g{i}", role="evidence", group=f"S.mechanism.{norm}", confirmatory=False,
+        id=f"S.g{i}", role="evidence", group=f"S.mechanism.{norm}", confirmatory=False, profiles=("full", "survey"),
         title=f"{norm}: loss varies less along the gradient than without normalization",
         statement=f"At lr 0.3 the loss at theta - eta g, eta in lr x [0.5, 4], spans a smaller range with {what}, "
                   "than in the same network without normalization.",

@@ -1,5 +1,7 @@
 """The opt-in torch.compile of the batched engine's train step: its place in the run key, and its numbers
 against the eager engine at the engine tolerance (the one between the batched and reference engines)."""
+import os
+
 import numpy as np
 import pytest
 
@@ -30,9 +32,13 @@ def test_bad_compile_requests_are_refused():
         engine.train(TrainSpec(steps=1, compile="default"), [0], "reference")
 
 
+@pytest.mark.skipif(os.environ.get("BNCLAIMS_COMPILE_TEST") != "1",
+                    reason="compiles (about 30 s on a fresh 2-core machine, which the ci budget cannot carry): set "
+                           "BNCLAIMS_COMPILE_TEST=1; benchmarks/bench_engine.py checks the same agreement")
 def test_compiled_step_matches_eager():
-    """Compiles one tiny BN spec (on a 2-core box about 16 s with an empty inductor cache, 5 s with a warm one,
-    so it always runs); a second run of the same shape reuses the compiled graph instead of compiling again."""
+    """Compiles one tiny BN spec (on a 2-core box about 16 s with an empty inductor cache, 5 s with a warm one, plus
+    about 15 s of first imports on a fresh machine); a second run of the same shape reuses the compiled graph
+    instead of compiling again."""
     from torch._dynamo.utils import counters
     spec = TrainSpec(model=ModelSpec(depth=2, width=16, norm="bn"), steps=30, eval_every=10, lr=0.1, momentum=0.9,
                      val_rows=50)
