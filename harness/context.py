@@ -16,7 +16,7 @@ class RunContext:
     store: str | None = None          # run store folder (None: the store's own default)
     report_dir: str = "claims-report"  # where report.json/.md/.html are written
     data_dir: str | None = None       # the user's data folder (--data-dir / $BNCLAIMS_DATA; harness.userdata)
-    compile: str = "off"              # torch.compile mode for batched-engine runs and compiling routines (--compile)
+    compile: str = "off"              # torch.compile mode of batched-engine runs (--compile)
 
     def __post_init__(self):
         if self.profile not in RUN_PROFILES:

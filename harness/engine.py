@@ -128,24 +128,17 @@ RECOMPILE_LIMIT = 256
 
 
 def compiled_train_step(mode: str):
-    """train_step_losses under torch.compile(mode) (compile_fn)."""
-    return compile_fn(train_step_losses, mode)
-
-
-def compile_fn(fn, mode: str):
-    """fn under torch.compile(mode), one wrapper per (fn, mode) per process (a Dask worker keeps it across runs).
-    Kernels are cached on disk (harness.paths.inductor_cache_dir unless $TORCHINDUCTOR_CACHE_DIR is set), so a
-    fresh process pays only the tracing for a shape compiled before; torch's FX graph and AOTAutograd caches
-    are on by default."""
-    if mode not in spec_mod.COMPILE_MODES or mode == "off":
-        raise ValueError(f"unknown compile mode {mode!r}; choose one of {', '.join(spec_mod.COMPILE_MODES[1:])}")
-    if (fn, mode) not in _COMPILED:
+    """train_step_losses under torch.compile(mode) (a spec's validated COMPILE_MODES entry other than "off"), one
+    wrapper per mode per process (a Dask worker keeps it across runs). Kernels are cached on disk
+    (harness.paths.inductor_cache_dir unless $TORCHINDUCTOR_CACHE_DIR is set), so a fresh process pays only the
+    tracing for a shape compiled before; torch's FX graph and AOTAutograd caches are on by default."""
+    if mode not in _COMPILED:
         os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(paths.inductor_cache_dir()))
         import torch._dynamo
         torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, RECOMPILE_LIMIT)
         # dynamic=False: one specialised graph per shape; a run's shapes never change from step to step
-        _COMPILED[(fn, mode)] = torch.compile(fn, mode=None if mode == "default" else mode, dynamic=False)
-    return _COMPILED[(fn, mode)]
+        _COMPILED[mode] = torch.compile(train_step_losses, mode=None if mode == "default" else mode, dynamic=False)
+    return _COMPILED[mode]
 
 
 # ----------------------------------------------------------------------------- batched engine

@@ -161,7 +161,9 @@ def settings(values: dict, base_dir, *, prefix: str = "--claims-", check_files: 
 def _data_dir(raw, profile: str, base: Path, prefix: str, check_files: bool) -> str | None:
     """The data folder (--data-dir, else $BNCLAIMS_DATA), resolved. The paper profile needs one holding the real
     CIFAR-10 files, checked here (size, SHA-256, format) so a bad folder is a usage error before anything runs;
-    the smoke profile checks a given folder that holds CIFAR-10 (synthetic allowed). Elsewhere a folder is optional ($BNCLAIMS_DATA also holds the generated MNIST-1D and may not exist yet)."""
+    the smoke profile checks a given folder that holds CIFAR-10 (synthetic allowed). Elsewhere a folder is
+    optional ($BNCLAIMS_DATA also holds the generated MNIST-1D and may not exist yet). The check's digest is kept
+    for the process (userdata.verified_digest), so the runs of an in-process session do not hash the files again."""
     from harness import userdata
     if profile != "paper" and raw is None:
         env = os.environ.get(paths.DATA_ENV)
@@ -170,7 +172,7 @@ def _data_dir(raw, profile: str, base: Path, prefix: str, check_files: bool) -> 
         folder = userdata.user_folder(None if raw is None else base / raw)
         if check_files and (profile == "paper" or (profile == "smoke" and raw is not None
                                                    and (folder / userdata.CIFAR10.subdir).is_dir())):
-            userdata.verify(userdata.CIFAR10, folder, allow_synthetic=profile == "smoke")
+            userdata.verified_digest(userdata.CIFAR10, folder, allow_synthetic=profile == "smoke")
     except userdata.DataError as e:
         raise OptionError(f"{prefix}data-dir: {e}") from None
     return str(folder)

@@ -229,6 +229,16 @@ def digest(hashes: dict) -> str:
 _VERIFIED: dict = {}      # (folder, name, synthetic ok, ((file, size, mtime), ...)) -> digest, per process
 
 
+def load_keyed(ds: DataSet, root, sha: str):
+    """load(ds, root) (synthetic allowed: the run's key already says which) where the files' digest is still the
+    one the run was keyed by; otherwise a DataError (the files changed after the key was made)."""
+    *arrays, hashes = load(ds, root, allow_synthetic=True)
+    if digest(hashes) != sha:
+        raise DataError(f"{_folder(ds, root)}: the {ds.name} files changed since the run was keyed "
+                        f"({digest(hashes)[:12]} != {sha[:12]})")
+    return arrays
+
+
 def verified_digest(ds: DataSet, root, *, allow_synthetic: bool = False) -> str:
     """digest(verify(...)), computed once per process for files that have not changed since (size, mtime)."""
     folder = _folder(ds, root)

@@ -36,11 +36,11 @@ def run(settings: dict, seeds: list[int]) -> dict[str, np.ndarray]:
     idx = torch.stack([vgg.batch_indices(len(xtr), int(s["batch"]), steps, sd) for sd in seeds], -1).to(dev)
     prober = _Prober(model, lr, s["probe_factors"], s["probe_layers"], k)
     train_loss = torch.full((steps, k), float("nan"))
+    rows = int(s["eval_rows"]) or None                 # training rows whose accuracy is evaluated (None: all)
     evals = []
     for t in range(steps):
         if t % int(s["eval_every"]) == 0:
-            evals.append((t, _evaluate(model, xtr[:int(s["eval_rows"]) or None], ytr[:int(s["eval_rows"]) or None],
-                                       xte, yte)))
+            evals.append((t, _evaluate(model, xtr[:rows], ytr[:rows], xte, yte)))
         xb, yb = xtr[idx[t]], ytr[idx[t]]             # [B, K, 3, 32, 32], [B, K]
         opt.zero_grad(set_to_none=True)
         losses = vgg.step_losses(model, xb, yb)
@@ -53,8 +53,7 @@ def run(settings: dict, seeds: list[int]) -> dict[str, np.ndarray]:
                 if p.grad is not None:
                     torch.nan_to_num_(p.grad, nan=0.0, posinf=0.0, neginf=0.0)
         opt.step()
-    evals.append((steps, _evaluate(model, xtr[:int(s["eval_rows"]) or None], ytr[:int(s["eval_rows"]) or None],
-                                   xte, yte)))
+    evals.append((steps, _evaluate(model, xtr[:rows], ytr[:rows], xte, yte)))
     curve = train_loss.numpy()
     diverged = diverged_at(curve)
     arrays = {"seeds": np.array(seeds), "train_loss": curve, "diverged_at": diverged,
@@ -74,10 +73,7 @@ def _data(folder: str, sha: str):
     """Standardized CIFAR-10 tensors (per-channel statistics of the training set), once per process and folder;
     the folder's digest must be the one the run is keyed by."""
     if (folder, sha) not in _DATA:
-        xtr, ytr, xte, yte, hashes = userdata.load(userdata.CIFAR10, folder, allow_synthetic=True)
-        if userdata.digest(hashes) != sha:
-            raise userdata.DataError(f"{folder}: the CIFAR-10 files changed since the run was keyed "
-                                     f"({userdata.digest(hashes)[:12]} != {sha[:12]})")
+        xtr, ytr, xte, yte = userdata.load_keyed(userdata.CIFAR10, folder, sha)
         xtr, mean, std = vgg.standardize(xtr)
         xte, _, _ = vgg.standardize(xte, mean, std)
         _DATA.clear()
