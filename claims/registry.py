@@ -1,9 +1,18 @@
 """bnclaims' own claims, in id order: the "builtin" entry of the bnclaims.claims entry-point group
-(pyproject.toml). harness.registry reads this group, so third-party claim packs sit beside it."""
+(pyproject.toml). harness.registry reads this group, so third-party claim packs sit beside it.
+Each claim gets its sub-claims (claims/subclaims.py) here."""
 from __future__ import annotations
+
+import dataclasses
 
 from harness.hypothesis import Claim
 
-from claims import c1, c2, c3, c4, layernorm, paper, santurkar, yang
+from claims import c1, c2, c3, c4, layernorm, paper, santurkar, subclaims, yang
 
-CLAIMS: list[Claim] = [c1.CLAIM, c2.CLAIM, c3.CLAIM, c4.CLAIM, santurkar.CLAIM, yang.CLAIM, layernorm.CLAIM, paper.CLAIM]
+
+def _with_subclaims(claim: Claim) -> Claim:
+    return dataclasses.replace(claim, subclaims=subclaims.BY_CLAIM.get(claim.id, ()))
+
+
+CLAIMS: list[Claim] = [_with_subclaims(c) for c in (c1.CLAIM, c2.CLAIM, c3.CLAIM, c4.CLAIM, santurkar.CLAIM,
+                                                    yang.CLAIM, layernorm.CLAIM, paper.CLAIM)]

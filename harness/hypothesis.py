@@ -135,6 +135,7 @@ class Claim:
     article_side: bool = True    # False for checks beyond the article (Santurkar S, Yang Y)
     fwer: float = FWER           # family-wise alpha over the claim's voting hypotheses (Bonferroni)
     maps: tuple = ()             # harness.robustness.RobustnessMap: where the primary evidence holds
+    subclaims: tuple = ()        # harness.subclaims.SubClaim: the statements the claim makes, each with a verdict
 
     def summary(self) -> dict:
         votes = [h for h in self.hypotheses if h.votes]
@@ -143,6 +144,8 @@ class Claim:
                "alpha_allocated": {h.id: h.alpha for h in votes}}
         if self.maps:
             out["maps"] = [m.declaration() for m in self.maps]
+        if self.subclaims:
+            out["subclaims"] = [s.declaration() for s in self.subclaims]
         return out
 
 

@@ -82,6 +82,9 @@ def _hypotheses(claims) -> dict[str, tuple[str, str]]:
             from harness.evidence import to_builtin
             out[f"{m.hypothesis}@map"] = (hashlib.sha256(canonical_json(to_builtin(m.declaration())).encode("utf-8"))
                                           .hexdigest(), c.id)
+        for sc in getattr(c, "subclaims", ()):   # a sub-claim (what its verdict reads) is pre-registered: "C1.2@subclaim"
+            out[f"{sc.id}@subclaim"] = (hashlib.sha256(canonical_json(sc.declaration()).encode("utf-8")).hexdigest(),
+                                        c.id)
     return out
 
 

@@ -64,7 +64,23 @@ def claims(only: tuple[str, ...] | None = None) -> tuple[Claim, ...]:
                 validate(h, routines.ROUTINES)
             validate_claim(c)
             found.append(c)
+    _validate_subclaims(found, seen)
     return tuple(sorted(found, key=lambda c: id_key(c.id)))
+
+
+def _validate_subclaims(found, seen) -> None:
+    """Every sub-claim belongs to its claim, has a unique id and names hypotheses that exist (in any pack)."""
+    ids: set = set()
+    for c in found:
+        for sc in c.subclaims:
+            if sc.claim != c.id:
+                raise DeclarationError(f"{sc.id}: sub-claim of {sc.claim!r} listed under {c.id!r}")
+            if sc.id in ids or sc.id in seen:
+                raise DeclarationError(f"{sc.id}: duplicate id (sub-claim)")
+            ids.add(sc.id)
+            unknown = [i for i in sc.ids() if i not in seen]
+            if unknown:
+                raise DeclarationError(f"{sc.id}: names unknown hypotheses {', '.join(unknown)}")
 
 
 def all_hypotheses(only=None) -> list[Hypothesis]:

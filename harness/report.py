@@ -21,6 +21,7 @@ from pathlib import Path
 
 from harness.evidence import arm_counts, fmt_ci, fmt_num, fmt_seeds, to_builtin
 from harness.robustness import build_map, is_cell, level_label
+from harness import subclaims as sc
 from harness.summary import ARM_STYLES, arm_style, figure_anchor, with_unit
 from harness.verdict import claim_verdict, id_key  # noqa: F401  (re-exported for report users)
 
@@ -78,6 +79,7 @@ def build_report(records: list[dict], *, run_info: dict, missing=(), controls=()
     for m in missing:
         claims.setdefault(m["claim"]["id"], dict(m["claim"]))
     claim_rows = []
+    by_hid = {r["id"]: r for r in records if not is_cell(r["id"])}
     for cid in sorted(claims, key=id_key):
         every = [r for r in records if r["claim"]["id"] == cid]
         recs = [r for r in every if not is_cell(r["id"])]      # robustness-map cells do not vote
@@ -93,6 +95,11 @@ def build_report(records: list[dict], *, run_info: dict, missing=(), controls=()
             row["robustness"] = maps
             row["where"] = " ".join(m["words"] + "." for m in maps)
             row["detail"] = f"{row['detail']}. Where it holds: {row['where']}"
+        row["non_voting"] = sc.non_voting_direction(recs)
+        decls = claims[cid].get("subclaims") or []
+        if decls:
+            row["subclaims"] = [sc.subclaim_verdict(d, by_hid, maps, profile) for d in decls]
+            row["headline"] = sc.headline(row["subclaims"], profile)
         claim_rows.append(row)
 
     nulls = [c for c in controls if c.get("kind") == "null" and isinstance(c.get("alpha"), (int, float))]
@@ -108,7 +115,8 @@ def build_report(records: list[dict], *, run_info: dict, missing=(), controls=()
                          "Only the null controls of voting hypotheses gate (the others are xfailed when they "
                          "reproduce), so a suite failure from them has probability about the sum of the claims' "
                          "family-wise alphas."}
-    return to_builtin({"schema": REPORT_SCHEMA, "run": info, "claims": claim_rows,
+    pilot = (sc.PILOT_NOTE if info.get("seed_base", 0) == sc.PILOT_BASE and profile != "smoke" else None)
+    return to_builtin({"schema": REPORT_SCHEMA, "run": info, "claims": claim_rows, "pilot": pilot,
                        "hypotheses": records, "missing": missing, "controls": list(controls),
                        "not_run": sorted((dict(n) for n in not_run), key=lambda n: id_key(n["id"])),
                        "null_controls": null_rate, "multiplicity": multiplicity(records), "timing": timing})
@@ -367,11 +375,19 @@ def _card_counts(k: dict) -> str:
             + (f" (+{k['exploratory']} exploratory)" if k["exploratory"] else ""))
 
 
+def _subclaim_list(k: dict) -> str:
+    return "; ".join(f"{x['id']} {x['title']}: {x['verdict']}" for x in k["subclaims"])
+
+
 def _summary_md(report: dict, files: dict) -> list[str]:
     from harness import summary as sm
-    out = ["## At a glance", "", "| claim | verdict | voting evidence | where it holds | family-wise alpha |",
-           "|---|---|---|---|---|"]
-    out += [f"| [{k['id']}](#{k['id'].lower()}) | **{k['verdict']}** | {_card_counts(k)} | "
+    out = ["## At a glance", ""]
+    if report.get("pilot"):
+        out += [f"> **Pilot.** {report['pilot']}", ""]
+    out += ["| claim | headline | sub-claims | voting evidence | non-voting evidence | where it holds | "
+            "family-wise alpha |", "|---|---|---|---|---|---|---|"]
+    out += [f"| [{k['id']}](#{k['id'].lower()}) | **{k['headline']}** | {_md_cell(_subclaim_list(k) or '-')} | "
+            f"{k['verdict']}: {_card_counts(k)} | {_md_cell(k['non_voting'] or '-')} | "
             f"{_md_cell(k['holds'] or '-')} | {fmt_num(k['fwer'])} |" for k in sm.claim_cards(report)]
     out.append("")
     if FOREST_ID in files:
@@ -400,7 +416,15 @@ def render_markdown(report: dict, files: dict[str, str] | None = None) -> str:
         out += ["", f"## {c['id']}", "", _md_cell(c.get("text", "")), "",
                 f"*Source:* {_md_cell(c.get('source', ''))}"
                 + ("" if c.get("article", True) else " *(a check beyond the article)*"), "",
-                f"**Overall verdict: {c['verdict']}** ({_md_cell(c['detail'])})", ""]
+                (f"**Headline: {c['headline']['word']}.** Voting verdict: {c['verdict']} ({_md_cell(c['detail'])})"
+                 if c.get("headline") else f"**Overall verdict: {c['verdict']}** ({_md_cell(c['detail'])})"), ""]
+        if c.get("non_voting"):
+            out += [f"Non-voting evidence: {c['non_voting']['words']}.", ""]
+        if c.get("subclaims"):
+            out += ["| sub-claim | the article says | verdict | why | where |", "|---|---|---|---|---|"]
+            out += [f"| {x['id']} {_md_cell(x['title'])} | {_md_cell(x['words'])} | **{x['verdict']}** | "
+                    f"{_md_cell(x['why'])} | {_md_cell(x['where'])} |" for x in c["subclaims"]]
+            out.append("")
         recs = by_claim.get(c["id"], [])
         ev = [r for r in recs if r["hypothesis"].get("role", "evidence") == "evidence"]
         chk = [r for r in recs if r not in ev]
@@ -468,13 +492,17 @@ text-align:left;vertical-align:top}th{background:#f3f3f3}.v-supported,.v-reprodu
 .v-contradicted,.v-not-reproduced{color:#b42318}.v-mixed,.v-inconclusive{color:#9a6700}
 figure{display:inline-block;margin:.5em}img{max-width:100%}figcaption{font-size:.85em;color:#555}
 .maps{display:flex;flex-wrap:wrap;gap:1em}table.heat td{text-align:center;min-width:4.5em}
-.m-holds{background:#d9f2e0}.m-fails{background:#f8d7d3}.m-mixed,.m-unclear{background:#fbeecb}
+.m-holds{background:#d9f2e0}.m-fails{background:#f8d7d3}.m-mixed,.m-unclear{background:#fbeecb}.m-underpowered{background:#eee}
 .m-none{background:#eee;color:#888}caption{font-weight:600;text-align:left}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(245px,1fr));gap:.5em;margin:.5em 0}
 .card{display:block;border:1px solid #ccc;border-radius:6px;padding:.45em .6em;text-decoration:none;color:#222;
 font-size:.85em;line-height:1.35}.card .cid{font-weight:700;font-size:1.1em}.card span{display:block}
 .card span.cid,.card span.cid+span{display:inline}#forest{display:block;margin:.5em 0}
-details summary{cursor:pointer}td details{max-width:28em}"""
+details summary{cursor:pointer}td details{max-width:28em}
+.card ul.subs{margin:.2em 0;padding-left:1.1em}.card ul.subs li{margin:0}.pilot{background:#fff4d6;
+border:1px solid #e3c26b;border-radius:6px;padding:.4em .6em;font-size:.9em}
+.v-qualified{color:#9a6700}
+.v-not-supported{color:#b42318}.v-true-by-construction,.v-not-tested{color:#555}"""
 
 
 def _cell_label(x: dict) -> str:
@@ -512,6 +540,8 @@ def _map_html(rm: dict) -> list[str]:
 
 
 def _cls(verdict: str) -> str:
+    if verdict.startswith(("supported as measured", "holds in ", "depends on", "partly")):
+        return "v-qualified"
     return "v-" + re.sub(r"[^a-z]+", "-", verdict.split(" (")[0].split(":")[0].lower()).strip("-")
 
 
@@ -525,12 +555,19 @@ def _summary_html(report: dict, figure_paths: dict) -> list[str]:
     """The first screen: claim cards, the forest plot, the figure index."""
     from harness import summary as sm
     e = html.escape
-    out = ['<section id="summary"><h2>At a glance</h2><div class="cards">']
+    out = ['<section id="summary"><h2>At a glance</h2>']
+    if report.get("pilot"):
+        out.append(f'<p class="pilot"><b>Pilot.</b> {e(report["pilot"])}</p>')
+    out.append('<div class="cards">')
     for k in sm.claim_cards(report):
         holds = f'<span class="holds">where: {e(k["holds"])}</span>' if k["holds"] else ""
+        subs = "".join(f'<li title="{e(x["why"])}">{e(x["id"])} {e(x["title"])}: '
+                       f'<b class="{_cls(x["verdict"])}">{e(x["verdict"])}</b></li>' for x in k["subclaims"])
+        subs = f'<ul class="subs">{subs}</ul>' if subs else ""
+        nv = f'<span class="nv">non-voting: {e(k["non_voting"])}</span>' if k.get("non_voting") else ""
         out.append(f'<a class="card" href="#{e(k["id"])}"><span class="cid">{e(k["id"])}</span> '
-                   f'<span class="{_cls(k["verdict"])}">{e(k["verdict"])}</span>'
-                   f'<span class="counts">{e(_card_counts(k))}</span>{holds}'
+                   f'<span class="{_cls(k["headline"])}">{e(k["headline"])}</span>{subs}'
+                   f'<span class="counts">votes: {e(k["verdict"])} ({e(_card_counts(k))})</span>{nv}{holds}'
                    f'<span class="fwer">family-wise alpha {fmt_num(k["fwer"])}</span></a>')
     out.append("</div>")
     forest = figure_paths.get(FOREST_ID)
@@ -581,10 +618,22 @@ def render_html(report: dict, figure_paths: dict[str, Path] | None = None) -> st
     out.append("</table>")
     for c in report["claims"]:
         beyond = "" if c.get("article", True) else " <em>(a check beyond the article)</em>"
+        hw = (c.get("headline") or {}).get("word", c["verdict"])
         out += [f'<h2 id="{e(c["id"])}">{e(c["id"])}</h2>', f"<p>{e(c.get('text', ''))}</p>",
                 f"<p><em>Source:</em> {e(c.get('source', ''))}{beyond}</p>",
-                f'<p><strong>Overall verdict: <span class="{_cls(c["verdict"])}">{e(c["verdict"])}</span>'
-                f"</strong> ({e(c['detail'])})</p>"]
+                (f'<p><strong>Headline: <span class="{_cls(hw)}">{e(hw)}</span></strong>. Voting verdict: '
+                 if c.get("headline") else "<p><strong>Overall verdict: ")
+                + f'<span class="{_cls(c["verdict"])}">{e(c["verdict"])}</span>'
+                + ("" if c.get("headline") else "</strong>") + f' ({e(c["detail"])})</p>']
+        if c.get("non_voting"):
+            out.append(f"<p>Non-voting evidence: {e(c['non_voting']['words'])}.</p>")
+        if c.get("subclaims"):
+            out.append("<table><tr><th>sub-claim</th><th>the article says</th><th>verdict</th><th>why</th>"
+                       "<th>where</th></tr>")
+            out += [f'<tr><td>{e(x["id"])} {e(x["title"])}</td><td>{_statement_cell(x["words"])}</td>'
+                    f'<td class="{_cls(x["verdict"])}"><b>{e(x["verdict"])}</b></td><td>{_statement_cell(x["why"])}</td>'
+                    f'<td>{e(x["where"])}</td></tr>' for x in c["subclaims"]]
+            out.append("</table>")
         recs = by_claim.get(c["id"], [])
         ev = [r for r in recs if r["hypothesis"].get("role", "evidence") == "evidence"]
         chk = [r for r in recs if r not in ev]

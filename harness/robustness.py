@@ -204,12 +204,43 @@ def map_hypotheses(claim, profile: str) -> list:
 
 
 # ---------------------------------------------------------------------------- the map in the report
-def _status(verdict: str, q, alpha) -> str:
+def _status(verdict: str, q, alpha, q_opposite=None, eligible: bool = True) -> str:
+    """holds / fails need the cell's verdict and its BH-adjusted p (in the direction of that verdict) at the map's
+    alpha; a cell whose smallest attainable p cannot reach the threshold is "underpowered", not "unclear"."""
+    if not eligible:
+        return "underpowered"
     if verdict == "reproduced" and q is not None and q <= alpha:
         return "holds"
-    if verdict == "not reproduced":
+    if verdict == "not reproduced" and (q_opposite is None or q_opposite <= alpha):
         return "fails"
     return "unclear"
+
+
+def _cell_floor(st: dict) -> float:
+    """The smallest p the cell's test can give at its n (harness.stats.min_attainable_p); 0 where unknown."""
+    from harness import stats
+    try:
+        test = st.get("test")
+        if test == "trend":
+            groups = st.get("groups") or []
+            return stats.min_attainable_p("trend", min(int(g["n"]) for g in groups), len(groups),
+                                          paired=bool(st.get("paired")))
+        n_x, n_y = st.get("n_x"), st.get("n_y")
+        if test in ("wilcoxon", "signflip"):
+            return stats.min_attainable_p(test, int(n_x))
+        return stats.min_attainable_p(test, int(n_x), int(n_y))
+    except (TypeError, ValueError, KeyError):
+        return 0.0
+
+
+def tarone_eligible(floors: list[float], alpha: float) -> list[bool]:
+    """Tarone (1990): the smallest K such that at most K cells have a floor <= alpha / K; only those cells can
+    reach the threshold, so only they enter the correction (the others cannot be rejected whatever the data)."""
+    m = len(floors)
+    for k in range(1, m + 1):
+        if sum(f <= alpha / k for f in floors) <= k:
+            return [f <= alpha / k for f in floors]
+    return [True] * m
 
 
 def build_map(decl: dict, records: dict) -> dict:
@@ -217,7 +248,7 @@ def build_map(decl: dict, records: dict) -> dict:
     the summary and the main effects per factor level."""
     hid, alpha = decl["hypothesis"], decl["alpha"]
     base = decl["base"]
-    cells = []
+    cells, stats_of = [], []
     for rid, r in sorted(records.items()):
         if rid == hid:
             levels = {}
@@ -230,12 +261,25 @@ def build_map(decl: dict, records: dict) -> dict:
         cells.append({"id": rid, "cell": levels, "levels": {f: levels.get(f, base[f]) for f in base},
                       "effect": st.get("effect"), "ci": st.get("ci"), "p": p if isinstance(p, (int, float)) else None,
                       "verdict": r.get("verdict"), "n": [st.get("n_x"), st.get("n_y")]})
+        stats_of.append(st)
     from harness import stats       # scipy is slow to import; only reports need it
-    ps = [c["p"] for c in cells if c["p"] is not None]
-    adj = iter(stats.bh(ps))
+    for c, st in zip(cells, stats_of):
+        c["p_floor"] = _cell_floor(st)
+        po = st.get("p_opposite")
+        c["p_opposite"] = po if isinstance(po, (int, float)) else None
+    with_p = [c for c in cells if c["p"] is not None]
+    for c, ok in zip(with_p, tarone_eligible([c["p_floor"] for c in with_p], alpha)):
+        c["eligible"] = ok
+    pool = [c for c in with_p if c["eligible"]]
+    for key, qkey in (("p", "q_bh"), ("p_opposite", "q_bh_opposite")):
+        rows = [c for c in pool if c[key] is not None]
+        for c, q in zip(rows, stats.bh([c[key] for c in rows]) if rows else []):
+            c[qkey] = float(q)
     for c in cells:
-        c["q_bh"] = next(adj) if c["p"] is not None else None
-        c["status"] = _status(c["verdict"], c["q_bh"], alpha)
+        c.setdefault("eligible", c["p"] is None)
+        c.setdefault("q_bh", None)
+        c.setdefault("q_bh_opposite", None)
+        c["status"] = _status(c["verdict"], c["q_bh"], alpha, c["q_bh_opposite"], c["eligible"] or c["p"] is None)
     k = sum(c["status"] == "holds" for c in cells)
     base_eff = next((c["effect"] for c in cells if c["id"] == hid), None)
     sign0 = None if not isinstance(base_eff, (int, float)) else math.copysign(1, base_eff)
@@ -255,11 +299,15 @@ def build_map(decl: dict, records: dict) -> dict:
     flips = [level_label(f, row["level"]) for f, rows in effects.items() for row in rows if row["flips"]]
     fails = [c for c in cells if c["status"] == "fails"]
     unclear = [c for c in cells if c["status"] == "unclear"]
-    words = f"{hid} holds in {k} of {len(cells)} cells run (BH at {alpha:g} across them)"
+    under = [c for c in cells if c["status"] == "underpowered"]
+    words = (f"{hid} holds in {k} of {len(cells)} cells run (BH at {alpha:g} in each direction across the "
+             f"{len(cells) - len(under)} cells whose n can reach it)")
     if fails:
         words += "; fails at " + "; ".join(_cell_words(c) for c in fails)
     if unclear:
         words += "; unclear at " + "; ".join(_cell_words(c) for c in unclear)
+    if under:
+        words += "; underpowered (n too small to reach the threshold) at " + "; ".join(_cell_words(c) for c in under)
     if flips:
         words += "; the effect's sign flips at " + ", ".join(flips)
     return {"hypothesis": hid, "alpha": alpha, "factors": decl["factors"], "base": base,

@@ -59,11 +59,18 @@ def with_unit(label: str) -> str:
 
 # ---- claim cards -----------------------------------------------------------------------------------------
 def claim_cards(report: dict) -> list[dict]:
-    """Per claim: verdict, the evidence hypotheses that vote each way, where it holds, family-wise alpha."""
+    """Per claim: the headline from its sub-claims (each with its verdict word), the voting verdict and the
+    hypotheses that vote each way, which way the non-voting evidence points, where it holds, family-wise alpha."""
     out = []
     for c in report.get("claims", []):
         maps = c.get("robustness") or []
+        head = c.get("headline") or {}
+        nv = c.get("non_voting") or {}
         out.append({"id": c["id"], "verdict": c["verdict"], "article": c.get("article", True),
+                    "headline": head.get("word") or c["verdict"],
+                    "subclaims": [{"id": x["id"], "title": x["title"], "verdict": x["verdict"], "kind": x.get("kind"),
+                                   "why": x.get("why", "")} for x in c.get("subclaims") or []],
+                    "non_voting": nv.get("words"),
                     "text": c.get("text", ""), "for": list(c.get("for") or []), "against": list(c.get("against") or []),
                     "undecided": list(c.get("undecided") or []), "exploratory": len(c.get("exploratory") or []),
                     "fwer": c.get("fwer"),

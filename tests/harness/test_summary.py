@@ -46,7 +46,7 @@ def test_the_summary_opens_both_reports(fake):
     md = (fake.path / "rep" / "report.md").read_text()
     page = (fake.path / "rep" / "report.html").read_text()
     assert md.index("## At a glance") < md.index("## Claims") and "figures/summary-forest.png" in md
-    assert "| [C8](#c8) | **mixed** | 1 for, 1 against, 1 undecided |" in md
+    assert "| [C8](#c8) | **mixed** | - | mixed: 1 for, 1 against, 1 undecided |" in md    # no sub-claims: the vote
     assert page.index('id="summary"') < page.index('id="forest"') < page.index("<h2>Claims</h2>")
     assert 'href="#fig-c8a_lines"' in page and 'id="fig-c8a_lines"' in page
     j = json.loads((fake.path / "rep" / "report.json").read_text())

@@ -1,0 +1,220 @@
+"""Sub-claims: an article claim split into the statements it makes, each with a verdict word that says what
+was found, and the claim's headline built from them.
+
+A SubClaim is declared before anything runs (claims/subclaims.py for bnclaims' own claims) and names the
+hypotheses that bear on its statement, by the part they play:
+
+    evidence      the statement as the article words it (the old primaries, voting or not)
+    construct     construct-valid measures of the mechanism the statement names (they can say no where the
+                  evidence has a simpler explanation); when they point the other way while the evidence holds,
+                  the verdict is "supported as measured, mechanism not supported" and names `simpler`
+    identity      identity checks that make the statement true by construction (BN's algebra)
+    definitions   (label, ids) pairs: the statement under different definitions (Ioffe's ICS, Santurkar's)
+
+Verdict words (VERDICT_WORDS), in the order the rule tries them:
+
+    not tested                 none of its hypotheses produced evidence in this run
+    true by construction       its identity checks hold and it names no statistical evidence that is decisive
+    depends on the definition  holds under one definition, reversed under another
+    supported as measured, mechanism not supported
+                               the evidence holds, a construct-valid check points the other way
+    holds in k of N settings   the evidence holds and its robustness map shows cells where it does not
+    supported                  evidence for, none against, no construct-valid check against
+    not supported              evidence against (or, with no decisive evidence, the construct-valid checks against)
+    mixed                      decisive evidence both ways
+    inconclusive               nothing decisive
+
+A claim's headline is "supported" only when every tested sub-claim (true-by-construction ones aside) is
+supported and no construct-valid check of the claim points significantly the other way; "not supported" when
+none has support and one is not supported; "inconclusive" when none is decisive; otherwise "partly supported". The voting verdict (harness.verdict.claim_verdict) stays beside it. No torch, no scipy.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from harness.verdict import supports_claim, votes
+
+KINDS = ("statement", "mechanism", "side")
+VERDICT_WORDS = ("supported", "supported as measured, mechanism not supported", "true by construction",
+                 "depends on the definition", "holds in k of N settings", "not supported", "mixed",
+                 "inconclusive", "not tested")
+HEADLINES = ("supported", "partly supported", "not supported", "inconclusive", "not tested",
+             "smoke run: no verdict")
+
+
+@dataclass(frozen=True)
+class SubClaim:
+    id: str                          # "C4.1"
+    claim: str                       # "C4"
+    title: str                       # a few words
+    words: str                       # the article's statement, in our words
+    where: str                       # where the article (or its sources) make it: statement number, paper, section
+    evidence: tuple = ()             # hypothesis ids: the statement as worded
+    construct: tuple = ()            # hypothesis ids: construct-valid measures of its mechanism
+    identity: tuple = ()             # identity-check ids: true by construction
+    definitions: tuple = ()          # ((label, (ids...)), ...)
+    simpler: str = ""                # the simpler explanation, named when the mechanism is not supported
+    kind: str = "statement"          # see KINDS
+    notes: str = ""
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"{self.id}: kind must be one of {KINDS}, got {self.kind!r}")
+        if not self.id.startswith(self.claim + "."):
+            raise ValueError(f"{self.id}: a sub-claim id starts with its claim's id ({self.claim}.)")
+        if not (self.evidence or self.construct or self.identity or self.definitions):
+            raise ValueError(f"{self.id}: a sub-claim names at least one hypothesis")
+        for label, ids in self.definitions:
+            if not isinstance(label, str) or not ids:
+                raise ValueError(f"{self.id}: definitions are (label, (ids, ...)) pairs")
+
+    def ids(self) -> list[str]:
+        out = list(self.evidence) + list(self.construct) + list(self.identity)
+        for _, ids in self.definitions:
+            out += list(ids)
+        return list(dict.fromkeys(out))
+
+    def declaration(self) -> dict:
+        return {"id": self.id, "claim": self.claim, "title": self.title, "words": self.words, "where": self.where,
+                "evidence": list(self.evidence), "construct": list(self.construct), "identity": list(self.identity),
+                "definitions": [[label, list(ids)] for label, ids in self.definitions], "simpler": self.simpler,
+                "kind": self.kind, "notes": self.notes}
+
+
+def _sign(rec: dict):
+    """+1 for the article claim, -1 against, 0 undecided (harness.verdict.supports_claim)."""
+    s = supports_claim(rec["hypothesis"].get("stance", "supports"), rec.get("verdict", "inconclusive"))
+    return 0 if s is None else (1 if s else -1)
+
+
+def _split(ids, recs) -> tuple[list, list, list]:
+    pro, con, und = [], [], []
+    for i in ids:
+        if i in recs:
+            (pro if _sign(recs[i]) > 0 else con if _sign(recs[i]) < 0 else und).append(i)
+    return pro, con, und
+
+
+def _map_for(ids, maps) -> dict | None:
+    return next((m for m in maps if m.get("hypothesis") in ids), None)
+
+
+def subclaim_verdict(decl: dict, recs: dict, maps=(), profile: str = "ci") -> dict:
+    """decl: SubClaim.declaration(); recs: hypothesis id -> evidence record (this run); maps: the claim's built
+    robustness maps. Returns the declaration with "verdict", "why" and per-part for/against lists."""
+    out = dict(decl)
+    ev_p, ev_c, ev_u = _split(decl["evidence"], recs)
+    co_p, co_c, co_u = _split(decl["construct"], recs)
+    ident = [i for i in decl["identity"] if i in recs]
+    ident_ok = [i for i in ident if recs[i].get("verdict") == "reproduced"]
+    every = _as_obj(decl).ids()
+    present = [i for i in every if i in recs]
+    out.update({"evidence_for": ev_p, "evidence_against": ev_c, "evidence_undecided": ev_u,
+                "construct_for": co_p, "construct_against": co_c, "construct_undecided": co_u,
+                "identity_holds": ident_ok, "ran": present,
+                "not_run": [i for i in every if i not in recs]})
+    by_def = []
+    for label, ids in decl["definitions"]:
+        p, c, _ = _split(ids, recs)
+        by_def.append((label, p, c))
+    held = [label for label, p, c in by_def if p and not c]
+    reversed_ = [label for label, p, c in by_def if c and not p]
+
+    def done(verdict: str, why: str) -> dict:
+        out["verdict"], out["why"] = verdict, why
+        return out
+
+    stat_ids = [i for i in every if i not in decl["identity"]]
+    if profile == "smoke":
+        return done("not tested", "smoke run: budgets too small for a verdict")
+    if not present or (stat_ids and not any(i in recs for i in stat_ids)):
+        return done("not tested", "none of its checks ran in this profile: " + ", ".join(out["not_run"]))
+    if not stat_ids:
+        if len(ident_ok) == len(ident):
+            return done("true by construction", f"identity checks hold ({', '.join(ident_ok)}): the statement "
+                                                "follows from BN's algebra, not from training")
+        return done("not supported", "identity checks fail: " + ", ".join(i for i in ident if i not in ident_ok))
+    if held and reversed_:
+        return done("depends on the definition", f"holds under {', '.join(held)}; reversed under "
+                                                 f"{', '.join(reversed_)}")
+    if held and not reversed_ and not (ev_p or ev_c):
+        ev_p = [i for label, p, _ in by_def for i in p]
+    if reversed_ and not held and not (ev_p or ev_c):
+        ev_c = [i for label, _, c in by_def for i in c]
+    if ev_p and not ev_c:
+        if co_c:
+            why = f"as measured: {', '.join(ev_p)}; construct-valid measures against: {', '.join(co_c)}"
+            if decl.get("simpler"):
+                why += f"; simpler explanation: {decl['simpler']}"
+            return done("supported as measured, mechanism not supported", why)
+        m = _map_for(ev_p, maps)
+        if m and m.get("run", 0) > 1 and m.get("holds", 0) < m.get("run", 0):
+            return done(f"holds in {m['holds']} of {m['run']} settings", f"{', '.join(ev_p)}; {m.get('words', '')}")
+        why = f"for: {', '.join(ev_p)}" + (f"; construct-valid for: {', '.join(co_p)}" if co_p else "")
+        if ev_u:
+            why += f"; undecided: {', '.join(ev_u)}"
+        return done("supported", why)
+    if ev_c and not ev_p:
+        return done("not supported", f"against: {', '.join(ev_c)}"
+                    + (f"; construct-valid for: {', '.join(co_p)}" if co_p else ""))
+    if ev_p and ev_c:
+        return done("mixed", f"for: {', '.join(ev_p)}; against: {', '.join(ev_c)}")
+    if co_p and not co_c:
+        return done("supported", f"construct-valid measures for: {', '.join(co_p)} (the worded checks are undecided)")
+    if co_c and not co_p:
+        return done("not supported", f"construct-valid measures against: {', '.join(co_c)} (the worded checks are "
+                                     "undecided)")
+    if co_p and co_c:
+        return done("mixed", f"construct-valid measures for: {', '.join(co_p)}; against: {', '.join(co_c)}")
+    return done("inconclusive", "no check of it was decisive: " + ", ".join(present))
+
+
+def _as_obj(decl: dict) -> SubClaim:
+    return SubClaim(id=decl["id"], claim=decl["claim"], title=decl["title"], words=decl["words"], where=decl["where"],
+                    evidence=tuple(decl["evidence"]), construct=tuple(decl["construct"]),
+                    identity=tuple(decl["identity"]),
+                    definitions=tuple((d[0], tuple(d[1])) for d in decl["definitions"]), simpler=decl["simpler"],
+                    kind=decl["kind"], notes=decl.get("notes", ""))
+
+
+def non_voting_direction(records: list[dict]) -> dict:
+    """Which way the claim's non-voting evidence (exploratory or secondary, role evidence) points."""
+    pro, con, und = [], [], []
+    for r in records:
+        h = r["hypothesis"]
+        if votes(h) or h.get("role", "evidence") != "evidence":
+            continue
+        s = _sign(r)
+        (pro if s > 0 else con if s < 0 else und).append(r["id"])
+    return {"for": pro, "against": con, "undecided": und,
+            "words": f"{len(con)} exploratory against, {len(pro)} for, {len(und)} undecided"}
+
+
+def headline(rows: list[dict], profile: str = "ci") -> dict:
+    """The claim's headline from its sub-claims' verdicts (rows: subclaim_verdict outputs)."""
+    if profile == "smoke":
+        return {"word": "smoke run: no verdict", "text": "smoke run: no verdict"}
+    tested = [r for r in rows if r["verdict"] != "not tested"]
+    weighed = [r for r in tested if r["verdict"] != "true by construction"]
+    listing = "; ".join(f"{r['id']} {r['title']}: {r['verdict']}" for r in rows)
+    construct_against = sorted({i for r in rows for i in r.get("construct_against", [])})
+    positive = [r for r in weighed if r["verdict"] == "supported" or r["verdict"].startswith(("holds in",
+                "supported as measured", "depends on", "mixed"))]
+    if not tested:
+        word = "not tested"
+    elif not weighed:
+        word = "true by construction"
+    elif all(r["verdict"] == "supported" for r in weighed) and not construct_against:
+        word = "supported"
+    elif not positive:
+        word = "not supported" if any(r["verdict"] == "not supported" for r in weighed) else "inconclusive"
+    else:
+        word = "partly supported"
+    return {"word": word, "text": listing, "construct_against": construct_against,
+            "untested": [r["id"] for r in rows if r["verdict"] == "not tested"]}
+
+
+PILOT_BASE = 0
+PILOT_NOTE = ("Seed base 0 is the pilot: the sub-claims and their new construct-valid measures were designed on "
+              "it, so its verdicts are exploratory. Confirmatory votes belong to a round locked before it runs on "
+              "seeds nobody has seen.")

@@ -1,0 +1,145 @@
+"""Sub-claims: the verdict word each combination of evidence gives, the claim's headline, the direction of the
+non-voting evidence, validation of declarations, and the map statistics (Tarone's eligible cells, corrected fails)."""
+import pytest
+
+from harness import robustness as rb
+from harness import subclaims as sc
+
+
+def rec(hid, verdict, stance="supports", confirmatory=False, role="evidence"):
+    return {"id": hid, "verdict": verdict, "hypothesis": {"stance": stance, "confirmatory": confirmatory,
+                                                          "role": role}}
+
+
+def decl(**kw):
+    base = dict(id="C9.1", claim="C9", title="t", words="w", where="x")
+    base.update(kw)
+    return sc.SubClaim(**base).declaration()
+
+
+def verdict(d, *records, maps=()):
+    return sc.subclaim_verdict(d, {r["id"]: r for r in records}, maps)
+
+
+def test_supported_needs_evidence_for_and_no_construct_against():
+    d = decl(evidence=("A",), construct=("B",))
+    assert verdict(d, rec("A", "reproduced"), rec("B", "reproduced"))["verdict"] == "supported"
+    assert verdict(d, rec("A", "reproduced"), rec("B", "inconclusive"))["verdict"] == "supported"
+
+
+def test_construct_against_means_mechanism_not_supported_and_names_the_simpler_cause():
+    d = decl(evidence=("A",), construct=("B",), simpler="calibration")
+    out = verdict(d, rec("A", "reproduced"), rec("B", "not reproduced"))
+    assert out["verdict"] == "supported as measured, mechanism not supported"
+    assert "calibration" in out["why"] and out["construct_against"] == ["B"]
+
+
+def test_stance_contradicts_flips_the_direction():
+    d = decl(evidence=("A",))
+    assert verdict(d, rec("A", "reproduced", stance="contradicts"))["verdict"] == "not supported"
+    assert verdict(d, rec("A", "not reproduced", stance="contradicts"))["verdict"] == "supported"
+
+
+def test_mixed_inconclusive_and_not_tested():
+    d = decl(evidence=("A", "B"))
+    assert verdict(d, rec("A", "reproduced"), rec("B", "not reproduced"))["verdict"] == "mixed"
+    assert verdict(d, rec("A", "inconclusive"))["verdict"] == "inconclusive"
+    out = verdict(d)
+    assert out["verdict"] == "not tested" and out["not_run"] == ["A", "B"]
+
+
+def test_identity_only_is_true_by_construction_and_a_failed_identity_is_not():
+    d = decl(identity=("I",))
+    assert verdict(d, rec("I", "reproduced", role="identity"))["verdict"] == "true by construction"
+    assert verdict(d, rec("I", "not reproduced", role="identity"))["verdict"] == "not supported"
+
+
+def test_statistical_checks_decide_over_an_identity_and_not_tested_when_they_did_not_run():
+    d = decl(evidence=("A",), identity=("I",))
+    assert verdict(d, rec("I", "reproduced", role="identity"))["verdict"] == "not tested"
+    assert verdict(d, rec("I", "reproduced", role="identity"), rec("A", "not reproduced"))["verdict"] == "not supported"
+
+
+def test_depends_on_the_definition():
+    d = decl(definitions=(("Ioffe", ("A",)), ("pre-norm", ("B",))))
+    out = verdict(d, rec("A", "reproduced", stance="contradicts"), rec("B", "not reproduced", stance="contradicts"))
+    assert out["verdict"] == "depends on the definition"
+    assert out["why"] == "holds under pre-norm; reversed under Ioffe"
+
+
+def test_a_map_with_failing_cells_qualifies_a_supported_statement():
+    d = decl(evidence=("A",))
+    m = {"hypothesis": "A", "run": 5, "holds": 3, "words": "A holds in 3 of 5 cells"}
+    assert verdict(d, rec("A", "reproduced"), maps=[m])["verdict"] == "holds in 3 of 5 settings"
+
+
+def test_headline_is_supported_only_when_every_tested_subclaim_is():
+    rows = [{"id": "X.1", "title": "a", "verdict": "supported"}, {"id": "X.2", "title": "b", "verdict": "not tested"},
+            {"id": "X.3", "title": "c", "verdict": "true by construction"}]
+    assert sc.headline(rows)["word"] == "supported"
+    rows[1]["verdict"] = "supported as measured, mechanism not supported"
+    assert sc.headline(rows)["word"] == "partly supported"
+    rows[0]["verdict"] = rows[1]["verdict"] = "not supported"
+    assert sc.headline(rows)["word"] == "not supported"
+    assert sc.headline([dict(rows[2])])["word"] == "true by construction"
+    assert sc.headline(rows, profile="smoke")["word"] == "smoke run: no verdict"
+
+
+def test_a_construct_check_against_blocks_a_supported_headline():
+    rows = [{"id": "X.1", "title": "a", "verdict": "supported", "construct_against": ["B"]}]
+    assert sc.headline(rows)["word"] == "partly supported"
+
+
+def test_non_voting_direction_counts_exploratory_evidence_only():
+    recs = [rec("A", "reproduced"), rec("B", "not reproduced"), rec("C", "inconclusive"),
+            rec("V", "reproduced", confirmatory=True), rec("I", "reproduced", role="identity")]
+    out = sc.non_voting_direction(recs)
+    assert (out["for"], out["against"], out["undecided"]) == (["A"], ["B"], ["C"])
+    assert out["words"] == "1 exploratory against, 1 for, 1 undecided"
+
+
+@pytest.mark.parametrize("kw, msg", [(dict(id="C8.1"), "starts with"), (dict(evidence=()), "at least one"),
+                                     (dict(kind="other"), "kind")])
+def test_malformed_declarations_are_refused(kw, msg):
+    base = dict(id="C9.1", claim="C9", title="t", words="w", where="x", evidence=("A",))
+    base.update(kw)
+    with pytest.raises(ValueError, match=msg):
+        sc.SubClaim(**base)
+
+
+def test_builtin_subclaims_name_registered_hypotheses():
+    from harness import registry
+    cs = registry.claims()
+    ids = {h.id for c in cs for h in c.hypotheses}
+    for c in cs:
+        for s in c.subclaims:
+            assert set(s.ids()) <= ids, s.id
+
+
+# ---- maps: only cells that can reach the threshold enter BH; fails are corrected like holds -------------------
+def test_tarone_leaves_out_cells_whose_floor_cannot_reach_the_threshold():
+    # four cells with floor 1/512 and three with 1/128: at alpha 0.01, K = 4 admits only the first four
+    floors = [1 / 512] * 4 + [1 / 128] * 3
+    assert rb.tarone_eligible(floors, 0.01) == [True] * 4 + [False] * 3
+    assert rb.tarone_eligible([0.0] * 5, 0.01) == [True] * 5
+
+
+def _cell(hid, cell, verdict, p, p_opp, n):
+    return {"id": hid, "verdict": verdict, "extra": {"map_of": "H.a", "cell": cell} if cell else {},
+            "stats": {"test": "wilcoxon", "n_x": n, "n_y": n, "p": p, "p_opposite": p_opp, "effect": 1.0,
+                      "ci": [0.5, 1.5]}}
+
+
+def test_build_map_marks_underpowered_cells_and_corrects_fails():
+    decl = {"hypothesis": "H.a", "alpha": 0.01, "base": {"lr": 1.0}, "factors": {"lr": [0.1, 1.0, 10.0]},
+            "grid_cells": 3}
+    recs = {"H.a": _cell("H.a", None, "reproduced", 1 / 512, 1.0, 9),
+            "H.a@lr=x0.1": _cell("H.a@lr=x0.1", {"lr": 0.1}, "reproduced", 1 / 128, 1.0, 7),
+            "H.a@lr=x10": _cell("H.a@lr=x10", {"lr": 10.0}, "not reproduced", 0.9, 0.008, 9)}
+    m = rb.build_map(decl, recs)
+    status = {c["id"]: c["status"] for c in m["cells"]}
+    # the n 7 cell (floor 1/128 > 0.01/2) cannot reach the threshold: underpowered, and it does not pull BH
+    assert status["H.a@lr=x0.1"] == "underpowered" and status["H.a"] == "holds"
+    # its opposite p 0.008 is BH-adjusted over the two eligible cells: 0.016 > 0.01, so not a corrected failure
+    assert status["H.a@lr=x10"] == "unclear"
+    assert "underpowered" in m["words"]
