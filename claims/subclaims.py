@@ -103,7 +103,7 @@ C4 = (
 SANTURKAR = (
     S("S.1", "S", "smoother loss landscape",
       "With BN the loss changes less along the gradient direction: the landscape is smoother.",
-      "Santurkar et al. 2018, Sec. 3.1 and Fig. 4(a)", evidence=("S.a",), construct=("S.d",),
+      "Santurkar et al. 2018, Sec. 3.1 and Fig. 4(a)", evidence=("S.a",), construct=("S.d", "S.h", "S.h2"),
       simpler="the first-order term eta |g|^2: BN's gradient shrinks as its weights grow (an automatic decay of "
               "the effective rate), so the loss moves less along the gradient without being less curved"),
     S("S.2", "S", "more predictive gradients",

@@ -55,6 +55,7 @@ class Hypothesis:
     design: object = field(default=None, compare=False, repr=False)   # harness.design.Design: what runs
     profiles: tuple = ()         # () every profile runs it; else only these do by default (a check whose CPU cost
                                  # the ci budget cannot carry); selected by its own id it runs in any profile
+    retired: str = ""            # why the measure is invalid as built: it still runs and is shown, never as evidence
 
     def __post_init__(self):
         if self.stance not in STANCES:
@@ -78,6 +79,8 @@ class Hypothesis:
         for p in self.profiles:
             if p not in RUN_PROFILES:
                 raise ValueError(f"{self.id}: unknown profile {p!r} in profiles")
+        if self.retired and self.confirmatory:
+            raise ValueError(f"{self.id}: a retired check cannot vote; declare confirmatory=False")
         if self.profiles and self.confirmatory:
             raise ValueError(f"{self.id}: a check that some profiles skip cannot vote; declare confirmatory=False")
 
@@ -114,6 +117,8 @@ class Hypothesis:
     def declaration(self) -> dict:
         """JSON-safe pre-registration, printed/stored before results exist."""
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "design"}
+        if not self.retired:         # only where set (as profiles)
+            del d["retired"]
         if not self.profiles:        # only where set: earlier declarations keep their hashes
             del d["profiles"]
         else:

@@ -116,10 +116,45 @@ def build_report(records: list[dict], *, run_info: dict, missing=(), controls=()
                          "reproduce), so a suite failure from them has probability about the sum of the claims' "
                          "family-wise alphas."}
     pilot = (sc.PILOT_NOTE if info.get("seed_base", 0) == sc.PILOT_BASE and profile != "smoke" else None)
+    kos = knockout_table(profile, info.get("seed_base", 0)) if any(c.get("subclaims") for c in claim_rows) else None
     return to_builtin({"schema": REPORT_SCHEMA, "run": info, "claims": claim_rows, "pilot": pilot,
                        "hypotheses": records, "missing": missing, "controls": list(controls),
                        "not_run": sorted((dict(n) for n in not_run), key=lambda n: id_key(n["id"])),
-                       "null_controls": null_rate, "multiplicity": multiplicity(records), "timing": timing})
+                       "null_controls": null_rate, "multiplicity": multiplicity(records), "timing": timing,
+                       "knockouts": kos})
+
+
+def knockout_table(profile: str, seed_base) -> dict | None:
+    """The declared knock-outs of bnclaims' votes (claims/knockouts.py) joined with the measured results that
+    benchmarks/knockouts.py wrote for this profile and seed base (claims/knockouts.results.json); None if the
+    pack has no knock-outs. A knock-out not measured at this profile and seed base says so."""
+    try:
+        from claims import knockouts as ko
+    except ImportError:
+        return None
+    path = Path(ko.__file__).with_name("knockouts.results.json")
+    measured, where = {}, None
+    try:
+        res = json.loads(path.read_text())
+        if res.get("profile") == profile and res.get("seed_base") == seed_base:
+            measured = {r["key"]: r for r in res.get("rows", [])}
+            where = {"commit": res.get("commit"), "declarations_sha256": res.get("declarations_sha256"),
+                     "current": res.get("declarations_sha256") == ko.declarations_sha256()}
+    except (OSError, ValueError, AttributeError):
+        pass
+    rows = []
+    for k in ko.KNOCKOUTS:
+        d = k.describe()
+        m = measured.get(d["key"], {})
+        rows.append({"key": d["key"], "vote": d["vote"], "subclaim": d["subclaim"], "removes": d["removes"],
+                     "note": d.get("note", ""), "measured": bool(m), "vote_verdict": m.get("vote_verdict"),
+                     "vote_effect": m.get("vote_effect"), "knockout_verdict": m.get("knockout_verdict"),
+                     "knockout_effect": m.get("knockout_effect"), "knockout_ci": m.get("knockout_ci"),
+                     "knockout_p": m.get("knockout_p"), "died": m.get("died")})
+    return {"source": "benchmarks/knockouts.py (claims/knockouts.results.json)", "profile": profile,
+            "seed_base": seed_base, "measured_at": where, "rows": rows,
+            "rule": "A knock-out removes the mechanism its vote names; the vote died when the knocked-out check is "
+                    "not reproduced. A vote that survives its knock-out measures something else."}
 
 
 def _amendments() -> dict:
@@ -324,6 +359,8 @@ def table_row(r: dict) -> list[str]:
 def role_cell(h: dict) -> str:
     """evidence (votes at alpha a) / secondary / exploratory evidence, or a check that does not vote."""
     role = h.get("role", "evidence")
+    if h.get("retired"):
+        return f"retired, not evidence: {h['retired']}"
     if role != "evidence":
         return f"{role} check (does not vote)"
     if h.get("confirmatory", True):
@@ -401,6 +438,49 @@ def _summary_md(report: dict, files: dict) -> list[str]:
     return out
 
 
+def _died(x: dict) -> str:
+    if not x["measured"]:
+        return "not run"
+    return {True: "died", False: "SURVIVED", None: "no verdict"}[x["died"]]
+
+
+def _knockouts_md(ko: dict | None) -> list[str]:
+    if not ko:
+        return []
+    at = ko.get("measured_at") or {}
+    out = ["", "## Knock-outs: does each vote die without its mechanism?", "", ko["rule"], "",
+           (f"Measured by {ko['source']} at commit {at.get('commit')}, profile {ko['profile']}, seed base "
+            f"{ko['seed_base']}" + ("" if at.get("current", True) else " (the declarations have changed since)") + "."
+            if at else f"Not measured at profile {ko['profile']}, seed base {ko['seed_base']}: run "
+                       f"`python benchmarks/knockouts.py --seed-base {ko['seed_base']} --profile {ko['profile']}`."),
+           "", "| vote | sub-claim | knock-out removes | vote | knock-out effect [95% CI] | p | knock-out verdict | vote |",
+           "|---|---|---|---|---|---|---|---|"]
+    out += [f"| {x['key']} | {x['subclaim']} | {_md_cell(x['removes'])} | {x['vote_verdict'] or '-'} | "
+            f"{fmt_num(x['knockout_effect'], 3)} {fmt_ci(x['knockout_ci'], 3)} | {fmt_num(x['knockout_p'], 3)} | "
+            f"{x['knockout_verdict'] or '-'} | **{_died(x)}** |" for x in ko["rows"]]
+    return out
+
+
+def _knockouts_html(ko: dict | None) -> list[str]:
+    if not ko:
+        return []
+    e = html.escape
+    md = _knockouts_md(ko)
+    out = ['<h2 id="knockouts">Knock-outs: does each vote die without its mechanism?</h2>', f"<p>{e(md[3])}</p>",
+           f"<p>{e(md[5].replace('`', ''))}</p>",
+           "<table><tr><th>vote</th><th>sub-claim</th><th>knock-out removes</th><th>vote</th>"
+           "<th>knock-out effect [95% CI]</th><th>p</th><th>knock-out verdict</th><th>vote</th></tr>"]
+    for x in ko["rows"]:
+        d = _died(x)
+        cls = "v-reproduced" if d == "died" else "v-not-reproduced" if d == "SURVIVED" else "v-inconclusive"
+        out.append(f"<tr><td>{e(x['key'])}</td><td>{e(x['subclaim'])}</td><td>{_statement_cell(x['removes'])}</td>"
+                   f"<td>{e(str(x['vote_verdict'] or '-'))}</td><td>{fmt_num(x['knockout_effect'], 3)} "
+                   f"{e(fmt_ci(x['knockout_ci'], 3))}</td><td>{fmt_num(x['knockout_p'], 3)}</td>"
+                   f"<td>{e(str(x['knockout_verdict'] or '-'))}</td><td class=\"{cls}\"><b>{e(d)}</b></td></tr>")
+    out.append("</table>")
+    return out
+
+
 def render_markdown(report: dict, files: dict[str, str] | None = None) -> str:
     files = figure_files(report) if files is None else files
     by_claim = {}
@@ -456,6 +536,7 @@ def render_markdown(report: dict, files: dict[str, str] | None = None) -> str:
         if figs:
             out += ["", "### Figures", ""]
             out += [f"![{_md_cell(s.get('title') or s['id'])}](figures/{files[s['id']]})" for s in figs]
+    out += _knockouts_md(report.get("knockouts"))
     mult = report.get("multiplicity") or {}
     if mult.get("ids"):
         out += ["", "## Suite-level multiplicity", "",
@@ -671,6 +752,7 @@ def render_html(report: dict, figure_paths: dict[str, Path] | None = None) -> st
             caption = f"{spec['id']}: {spec.get('title') or spec['id']}"     # the alt text carries the caption
             anchor = figure_anchor(spec["id"])
             out.append(f'<figure id="{e(anchor)}">{_img(path, caption)}<figcaption>{e(caption)}</figcaption></figure>')
+    out += _knockouts_html(report.get("knockouts"))
     mult = report.get("multiplicity") or {}
     if mult.get("ids"):
         out += ["<h2>Suite-level multiplicity</h2>",
@@ -749,6 +831,11 @@ def compare_reports(old: dict, new: dict, *, effect_tol: float = 0.25) -> dict:
         prev = oc.get(c["id"])
         if prev and prev["verdict"] != c["verdict"] and sorted(prev["hypotheses"]) == sorted(c["hypotheses"]):
             cmp["claim_changes"].append({"id": c["id"], "old": prev["verdict"], "new": c["verdict"]})
+        old_sub = {x["id"]: x["verdict"] for x in (prev or {}).get("subclaims") or []}
+        for x in c.get("subclaims") or []:
+            if x["id"] in old_sub and old_sub[x["id"]] != x["verdict"]:
+                cmp.setdefault("subclaim_changes", []).append({"id": x["id"], "old": old_sub[x["id"]],
+                                                               "new": x["verdict"]})
     return cmp
 
 
@@ -761,6 +848,8 @@ def format_comparison(cmp: dict) -> str:
         lines += [f"  {c['id']}: {c['old']} -> {c['new']}" for c in cmp["verdict_changes"]]
     for c in cmp.get("claim_changes", []):
         lines.append(f"  claim {c['id']}: {c['old']} -> {c['new']}")
+    for c in cmp.get("subclaim_changes", []):
+        lines.append(f"  sub-claim {c['id']}: {c['old']} -> {c['new']}")
     if cmp["effect_drift"]:
         lines.append(f"effect drift ({len(cmp['effect_drift'])}):")
         lines += [f"  {d['id']}: effect {fmt_num(d['old_effect'])} {fmt_ci(d['old_ci'])} -> "

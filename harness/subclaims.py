@@ -178,11 +178,11 @@ def _as_obj(decl: dict) -> SubClaim:
 
 
 def non_voting_direction(records: list[dict]) -> dict:
-    """Which way the claim's non-voting evidence (exploratory or secondary, role evidence) points."""
+    """Which way the claim's non-voting evidence (exploratory or secondary, role evidence, not retired) points."""
     pro, con, und = [], [], []
     for r in records:
         h = r["hypothesis"]
-        if votes(h) or h.get("role", "evidence") != "evidence":
+        if votes(h) or h.get("role", "evidence") != "evidence" or h.get("retired"):
             continue
         s = _sign(r)
         (pro if s > 0 else con if s < 0 else und).append(r["id"])
