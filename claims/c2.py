@@ -5,6 +5,8 @@ grid per arm (one stacked ensemble each); C2.c is Ioffe's careless-init argument
 """
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from harness import checks, robustness as rb
@@ -14,7 +16,9 @@ from harness.hypothesis import Budget, Claim, Hypothesis, FWER
 
 from harness.spec import ModelSpec, TrainSpec
 
-# family-wise alpha 0.01 of the claim, split evenly (Bonferroni) over its voting hypotheses: C2.a, C2.c and C2.d
+# family-wise alpha 0.01 of the claim, split evenly (Bonferroni) over its voting hypotheses as first declared: C2.a,
+# C2.c and C2.d. C2.c stopped voting in issue 24 (careless against equally careless); C2.a and C2.d keep the alpha
+# they were declared with, so a third of the family-wise alpha is unspent.
 C2_ALPHA = FWER / 3
 
 LN10 = checks.CHANCE_LOSS
@@ -113,10 +117,10 @@ def val_final_loss(arrays) -> np.ndarray:
 
 
 @reduction("C2.val_budget_error")
-def val_budget_error(arrays) -> np.ndarray:
+def val_budget_error(arrays, budgets=STEP_BUDGETS) -> np.ndarray:
     """1 - validation-split accuracy averaged over C2.d's step budgets: C2.d2's selection measure."""
     steps = arrays["eval_step"]
-    keep = np.isin(steps, [b for b in STEP_BUDGETS if b <= steps[-1]] + [steps[-1]])
+    keep = np.isin(steps, [b for b in budgets if b <= steps[-1]] + [steps[-1]])
     return 1.0 - checks.finite_or(arrays["eval_val_acc"][keep], 0.1).mean(0)
 
 
@@ -129,15 +133,15 @@ def steps_to_loss(arrays, target: float = LOSS_TARGET) -> np.ndarray:
 
 
 @reduction("C2.rates_trained")
-def rates_trained(grid) -> np.ndarray:
-    """Over a whole grid {lr: arrays}: the number of rates with final loss < LOSS_TARGET, per seed."""
-    return np.sum([final_loss(grid[lr]) < LOSS_TARGET for lr in GRID_LRS], 0).astype(float)
+def rates_trained(grid, lrs=GRID_LRS, target=LOSS_TARGET) -> np.ndarray:
+    """Over a whole grid {lr: arrays}: the number of rates with final loss < target, per seed."""
+    return np.sum([final_loss(grid[lr]) < target for lr in lrs], 0).astype(float)
 
 
 @reduction("C2.budget_test_acc")
-def budget_test_acc(arrays) -> np.ndarray:
+def budget_test_acc(arrays, budgets=STEP_BUDGETS) -> np.ndarray:
     steps = arrays["eval_step"]
-    keep = np.isin(steps, [b for b in STEP_BUDGETS if b <= steps[-1]] + [steps[-1]])
+    keep = np.isin(steps, [b for b in budgets if b <= steps[-1]] + [steps[-1]])
     return checks.finite_or(arrays["eval_test_acc"][keep], 0.1).mean(0)
 
 
@@ -146,16 +150,16 @@ def _grids(r):
     return {arm: r.runs[arm] for arm in r.hyp.arms}
 
 
-def _grid_table(r):
+def _grid_table(r, lrs=GRID_LRS):
     return {arm: {str(lr): {"auc": float(np.mean(auc(g[lr]))), "final_loss": float(np.mean(final_loss(g[lr])))}
-                  for lr in GRID_LRS} for arm, g in _grids(r).items()}
+                  for lr in lrs} for arm, g in _grids(r).items()}
 
 
-def _by_rate_figure(r, fn, fid, title, ylabel):
+def _by_rate_figure(r, fn, fid, title, ylabel, lrs=GRID_LRS):
     ser = []
     for arm, g in _grids(r).items():
-        med, lo, hi = checks.band(np.stack([fn(g[lr]) for lr in GRID_LRS]))      # [n_lr, K]
-        ser.append(series(arm, np.log10(GRID_LRS), med, lo, hi))
+        med, lo, hi = checks.band(np.stack([fn(g[lr]) for lr in lrs]))      # [n_lr, K]
+        ser.append(series(arm, np.log10(lrs), med, lo, hi))
     return figure(fid, title, ser, xlabel="log10 learning rate", ylabel=ylabel)
 
 
@@ -178,27 +182,27 @@ def final_by_rate(r):
                             "final train loss (median, 15-85%)")]
 
 
-def best_rate_extra(r):
-    return {"best_lr": {arm: r.lr[arm] for arm in r.hyp.arms}, "grid": _grid_table(r), "selection": SELECTION_NOTE}
+def best_rate_extra(r, selection: str):
+    """The rates read and the grid table; `selection` says how the rates were chosen (bound where declared)."""
+    return {"best_lr": {arm: r.lr[arm] for arm in r.hyp.arms}, "grid": _grid_table(r), "selection": selection}
 
 
-def high_rate_extra(r):
-    return {"lr": HIGH_LR, "plain_within_0.05_of_chance": bool(abs(np.mean(r.values["none"]) - LN10) < 0.05),
+def high_rate_extra(r, lr=HIGH_LR):
+    return {"lr": lr, "plain_within_0.05_of_chance": bool(abs(np.mean(r.values["none"]) - LN10) < 0.05),
             "grid": _grid_table(r)}
 
 
-def trained_figure(r):
-    trained = {arm: [float(np.mean(final_loss(g[lr]) < LOSS_TARGET)) for lr in GRID_LRS]
-               for arm, g in _grids(r).items()}
-    return [figure("c2-trained-by-lr", "fraction of seeds with final train loss < 1",
-                   [series(arm, [f"{lr:g}" for lr in GRID_LRS], v) for arm, v in trained.items()], kind="bar",
+def trained_figure(r, lrs=GRID_LRS, target=LOSS_TARGET):
+    trained = {arm: [float(np.mean(final_loss(g[lr]) < target)) for lr in lrs] for arm, g in _grids(r).items()}
+    return [figure("c2-trained-by-lr", f"fraction of seeds with final train loss < {target:g}",
+                   [series(arm, [f"{lr:g}" for lr in lrs], v) for arm, v in trained.items()], kind="bar",
                    xlabel="learning rate", ylabel="fraction trained")]
 
 
-def trained_extra(r):
-    return {"grid_lrs": list(GRID_LRS),
-            "trained_fraction_by_lr": {arm: {str(lr): float(np.mean(final_loss(g[lr]) < LOSS_TARGET))
-                                             for lr in GRID_LRS} for arm, g in _grids(r).items()}}
+def trained_extra(r, lrs=GRID_LRS, target=LOSS_TARGET):
+    return {"grid_lrs": list(lrs),
+            "trained_fraction_by_lr": {arm: {str(lr): float(np.mean(final_loss(g[lr]) < target))
+                                             for lr in lrs} for arm, g in _grids(r).items()}}
 
 
 def careless_figure(r):
@@ -222,10 +226,10 @@ def ioffe_figures(r):
                                    "over training (Ioffe Fig. 1b,c)", pct)]
 
 
-def ioffe_extra(r):
+def ioffe_extra(r, budgets=STEP_BUDGETS, lr=IOFFE_LR):
     steps = r.arrays["bn"]["eval_step"]
-    at = [b for b in STEP_BUDGETS if b <= steps[-1]] + ([int(steps[-1])] if steps[-1] not in STEP_BUDGETS else [])
-    return {"step_budgets": at, "lr": IOFFE_LR,
+    at = [b for b in budgets if b <= steps[-1]] + ([int(steps[-1])] if steps[-1] not in budgets else [])
+    return {"step_budgets": at, "lr": lr,
             "test_acc_at_budgets": {arm: {str(b): float(np.nanmean(a["eval_test_acc"][list(steps).index(b)]))
                                           for b in at} for arm, a in r.arrays.items()}}
 
@@ -252,7 +256,8 @@ C2A = Hypothesis(
     arms=("bn", "none"), direction="less", test="wilcoxon", paired=True, budgets=GRID_BUDGETS,
     notes=SELECTION_NOTE + " Construct review (issue 14): choosing the rate on the compared seeds is optimistic "
                            "for both arms; Metric(tune_seeds=...) chooses on disjoint seeds (used by C2.c2).",
-    design=Design(GRID_ARMS, BEST_AUC, controls=(NO_BN,), figures=best_rate_curves, extra=best_rate_extra))
+    design=Design(GRID_ARMS, BEST_AUC, controls=(NO_BN,), figures=best_rate_curves,
+                  extra=partial(best_rate_extra, selection=SELECTION_NOTE)))
 
 C2A2 = Hypothesis(
     id="C2.a2", claim="C2", role="evidence", group="C2.grid", confirmatory=False, title="BN converges faster at tuned rates (steps to loss < 1)",
@@ -265,7 +270,7 @@ C2A2 = Hypothesis(
            "C2.a",
     arms=("bn", "none"), direction="less", test="wilcoxon", paired=True, budgets=GRID_BUDGETS, notes=SELECTION_NOTE,
     design=Design(GRID_ARMS, Metric("C2.steps_to_loss", select="C2.auc"), controls=(NO_BN,),
-                  figures=auc_by_rate, extra=best_rate_extra))
+                  figures=auc_by_rate, extra=partial(best_rate_extra, selection=SELECTION_NOTE)))
 
 C2B = Hypothesis(
     id="C2.b", claim="C2", role="evidence", group="C2.grid", confirmatory=False, title="BN trains at a rate where the plain net does not",
@@ -294,7 +299,8 @@ C2B2 = Hypothesis(
                   extra=trained_extra))
 
 C2C = Hypothesis(
-    id="C2.c", claim="C2", role="evidence", group="C2.careless", alpha=C2_ALPHA, title="BN trains from a careless initialization",
+    id="C2.c", claim="C2", role="evidence", group="C2.careless", alpha=C2_ALPHA, confirmatory=False,
+    title="BN trains from a careless initialization",
     statement="With sigmoid units and all weights drawn from N(0, 0.01^2), the BN network trains while the "
               "plain network stays at chance.",
     source=f"{IOFFE}, abstract and Sec. 4.2 (be less careful about initialization; Inception with sigmoid)",
@@ -307,11 +313,13 @@ C2C = Hypothesis(
           "that gives the plain net its best chance. Part of the effect is the tiny output layer, kept the "
           "same in both arms. Construct review (issue 14): close to a tautology: BN is scale-invariant in its input "
           "weights, so the init scale cannot matter to it, and the plain net is capped at lr 1; C2.c2 tunes both "
-          "arms' rates up to 10 on disjoint seeds.",
+          "arms' rates up to 10 on disjoint seeds. Amended (issue 24): no longer votes. It compares a careless BN net "
+          "with an equally careless plain net, which shows that BN tolerates a bad init, not that it lets one be "
+          "less careful than a carefully initialized plain net would need; C2.c3 is that comparison.",
     design=Design({"bn": Arm(careless_spec("bn")), "none": Arm(careless_spec("none"))}, Metric("C2.final_loss"),
                   criteria=(Criterion("BN trains", "bn", "<", LN10 - 0.1),
                             Criterion("plain net at chance", "none", "within", LN10, tol=0.05)),
-                  controls=(NO_BN,), figures=careless_figure, extra=lambda r: {"lr": CARELESS_LR}))
+                  controls=(NO_BN,), figures=careless_figure, extra=lambda r, lr=CARELESS_LR: {"lr": lr}))
 
 C2D = Hypothesis(
     id="C2.d", claim="C2", role="evidence", group="C2.ioffe", alpha=C2_ALPHA, title="Ioffe Fig. 1: higher test accuracy at fixed step budgets",
@@ -344,7 +352,7 @@ C2E = Hypothesis(
           "statistics, so it cannot be credited to BN's batch noise. " + SELECTION_NOTE,
     design=Design({"gn": Arm(grid_spec("gn"), lrs=GRID_LRS), "none": GRID_ARMS["none"]}, BEST_AUC,
                   controls=(Control("control", "the GroupNorm arm replaced by the plain network's spec",
-                                    arms={"gn": "none"}),), extra=best_rate_extra))
+                                    arms={"gn": "none"}),), extra=partial(best_rate_extra, selection=SELECTION_NOTE)))
 
 CARELESS_LRS = (1.0, 3.0, 10.0)
 TUNE_SEEDS = 4
@@ -392,14 +400,22 @@ C2F = Hypothesis(
                   controls=(Control("none_at_high_lr", "the BN arm replaced by the plain network at lr 3, where it "
                                     "stays at chance: the AUCs cannot be equivalent", arms={"bn": "none"},
                                     metrics={"bn": Metric("C2.log_auc", at_lr=HIGH_LR)}, expect="not reproduced"),),
-                  extra=best_rate_extra))
+                  extra=partial(best_rate_extra, selection=f"no selection: both arms at the shared rate {SHARED_LR}")))
 
 # ------------------------------------------------------------------ choices made on a validation split (issue 14)
 VAL_ROWS = 800                 # the last 800 of MNIST-1D's 4000 training rows: tuning runs never train on them
 VAL_TUNE_SEEDS = 3
-VAL_NOTE = (f"Tuning runs: {VAL_TUNE_SEEDS} seeds disjoint from the compared ones (harness.design.TUNE_OFFSET), "
-            f"trained without the last {VAL_ROWS} training rows, which are their validation split; the compared "
-            "runs train on the whole training set. The test set plays no part in any choice.")
+
+
+def val_note(tune_seeds: int, val_rows: int) -> str:
+    """How the validation-tuned checks choose, in the numbers each declares (read where it is declared)."""
+    return (f"Tuning runs: {tune_seeds} seed{'s' if tune_seeds != 1 else ''} disjoint from the compared ones "
+            f"(harness.design.TUNE_OFFSET), trained without the last {val_rows} training rows, which are their "
+            "validation split; the compared runs train on the whole training set. The test set plays no part in any "
+            "choice.")
+
+
+VAL_NOTE = val_note(VAL_TUNE_SEEDS, VAL_ROWS)
 C2A3 = Hypothesis(
     id="C2.a3", claim="C2", role="evidence", group="C2.grid_val", confirmatory=False, profiles=("full", "survey"),
     title="BN converges faster at rates tuned on a validation split (AUC)",
@@ -416,12 +432,15 @@ C2A3 = Hypothesis(
           "moved to a validation split on other seeds. " + VAL_NOTE,
     design=Design(GRID_ARMS, Metric("C2.auc", select="C2.val_auc", tune_seeds=VAL_TUNE_SEEDS,
                                     tune_val_rows=VAL_ROWS),
-                  controls=(NO_BN,), figures=best_rate_curves, extra=best_rate_extra))
+                  controls=(NO_BN,), figures=best_rate_curves, extra=partial(best_rate_extra, selection=VAL_NOTE)))
 
 INIT_STDS = (0.01, 0.03, 0.1, 0.3)     # careless (C2.c) to larger than Glorot's ~0.09 for 128 x 128
 CARELESS_GRID = CARELESS_LRS           # 1, 3, 10: C2.c2's rates
+# One tuning seed (issue 24, amended from 3): the check runs in ci, where 3 tuning seeds cost ~48 CPU-s (2 x 45 + 21
+# member runs of 800 steps, measured cold at seed base 77) and 1 costs ~23 CPU-s; both arms lose the same precision.
+C2C3_TUNE_SEEDS = 1
 C2C3 = Hypothesis(
-    id="C2.c3", claim="C2", role="evidence", group="C2.careless_val", confirmatory=False, profiles=("full", "survey"),
+    id="C2.c3", claim="C2", role="evidence", group="C2.careless_val", confirmatory=False,
     title="careless BN against a carefully initialized plain net",
     statement="The BN network from the careless initialization (sigmoid MLP, N(0, 0.01^2) weights) reaches a lower "
               "final training loss than the plain network whose init scale and rate are both chosen on a "
@@ -429,18 +448,22 @@ C2C3 = Hypothesis(
     source=f"{IOFFE}, abstract and Sec. 4.2 (be less careful about initialization)", stance="supports",
     metric="per seed: full-train-set loss at the end (800 steps, diverged: ln 10). BN: careless init, rate from "
            f"{CARELESS_GRID}; plain net: init std from {INIT_STDS} x rate from {CARELESS_GRID}; each arm's choice "
-           "is the lowest mean final validation-split loss of its tuning runs; the compared seeds train the chosen "
-           "rate (and init) alone",
+           f"is the lowest mean final validation-split loss of its tuning runs ({C2C3_TUNE_SEEDS} tuning seed); the "
+           "compared seeds train the chosen rate (and init) alone",
     arms=("bn", "none"), direction="less", test="wilcoxon", paired=True,
     budgets={"smoke": Budget(seeds=3, steps=40), "ci": Budget(seeds=7, steps=800), "full": Budget(seeds=12, steps=3000)},
     notes="Exploratory, registered before it ran (issue 14). C2.c compares both arms at the same careless init, where "
           "BN is scale-invariant by construction; here the plain net gets a pre-declared init-scale x rate grid. "
           "Reproduced: careless BN still beats the best plain net; not reproduced: a careful init closes the gap, "
-          "so C2.c shows tolerance of a bad init, not an advantage over a good one. " + VAL_NOTE,
+          "so C2.c shows tolerance of a bad init, not an advantage over a good one. Amended (issue 24, after the "
+          "full profile had run at seed base 0: +0.059, p 0.81): runs in every profile (it was full and survey "
+          f"only), with {C2C3_TUNE_SEEDS} tuning seed instead of 3 so that it fits the ci budget; the grid is "
+          "unchanged. It is the construct-valid reading of 'less careful initialization' (C2.c no longer votes). "
+          + val_note(C2C3_TUNE_SEEDS, VAL_ROWS),
     design=Design({"bn": Arm(careless_spec("bn"), lrs=CARELESS_GRID, tuned_only=True),
                    "none": Arm(careless_spec("none"), lrs=CARELESS_GRID, tuned_only=True,
                                variants=tuple((f"init std {s}", {"model_init_std": s}) for s in INIT_STDS))},
-                  Metric("C2.final_loss", select="C2.val_final_loss", tune_seeds=VAL_TUNE_SEEDS,
+                  Metric("C2.final_loss", select="C2.val_final_loss", tune_seeds=C2C3_TUNE_SEEDS,
                          tune_val_rows=VAL_ROWS),
                   controls=(Control("control", "the BN arm replaced by the plain network's grid",
                                     arms={"bn": "none"}),)))

@@ -1,17 +1,18 @@
 """bnclaims' own claims, in id order: the "builtin" entry of the bnclaims.claims entry-point group
 (pyproject.toml). harness.registry reads this group, so third-party claim packs sit beside it.
-Each claim gets its sub-claims (claims/subclaims.py) here."""
+Each claim gets its sub-claims (claims/subclaims.py) and its side-statement checks (claims/side.py) here."""
 from __future__ import annotations
 
 import dataclasses
 
 from harness.hypothesis import Claim
 
-from claims import c1, c2, c3, c4, layernorm, paper, santurkar, subclaims, yang
+from claims import c1, c2, c3, c4, layernorm, paper, santurkar, side, subclaims, yang
 
 
 def _with_subclaims(claim: Claim) -> Claim:
-    return dataclasses.replace(claim, subclaims=subclaims.BY_CLAIM.get(claim.id, ()))
+    """The claim with its sub-claims and the checks of the article's side statements (claims/side.py)."""
+    return dataclasses.replace(side.merged(claim), subclaims=subclaims.BY_CLAIM.get(claim.id, ()))
 
 
 CLAIMS: list[Claim] = [_with_subclaims(c) for c in (c1.CLAIM, c2.CLAIM, c3.CLAIM, c4.CLAIM, santurkar.CLAIM,

@@ -469,9 +469,26 @@ def mechanism_hypothesis(i: int, norm: str) -> Hypothesis:
 
 SG = tuple(mechanism_hypothesis(i, norm) for i, norm in enumerate(MECHANISM_NORMS, 1))
 
+# Retired in issue 24 (dossier sec. 12; amendments of 2026-12-03): S.a3 and S.a4 stay declared and run, so their
+# record is kept, but their titles and notes say they are invalid as built.
+RETIRED_TITLE = "RETIRED (measures |g|^2, not curvature): "
+RETIRED_A3 = ("RETIRED (issue 24, dossier sec. 12): invalid as built, no longer evidence for claim S. With delta = "
+              "eta g the probe records L(theta - delta) - L(theta) + eta |g|^2; at the factors used (0.5x-4x the "
+              "training rate) the realized decrease saturates, so this is about eta |g|^2 and its range over eta "
+              "about (eta_max - eta_min) |g|^2: it measures |g|^2, not curvature. ")
+RETIRED_A4 = ("RETIRED (issue 24, dossier sec. 12): invalid as built, no longer evidence for claim S. The corrected "
+              "range is about (delta_max - delta_min) |g|^2 in effective-rate units, i.e. it measures |g|^2 (times "
+              "the step multiplier), not curvature; its effective-rate steps also scale each weight matrix by its "
+              "Frobenius norm, while BN's scale invariance is per unit (per row of W). ")
+RETIRED_TAIL = (" Read S.h (curvature along g, per-unit effective-rate units) and S.h2 (nominal units) instead. Kept "
+                "in every profile: its runs are S.a's landscape ensemble, shared with S.a-S.d and S.b4, so leaving "
+                "ci would free no training.")
+
 SA3 = Hypothesis(
     id="S.a3", role="evidence", group="S.landscape", confirmatory=False,
-    title="first-order-corrected loss range is smaller with BN",
+    retired="the first-order-corrected range is about (eta_max - eta_min) |g|^2 at these step factors: it measures "
+            "|g|^2, not curvature (dossier Sec. 12); S.h and S.h2 measure curvature along g",
+    title=RETIRED_TITLE + "first-order-corrected loss range is smaller with BN",
     statement="Near the plain network's stability edge (lr 0.3), the loss along the gradient deviates less from "
               "its first-order prediction L - eta |g|^2 with BN: the range over eta of L(theta - eta g) - "
               "(L(theta) - eta |g|^2) is smaller than without BN.",
@@ -480,10 +497,11 @@ SA3 = Hypothesis(
     metric="per seed: median over probes of max_eta - min_eta of L(theta - eta g) - (L(theta) - eta |g|^2), "
            f"same probes and runs as S.a; a seed with no finite probe counts as ln 10. {GATE_TEXT}",
     direction="less", test="wilcoxon", paired=True, **COMMON,
-    notes="Exploratory (issue 14): S.a's raw range is dominated by the first-order term eta |g|^2, and under BN "
+    notes=RETIRED_A3 + "Original note: "
+          "Exploratory (issue 14): S.a's raw range is dominated by the first-order term eta |g|^2, and under BN "
           "|g| shrinks as 1/|W| while |W| grows, so 'smoother with BN' can be an automatic decay of the "
           "learning rate. This measure removes the first-order term; the step sizes are lr x factor (S.a4 measures "
-          "in effective-learning-rate units).",
+          "in effective-learning-rate units)." + RETIRED_TAIL,
     design=landscape_design("probe_land_fo_range", LR_EDGE))
 
 EFF_UNITS = ("steps in effective-learning-rate units: a weight matrix followed by BN is scale-invariant, so its "
@@ -508,7 +526,10 @@ EFF_NOTE = ("Exploratory, registered before its runs (issue 14; a 2-seed, 200-st
 
 SA4 = Hypothesis(
     id="S.a4", role="evidence", group="S.landscape", confirmatory=False,
-    title="first-order-corrected loss range, in effective-rate steps, is smaller with BN",
+    retired="in effective-rate steps the corrected range is |g|^2 times the step multiplier, not curvature, and its "
+            "steps use the matrix norm where BN's invariance is per unit (dossier Sec. 12); S.h measures per-unit "
+            "effective-rate curvature along g",
+    title=RETIRED_TITLE + "first-order-corrected loss range, in effective-rate steps, is smaller with BN",
     statement="Near the plain network's stability edge (lr 0.3), with step sizes measured in effective-learning-rate "
               "units, the loss along the gradient deviates less from its first-order prediction with BN than "
               "without.",
@@ -516,7 +537,8 @@ SA4 = Hypothesis(
            "of scale-invariant weights)", stance="supports",
     metric=f"per seed: median over probes of max - min over the steps delta of L(theta - delta) - (L(theta) - "
            f"<g, delta>), {EFF_UNITS}; a seed with no finite probe counts as ln 10. {GATE_TEXT}",
-    direction="less", test="wilcoxon", paired=True, **COMMON, notes=EFF_NOTE,
+    direction="less", test="wilcoxon", paired=True, **COMMON,
+    notes=RETIRED_A4 + "Original note: " + EFF_NOTE + RETIRED_TAIL,
     design=landscape_design("probe_land_eff_fo_range", LR_EDGE, extra=eff_extra))
 
 SB4 = Hypothesis(
@@ -530,6 +552,131 @@ SB4 = Hypothesis(
     direction="less", test="wilcoxon", paired=True, **COMMON, notes=EFF_NOTE,
     design=landscape_design("probe_land_eff_grad_pred", LR_EDGE, extra=eff_extra))
 
+# ---------------------------------------------------------------------------------------------- S.h
+# Curvature along the gradient (issue 24, dossier sec. 12): S.a's range and S.a3/S.a4's corrected range carry
+# eta |g|^2 at the step factors used; g'Hg / |g|^2 needs no step at all. The routine trains S.a's setting (same
+# engine pieces, seeds, data order and lr 0.3) and measures at 20 checkpoints on the step's mini-batch.
+CURV_ROUTINE = "curvature_along_gradient"
+CURV_FACTORS = (0.125, 0.25, 0.5, 1.0)     # rho(eta) read at eta = lr x these (small: where Taylor holds)
+CURV_FILL = 1e3                            # lr x curvature of a seed with no finite checkpoint (edge of stability: 2)
+
+
+def curvature_settings(norm: str) -> dict:
+    """The routine's settings for S.a's network and optimizer (read off landscape_spec, so they cannot drift)."""
+    sp = landscape_spec(norm, BUDGETS["ci"].steps)
+    m = sp.model
+    return {"data": sp.data, "data_seed": sp.data_seed, "depth": m.depth, "width": m.width, "norm": norm,
+            "bn_eps": m.bn_eps, "bn_momentum": m.bn_momentum, "batch_size": sp.batch_size, "lr": sp.lr,
+            "probes": 20, "evals": 4, "rho_factors": CURV_FACTORS}
+
+
+CURV_ARMS = {norm: Arm(routine=CURV_ROUTINE, settings=curvature_settings(norm)) for norm in ("bn", "none")}
+
+
+@reduction("S.curvature")
+def curvature_measure(arrays, key: str, fill: float = CURV_FILL) -> np.ndarray:
+    """Per seed: lr x the median over checkpoints of a curvature (curv_kappa or curv_kappa_eff, 1 / parameter
+    step): the dimensionless sharpness of one lr step along g (2 is the quadratic model's stability edge)."""
+    lr = np.asarray(arrays["lr"], float)
+    return probe_median(arrays, key, fill / lr[0]) * lr
+
+
+def _per_seed(arrays, key, scale=1.0):
+    return (probe_median(arrays, key, np.nan) * scale).tolist()
+
+
+def curvature_extra(r):
+    """Per arm and seed (medians over checkpoints): the measure's parts, the step multipliers and rho(eta)."""
+    out = {"rho_factors_x_lr": list(CURV_FACTORS)}
+    for arm, a in r.arrays.items():
+        lr = float(np.asarray(a["lr"])[0])
+        rho = {f"{f:g}": np.nanmedian(a["curv_rho"][:, :, j], 0).tolist() for j, f in enumerate(CURV_FACTORS)}
+        rho_eff = {f"{f:g}": np.nanmedian(a["curv_rho_eff"][:, :, j], 0).tolist() for j, f in enumerate(CURV_FACTORS)}
+        out[arm] = {"lr_x_kappa": _per_seed(a, "curv_kappa", lr), "lr_x_kappa_eff": _per_seed(a, "curv_kappa_eff", lr),
+                    "g2": _per_seed(a, "curv_g2"), "gHg": _per_seed(a, "curv_gHg"),
+                    "g2_eff": _per_seed(a, "curv_g2_eff"), "vHv_eff": _per_seed(a, "curv_vHv_eff"),
+                    "unit_step_multiplier": _per_seed(a, "curv_unit_scale"),
+                    "frobenius_step_multiplier": _per_seed(a, "curv_frob_scale"),
+                    "minibatch_loss": _per_seed(a, "curv_loss"), "rho": rho, "rho_eff": rho_eff,
+                    "final_train_acc": final_train_acc(a).tolist()}
+    return out
+
+
+def curvature_figure(r):
+    key = r.design.metric_of("none").params["key"]
+    label = "lr x curvature along g" + (", effective-rate units" if key.endswith("_eff") else "")
+    return [figure(f"{r.hyp.id}-curvature", label, [checks.band_series(
+        arm, a["probe_step"], a[key] * np.asarray(a["lr"], float)) for arm, a in r.arrays.items()],
+        xlabel="training step", ylabel="lr x curvature (median, 15-85%)")]
+
+
+def curvature_design(key: str) -> Design:
+    gate = tuple(Criterion(f"{arm} trains", arm, ">=", GATE_ACC, stat="each", on_fail="inconclusive",
+                           metric=Metric("S.final_train_acc")) for arm in ("bn", "none"))
+    return Design(CURV_ARMS, Metric("S.curvature", {"key": key}), criteria=gate, controls=(BN_IS_NONE,),
+                  figures=curvature_figure, extra=curvature_extra)
+
+
+CURV_SETTING = ("S.a's network and training (4 x 128 ReLU MLP on MNIST-1D, plain SGD lr 0.3, batch 64, the same "
+                "seeds, init and data order), retrained by the routine curvature_along_gradient with the engine's "
+                "own pieces; at 20 checkpoints (every steps/20 steps from step 0), on the step's mini-batch in train "
+                "mode (batch statistics, running statistics untouched), before the step")
+CURV_DEV = ("A dev sizing run at the scratch seed base 77 (8 seeds, ci budget) was seen before this was declared; "
+            "it sets the expectation, not the design.")
+CURV_CPU = ("Three routine runs (bn, none, and the A/A's none on offset seeds; the bn_is_none control reuses none) "
+            "cost about 20 CPU-s at the ci budget, over the ci allowance: full and survey profiles only, runnable "
+            "by id.")
+
+SH = Hypothesis(
+    id="S.h", role="evidence", group="S.curvature", confirmatory=False, profiles=("full", "survey"),
+    title="curvature along the gradient, in per-unit effective-rate units, is smaller with BN",
+    statement="Near the plain network's stability edge (lr 0.3), the loss curves less along the gradient with BN "
+              "than without, when BN's scale-invariant weights are measured in effective-learning-rate units "
+              "(each unit's incoming weights rescaled to their initial norm, which leaves BN's loss unchanged): "
+              "lr x g'Hg/|g|^2 in those coordinates is smaller with BN.",
+    source=SOURCE_LANDSCAPE + " (Fig. 4: 'smoother'); dossier sec. 12; van Laarhoven 2017 and Arora, Li & Lyu "
+           "2019 (effective learning rate of scale-invariant weights)", stance="supports",
+    metric="per seed: lr x the median over checkpoints of kappa_eff = (D^2 g)' H (D^2 g) / |D g|^2, H the "
+           "mini-batch Hessian by a Hessian-vector product (double backward), D = |w_r| / |w_r(0)| on every row r "
+           "(unit) of a weight matrix followed by BN and 1 on every other parameter (all of the plain network's); "
+           f"{CURV_SETTING}. Checkpoints with a non-finite value are skipped; a seed with none left counts as "
+           f"{CURV_FILL:g}. Numerator, denominator, step multipliers and rho(eta) = (L - L(theta - eta g)) / "
+           f"(eta |g|^2) at eta = lr x {list(CURV_FACTORS)} are reported in extra. {GATE_TEXT}",
+    direction="less", test="wilcoxon", paired=True, **COMMON,
+    expect="not reproduced",
+    expect_reason="dev sizing at scratch seed base 77 (8 pairs, ci budget): lr x kappa_eff 2.8-4.1 with BN against "
+                  "1.0-1.5 without, paired effect +2.40 [1.92, 2.64], larger with BN in every pair (p 0.0039 the "
+                  "other way); BN's per-unit step multiplier reaches ~2.8 by step 1000 (median over checkpoints "
+                  "1.8)",
+    notes="Exploratory (issue 24), beside S.a (whose loss range keeps its declaration) and replacing S.a3/S.a4, which "
+          "measure |g|^2 rather than curvature (dossier sec. 12). Construct-valid reading of 'smoother': a "
+          "curvature needs no step, so it carries no eta |g|^2, and the per-unit effective-rate coordinates remove "
+          "the automatic decay of BN's effective rate as its weights grow (BN's scale invariance is per unit, so "
+          "the norm is per row of W, not the matrix's). Tested where the answer is known: a quadratic loss, a "
+          "per-row rescaling of a BN layer's weights (tests/harness/test_routine_curvature.py). Caveat: at a "
+          "fixed rate a net that trains sharpens until a step along g is near its stability edge (Cohen et al. "
+          f"2021), so the curvature also reflects where each arm sits in training. {CURV_DEV} {CURV_CPU}",
+    design=curvature_design("curv_kappa_eff"))
+
+SH2 = Hypothesis(
+    id="S.h2", role="evidence", group="S.curvature", confirmatory=False, profiles=("full", "survey"),
+    title="curvature along the gradient, in nominal parameter units, is smaller with BN",
+    statement="Near the plain network's stability edge (lr 0.3), the loss curves less along the gradient in the "
+              "BN network than in the same network without BN: lr x g'Hg/|g|^2 (nominal parameter units, the "
+              "steps SGD actually takes) is smaller with BN.",
+    source=SOURCE_LANDSCAPE + " (Fig. 4: 'smoother'); dossier sec. 12", stance="supports",
+    metric="per seed: lr x the median over checkpoints of kappa = g'Hg / |g|^2, H the mini-batch Hessian by a "
+           f"Hessian-vector product; {CURV_SETTING}. Same runs, skipping and fill as S.h. {GATE_TEXT}",
+    direction="less", test="wilcoxon", paired=True, **COMMON,
+    expect="not reproduced",
+    expect_reason="dev sizing at scratch seed base 77 (8 pairs, ci budget): lr x kappa 1.23-1.60 with BN against "
+                  "0.99-1.50 without, paired effect +0.21 [0.03, 0.36]: no smaller with BN (p 0.027 the other way, "
+                  "above alpha, so it may also read inconclusive)",
+    notes="Exploratory (issue 24): S.a's 'smoother' without the first-order term eta |g|^2 (a curvature needs no "
+          "step), in the units the optimizer steps in; BN's growing weights shrink its curvature here "
+          f"(H ~ 1/|w_r|^2 on its rows), which S.h removes. Same runs as S.h (no extra CPU). {CURV_DEV} {CURV_CPU}",
+    design=curvature_design("curv_kappa"))
+
 CLAIM = Claim(
     id="S",
     article_text="Santurkar et al.'s own explanation: BN helps because it makes the loss landscape smoother - the "
@@ -537,6 +684,6 @@ CLAIM = Claim(
                  "normalizations do the same without stabilizing distributions; a single BN layer provably "
                  "shrinks the gradient (Thm 4.1).",
     source="Santurkar, Tsipras, Ilyas, Madry 2018 (NeurIPS), arXiv:1805.11604 v3, Sec. 3-4, App. A.2.2",
-    hypotheses=(SA, SB, SC, SD, *SE_SPEED.values(), *SE_DRIFT.values(), SF, SF_V3, SA3, *SG, SA4, SB4),
+    hypotheses=(SA, SB, SC, SD, *SE_SPEED.values(), *SE_DRIFT.values(), SF, SF_V3, SA3, *SG, SA4, SB4, SH, SH2),
     article_side=False,
 )

@@ -21,7 +21,7 @@ C1 = (
     S("C1.2", "C1", "gradient ICS, MLP",
       "The same holds in a small non-linear network trained by mini-batch SGD: BN does not reduce gradient ICS.",
       "article statement 1; Santurkar et al. 2018, Sec. 2.2",
-      evidence=("C1.a",), construct=("C1.a2",),
+      evidence=("C1.a",), construct=("C1.a2", "C1.a3"),
       simpler="a plain net stuck on its plateau barely moves its earlier layers, so its gradient hardly changes "
               "whatever the shift; compare per unit of earlier-layer movement at matched loss"),
     S("C1.3", "C1", "distributional ICS (Ioffe's definition)",
@@ -29,7 +29,8 @@ C1 = (
       "article statements 1 and 3; Ioffe & Szegedy 2015, Sec. 1-2 (the definition); Santurkar et al. 2018, Fig. 2",
       identity=("C1.c",),
       definitions=(("BN's own output (pinned by construction)", ("C1.c",)),
-                   ("the input to the norm (pre-normalization)", ("C1.c2",))),
+                   ("the input to the norm (pre-normalization)", ("C1.c2",)),
+                   ("the next layer's input, in units of its own scale", ("C1.c3",))),
       notes="At BN's output a fixed batch has mean beta and variance about gamma^2 by construction, so less drift "
             "there is an identity, not evidence; the input before the norm and the next layer's input are places "
             "BN does not pin."),
@@ -60,6 +61,12 @@ C2 = (
       evidence=("C2.c",), construct=("C2.c2", "C2.c3"),
       simpler="BN is invariant to the scale of a layer's input weights, so a careless init scale cannot matter to it; "
               "the fair comparison is a plain net whose init and rate are tuned"),
+    S("C2.4", "C2", "side: benefit fades with depth",
+      "Normalization helps mainly networks shallower than about 20 layers; deeper ones can, with small probability, "
+      "fail to train (the figure 20 has no primary source and is not hard-coded).",
+      "article statement 9; Yang et al. 2019 (closest primary evidence)", kind="side",
+      evidence=("C2.dp1", "C2.dp2"), construct=("C2.dp3",),
+      simpler="depth hurts the plain net too: its failure rate rises with depth as well"),
 )
 
 C3 = (
@@ -67,13 +74,20 @@ C3 = (
       "Because gamma and beta re-parameterize the layer, training can restore the distribution the layer had "
       "before it was normalized, when that is useful.",
       "article statement 10; Ioffe & Szegedy 2015, Sec. 3 (the identity transform); Goodfellow et al. 2016, "
-      "Sec. 8.7.1", evidence=("C3.c1", "C3.c2", "C3.c3", "C3.c4"), identity=("C3.a",),
+      "Sec. 8.7.1", evidence=("C3.c1", "C3.c2", "C3.c3", "C3.c4"), construct=("C3.c5", "C3.c6", "C3.c7"),
+      identity=("C3.a",),
       simpler="the affine parameters re-fit the layer (its loss falls below the original net's) rather than "
               "return to the original distribution"),
     S("C3.2", "C3", "two parameters instead of all earlier layers",
       "With gamma and beta, a layer's mean and variance are set by these two parameters instead of by the "
       "weights of every earlier layer.",
       "article statement 10; Goodfellow et al. 2016, Sec. 8.7.1", identity=("C3.b",)),
+    S("C3.3", "C3", "side: gamma and beta as check-point",
+      "Gamma and beta absorb the effect of the earlier layers' weight changes, like a check-point, which makes "
+      "convergence much faster and removes the need for careful initialization and tuning.",
+      "article statement 10; Goodfellow et al. 2016, Sec. 8.7.1", kind="side",
+      evidence=("C3.gb1", "C3.gb3", "C3.gb4", "C3.gb5"), construct=("C3.gb2", "C3.gb6"),
+      simpler="the normalization itself: BN without gamma and beta is already as fast and as forgiving"),
     S("C3.4", "C3", "gamma and beta alone carry capacity",
       "Training only BN's gamma and beta (every other weight frozen at its random init) fits the data better "
       "than training as many randomly chosen weights.",
@@ -86,14 +100,18 @@ C4 = (
     S("C4.1", "C4", "generalization",
       "The noise of BN's mini-batch statistics improves generalization.",
       "article statements 1(b) and 11 (common reading); Ioffe & Szegedy 2015, Sec. 3.4",
-      evidence=("C4.a",), construct=("C4.a2", "C4.b"),
+      evidence=("C4.a",), construct=("C4.a2", "C4.b", "C4.g", "C4.g2"),
       simpler="calibration: the low-noise nets are overconfident; after temperature scaling the NLL is level and "
               "test accuracy does not rise with noise (the noisy arms also fit less of the training set)"),
     S("C4.2", "C4", "the noise mechanism",
       "Removing or reducing the noise of the statistics (larger or population statistics) removes the benefit.",
       "article statement 11; Ioffe & Szegedy 2015, Sec. 3.4; Luo et al. 2019", kind="mechanism",
       evidence=("C4.d1", "C4.f"), construct=("C4.d2",)),
-    S("C4.3", "C4", "BN versus no BN",
+    S("C4.3", "C4", "side: BN takes mini-batch noise out of the cost",
+      "Without BN the noise of each mini-batch enters the cost; BN removes it (the article's wording; the common "
+      "reading, which C4.1 and C4.2 test, is that BN adds noise of its own).",
+      "article statement 11", kind="side", evidence=("C4.h", "C4.h2")),
+    S("C4.4", "C4", "BN versus no BN",
       "A BN network generalizes better than the same network without BN.",
       "article statement 1(b); Ioffe & Szegedy 2015, Sec. 4.2; Santurkar et al. 2018, Sec. 1",
       evidence=("C4.c",), construct=("C4.c2",),
@@ -127,13 +145,15 @@ YANG = (
     S("Y.1", "Y", "explosion rate",
       "In a deep BN network without skip connections the gradient norm grows geometrically with depth at "
       "initialization, at the rate mean-field theory predicts.",
-      "Yang et al. 2019, Theorem 3.9 and Fig. 2", identity=("Y.a",)),
+      "Yang et al. 2019, Theorem 3.9 and Fig. 2", evidence=("Y.a",),
+      notes="A mean-field prediction tested at finite width: evidence within a declared band of the theory."),
     S("Y.2", "Y", "batch size and activation",
       "The explosion weakens as the batch grows and is weaker with tanh than with ReLU.",
       "Yang et al. 2019, Sec. 3-4", evidence=("Y.b", "Y.c")),
     S("Y.3", "Y", "trainability at depth",
       "Deep BN networks without skip connections train worse as depth grows.",
-      "Yang et al. 2019, Sec. 5; article statement 9", evidence=("Y.d",)),
+      "Yang et al. 2019, Sec. 5; article statement 9", evidence=("Y.d",), construct=("Y.d2",),
+      simpler="depth hurts the plain net as well: read against a plain He-init net at the same depths (Y.d2)"),
 )
 
 BY_CLAIM = {"C1": C1, "C2": C2, "C3": C3, "C4": C4, "S": SANTURKAR, "Y": YANG}

@@ -11,20 +11,22 @@ import math
 import numpy as np
 
 from harness import checks
-from harness.design import Arm, Control, Design, Metric, errors, reduction
+from harness.design import SEED_OFFSET, Arm, Control, Design, Metric, errors, reduction
 from harness.evidence import figure, series
 from harness.hypothesis import Budget, Claim, Hypothesis, FWER
 
 from harness.spec import TrainSpec
 
-# family-wise alpha 0.01 of the claim, split evenly (Bonferroni) over its voting hypotheses: Y.b and Y.c
+# family-wise alpha 0.01 of the claim, split evenly (Bonferroni) over its voting hypotheses: Y.b and Y.c (Y.a, an
+# equivalence test since issue 24, and Y.d, Y.d2 are exploratory)
 Y_ALPHA = FWER / 2
 
 DEPTH, WIDTH, D_IN, CLASSES = 32, 384, 64, 10   # dossier 5.6 section 4 (Yang's width 384)
 BN_EPS = 1e-5
 BATCH_SIZES = (16, 64, 256)
 FIT_FIRST, FIT_LAST = 2, DEPTH - 3               # layers 2..L-3 (0-based) for the slope
-RATE_TOL = 0.05                                  # Y.a: within 5% of lambda_G(B)
+RATE_TOL = 0.05                                  # Y.a: within 5% of lambda_G(B) (the TOST margin since issue 24)
+RATE_BATCH = 64                                  # Y.a's TOST reads B = 64; B = 16 and 256 are reported in extra
 PLAIN_BAND = (0.9, 1.05)                         # Y.a: He-initialized plain ReLU net, no explosion
 
 # Seeds: the pilot's per-seed sd is <= 1% of the factor (dossier 5.6: 1.590+-0.015 at B=16), so 3 would
@@ -100,6 +102,16 @@ def growth_factor(arrays) -> np.ndarray:
 FACTOR_METRIC = Metric("Y.growth_factor")
 
 
+@reduction("Y.rate_deviation")
+def rate_deviation(arrays, batch: int) -> np.ndarray:
+    """[K]: each seed's growth factor relative to the theory, factor / lambda_G(batch) - 1."""
+    return growth_factor(arrays) / lambda_G(batch) - 1.0
+
+
+def rate_metric(b: int) -> Metric:
+    return Metric("Y.rate_deviation", {"batch": int(b)})
+
+
 def rate_figure(fid: str, measured: dict, seeds_n: int) -> dict:
     """Measured growth factor against B (mean, min-max over seeds) with the theory curve."""
     grid = [8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512]
@@ -144,7 +156,15 @@ def rate_check_figure(r):
 
 def rate_check_extra(r):
     measured = _measured(r)
-    return {"theory": {str(b): lambda_G(b) for b in BATCH_SIZES},
+    dev = {str(b): rate_deviation(r.runs[f"bn_relu_B{b}"], b) for b in BATCH_SIZES}
+    lo, hi = PLAIN_BAND
+    return {"deviation_per_seed": {b: v.tolist() for b, v in dev.items()},
+            "equivalence_per_batch": {b: r.side_compare(v, np.zeros_like(v), "equivalent") for b, v in dev.items()},
+            "former_identity_cases": dict(zip(("errors", "tolerances"), rate_errors(r.runs))),
+            "plain_he_band": list(PLAIN_BAND),
+            "plain_he_in_band": {str(b): bool(lo <= float(np.mean(measured["plain_he_relu"][b])) <= hi)
+                                 for b in BATCH_SIZES} if "plain_he_relu" in measured else None,
+            "theory": {str(b): lambda_G(b) for b in BATCH_SIZES},
             "mean_factor": {a: {str(b): float(np.mean(v[b])) for b in BATCH_SIZES} for a, v in measured.items()},
             "per_seed_factor": {a: {str(b): v[b].tolist() for b in BATCH_SIZES} for a, v in measured.items()},
             "bn_linear_theory": {str(b): linear_rate(b) for b in BATCH_SIZES}}
@@ -161,7 +181,7 @@ YD_DEPTHS = (8, 16, 32, 64)
 YD_WIDTH = {"smoke": 32, "ci": 64, "full": 128}
 YD_LR = 0.1
 # A short SGD budget. ci keeps it cheap (narrow nets, 100 steps); full uses 1000 steps at width 128.
-# Seeds: 4 depths x 3 seeds gives a Jonckheere-Terpstra floor of 1e-4 (Monte-Carlo), far below alpha.
+# Seeds: 4 depths x 3 seeds, paired by seed: Page's L floor (1/24)^3 = 7e-5, far below alpha.
 YD_BUDGETS = {"smoke": Budget(seeds=2, steps=10), "ci": Budget(seeds=3, steps=100),
               "full": Budget(seeds=5, steps=1000)}
 
@@ -217,20 +237,35 @@ FIXED_DEPTH = Control("fixed_depth", "every group is the depth-8 network (identi
 
 
 # ---------------------------------------------------------------------------------------------- hypotheses
+YA_ARMS = {f"{net}_B{b}": NET_ARMS[f"{net}_B{b}"] for net in RATE_NETS for b in BATCH_SIZES}
 YA = Hypothesis(
-    id="Y.a", claim="Y", role="identity", confirmatory=False, title="gradients explode at the predicted rate",
+    id="Y.a", claim="Y", role="evidence", confirmatory=False, title="gradients explode at the predicted rate",
     statement="At initialization, the squared weight-gradient norm of a deep BN-ReLU network without skip "
               "connections grows going backward by a per-layer factor within 5% of Yang et al.'s lambda_G(B) "
-              "(1.590, 1.493, 1.473 for B = 16, 64, 256), while a He-initialized plain ReLU network of the same "
-              "shape stays within a factor of 0.9 to 1.05.",
+              f"at B = {RATE_BATCH} (1.493): the measured factor over lambda_G lies within 0.95-1.05.",
     source=SOURCE + "; protocol from dossier 5.6 section 4", stance="supports",
-    metric=FACTOR + f"; cases: per B, the mean over seeds (the unit the pilot and the theory compare) with "
-           f"|mean / lambda_G(B) - 1| <= {RATE_TOL} (BN-ReLU) and the mean in {list(PLAIN_BAND)} (plain He ReLU); "
-           "per-seed factors reported alongside",
-    arms=("cases",), direction="deterministic", test="deterministic", budgets=BUDGETS,
-    notes=SETUP + ". The theory is for infinite width and eps = 0; finite width biases the rate slightly down.",
-    design=Design({f"{net}_B{b}": NET_ARMS[f"{net}_B{b}"] for net in RATE_NETS for b in BATCH_SIZES},
-                  errors="Y.rate", what="deviation from the predicted band", controls=(NO_BN,),
+    metric=FACTOR + f"; per seed at B = {RATE_BATCH}: factor / lambda_G({RATE_BATCH}) - 1; TOST (paired t, one-sample "
+           f"against 0) with margin +-{RATE_TOL}. Reported alongside: the same deviation and TOST at B = 16 and 256, "
+           f"the former per-B cases (mean within {RATE_TOL} of lambda_G; plain He ReLU mean in {list(PLAIN_BAND)})",
+    arms=(f"bn_relu_B{RATE_BATCH}", "theory"), direction="equivalent", test="tost", paired=True, margin=RATE_TOL,
+    budgets=BUDGETS,
+    notes=SETUP + ". The theory is for infinite width and eps = 0; finite width biases the rate slightly down. "
+          "Amended (issue 24, after data): this was an identity check (deterministic: the mean factor per B within "
+          "5% of lambda_G, plain He ReLU within 0.9-1.05). A mean-field prediction tested at finite width is "
+          "evidence that can fail, not an identity of the implementation, so it is now an equivalence test on "
+          "the per-seed deviation within the same +-5% band, exploratory. Its seed-base-0 result before the change: "
+          "the measured mean rates within 0.3-0.9% of lambda_G.",
+    design=Design({**YA_ARMS, "theory": Arm(constant=0.0)},
+                  {**{f"bn_relu_B{b}": rate_metric(b) for b in BATCH_SIZES},
+                   **{a: FACTOR_METRIC for a in YA_ARMS if not a.startswith("bn_relu")},
+                   "theory": FACTOR_METRIC},
+                  controls=(NO_BN,
+                            Control("other_seeds", "A/A on the margin: the comparator 0 replaced by the same "
+                                    "deviation on disjoint seeds and the compared values shifted by +0.05, so the true "
+                                    "difference sits on the margin: it reproduces at rate alpha at most",
+                                    arms={"theory": f"bn_relu_B{RATE_BATCH}"},
+                                    metrics={"theory": rate_metric(RATE_BATCH)}, seeds={"theory": SEED_OFFSET},
+                                    shift={f"bn_relu_B{RATE_BATCH}": RATE_TOL}, null=True)),
                   figures=rate_check_figure, extra=rate_check_extra))
 
 YB = Hypothesis(
@@ -239,7 +274,9 @@ YB = Hypothesis(
               "to 64 to 256 (lambda_G decreases towards pi/(pi-1)).",
     source=SOURCE, stance="supports", metric=FACTOR + "; one value per seed and batch size",
     arms=tuple(f"B={b}" for b in BATCH_SIZES), direction="decreasing", test="trend", paired=True, budgets=BUDGETS,
-    notes="Jonckheere-Terpstra trend over the three batch sizes, seed-level values.",
+    notes="Page's L trend over the three batch sizes, paired by seed (each seed's network and batch at every B), "
+          "seed-level values. Amended (issue 24, notes only): this note named Jonckheere-Terpstra, the unpaired "
+          "trend test; the harness runs Page's L for a paired trend.",
     design=Design({f"B={b}": NET_ARMS[f"bn_relu_B{b}"] for b in BATCH_SIZES}, FACTOR_METRIC,
                   controls=(FIXED_BATCH,), figures=batch_trend_figure,
                   extra=lambda r: {"batch_sizes": [r.arms[a].settings["batch"] for a in r.hyp.arms]}))
@@ -273,12 +310,73 @@ YD = Hypothesis(
     design=Design({f"depth={d}": depth_arm(d) for d in YD_DEPTHS}, Metric("Y.late_loss"),
                   controls=(FIXED_DEPTH,), figures=depth_figure, extra=depth_extra))
 
+def pair_arm(depth: int) -> Arm:
+    """Y.d's BN network and a plain He-initialized one of the same depth, on the same seeds; width by profile."""
+    return Arm(routine="depth_pair", settings={"depth": depth, "width": YD_WIDTH["ci"], "lr": YD_LR, "batch_size": 64},
+               by_profile={p: {"width": w} for p, w in YD_WIDTH.items()})
+
+
+@reduction("Y.late_loss_gap")
+def late_loss_gap(arrays) -> np.ndarray:
+    """[K]: Y.late_loss of the BN network minus that of the plain He network trained beside it (same seed)."""
+    return late_loss({"train_loss": arrays["bn.train_loss"]}) - late_loss({"train_loss": arrays["plain.train_loss"]})
+
+
+def pair_extra(r):
+    depths = [r.arms[a].settings["depth"] for a in r.hyp.arms]
+    per_net = {net: {str(d): late_loss({"train_loss": r.arrays[a][f"{net}.train_loss"]}).tolist()
+                     for d, a in zip(depths, r.hyp.arms)} for net in ("bn", "plain")}
+    return {"depths": depths, "width": r.arms[r.hyp.arms[0]].settings["width"], "lr": YD_LR,
+            "late_loss_per_seed": per_net,
+            "diverged_seeds": {net: {str(d): int((r.arrays[a][f"{net}.diverged_at"] >= 0).sum())
+                                     for d, a in zip(depths, r.hyp.arms)} for net in ("bn", "plain")},
+            "gap_median_per_depth": {str(d): float(np.median(r.values[a])) for d, a in zip(depths, r.hyp.arms)},
+            "reading": "reproduced = BN's late loss relative to a plain He-init net grows with depth. A gap that "
+                       "rises from below 0 to about 0 means BN's advantage fades and both nets fail at depth; only a "
+                       "gap above 0 at depth says BN without skips is worse than a plain net (Yang's explosion as a "
+                       "cost of BN itself)"}
+
+
+def pair_figure(r):
+    depths = [r.arms[a].settings["depth"] for a in r.hyp.arms]
+    ser = []
+    for net, label in (("bn", "BN, default init"), ("plain", "plain, He init")):
+        g = [late_loss({"train_loss": r.arrays[a][f"{net}.train_loss"]}) for a in r.hyp.arms]
+        ser.append(series(label, depths, [float(np.median(v)) for v in g], [float(np.min(v)) for v in g],
+                          [float(np.max(v)) for v in g]))
+    return [figure("Y.d2-depth", "late training loss vs depth: BN against a plain He-init net", ser,
+                   xlabel="hidden layers", ylabel="minibatch loss, last 20% of steps")]
+
+
+YD2 = Hypothesis(
+    id="Y.d2", claim="Y", role="evidence", group="Y.depth_pair", confirmatory=False, profiles=("full", "survey"),
+    title="control for Y.d: BN's gap to a plain He net grows with depth",
+    statement="Read against a plain network without normalization (He initialization, same depths, width, data, "
+              "rate and steps, same seeds), the BN-ReLU network without skips loses ground as depth grows: its late "
+              "training loss minus the plain network's increases with depth.",
+    source=SOURCE + " (Fig. 2); dossier Sec. 12 (the article's depth statement, plain He vs BN)", stance="supports",
+    metric="per seed and depth: Y.late_loss of the BN network minus Y.late_loss of the plain He-init network trained "
+           f"beside it on the same seed (depths {list(YD_DEPTHS)}, width {YD_WIDTH['ci']} in ci and "
+           f"{YD_WIDTH['full']} in full, SGD lr {YD_LR}, batch 64, Y.d's steps)",
+    arms=tuple(f"depth={d}" for d in YD_DEPTHS), direction="increasing", test="trend", paired=True,
+    budgets=YD_BUDGETS,
+    notes="Exploratory, registered before it ran at seed base 0 (issue 24, sub-claim Y.3). Y.d alone cannot tell "
+          "a BN-specific effect (Yang's gradient explosion) from deep nets simply training slower at a fixed budget; "
+          "this reads the same BN runs against a plain He-init net at each depth. The plain net can itself diverge "
+          "or stall at depth (a diverged step counts as ln 10), so a gap near 0 at depth means both fail. The BN "
+          "half repeats Y.d's spec (not its store entry). Full and survey profiles only: at the ci budgets it "
+          "trains about 16 CPU-s (its A/A control included), more than the ci budget leaves.",
+    design=Design({f"depth={d}": pair_arm(d) for d in YD_DEPTHS}, Metric("Y.late_loss_gap"),
+                  controls=(Control("fixed_depth", "every group is the depth-8 pair (identical runs): no depth trend",
+                                    arms={f"depth={d}": f"depth={YD_DEPTHS[0]}" for d in YD_DEPTHS[1:]}),),
+                  figures=pair_figure, extra=pair_extra))
+
 CLAIM = Claim(
     id="Y",
     article_text="Yang et al.'s mean-field result: in batch-normalized networks without skip connections the gradient "
                  "grows exponentially with depth at initialization, at a rate fixed by the batch size that no "
                  "choice of weight variance removes, so such networks become untrainable at large depth.",
     source=SOURCE,
-    hypotheses=(YA, YB, YC, YD),
+    hypotheses=(YA, YB, YC, YD, YD2),
     article_side=False,
 )

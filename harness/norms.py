@@ -10,6 +10,12 @@ Kingma 2016), which keeps the centring but scales by the weights instead of by b
 with population statistics in training (`bn_pop`), which keeps the normalization but removes the batch
 noise: every sample is normalized by the running statistics of earlier batches, so no sample's output
 depends on the others in its batch, and the statistics are constants to the gradient.
+
+Two knock-out arms remove one part of BN each, so a check can show that its effect needs that part:
+`affine_only` keeps BN's parameters (gamma = 1, beta = 0 at init, no bias before it) and applies z gamma + beta
+with no normalization at all; `bn_detach` normalizes with the batch's own statistics in the forward pass but
+treats them as constants in the backward pass (no gradient through the mean and variance, the terms that
+Santurkar et al. 2018, Thm. 4.1, credit for the smoother landscape).
 """
 from __future__ import annotations
 
@@ -112,6 +118,27 @@ def population_batch_norm(z, state, gamma, beta, *, train, update, momentum, eps
     return out.view(k, h, b)
 
 
+def detached_batch_norm(z, state, gamma, beta, *, train, update, momentum, eps):
+    """BN whose batch statistics are constants to the gradient: the forward pass is BN's (biased variance over
+    the batch, running statistics updated with the unbiased one), the backward pass sees (z - m) / s with m, s
+    fixed. Eval normalizes with the running statistics, as BN does."""
+    if not train:
+        return batch_norm(z, state, gamma, beta, train=False, update=False, momentum=momentum, eps=eps)
+    k, h, b = z.shape
+    with torch.no_grad():
+        var, mu = torch.var_mean(z, dim=2, keepdim=True, unbiased=False)
+        if update:
+            state.mean.mul_(1 - momentum).add_(mu.reshape(-1), alpha=momentum)
+            state.var.mul_(1 - momentum).add_((var * (b / max(b - 1, 1))).reshape(-1), alpha=momentum)
+        inv = torch.rsqrt(var + eps)
+    return _affine((z - mu) * inv, gamma, beta)
+
+
+def affine_only(z, gamma, beta):
+    """z gamma + beta per unit: BN's learned scale and shift with the normalization skipped (train = eval)."""
+    return _affine(z, gamma, beta)
+
+
 def mean_only_batch_norm(t, state, beta, *, train, update, momentum):
     """Salimans & Kingma 2016, Sec. 2.2: subtract the batch mean (eval: the running mean), add a bias; no
     division. `t` [K, H, B] is the weight-normalized layer's output."""
@@ -179,4 +206,8 @@ def apply_norm(kind, z, state, gamma, beta, *, train, update, momentum, eps, gho
     if kind == "wn_mobn":
         return mean_only_batch_norm(z * wscale.unsqueeze(2), state, beta, train=train, update=update,
                                     momentum=momentum)
+    if kind == "affine_only":
+        return affine_only(z, gamma, beta)
+    if kind == "bn_detach":
+        return detached_batch_norm(z, state, gamma, beta, train=train, update=update, momentum=momentum, eps=eps)
     raise ValueError(f"unknown norm {kind!r}")

@@ -14,14 +14,17 @@ ARCHS = ("mlp", "cnn", "dln")
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "linear")
 INITS = ("default", "he", "glorot", "small_gaussian")
 NORMS = ("none", "bn", "bn_noaffine", "noisy_bn", "ghost_bn", "l1", "l2", "linf", "ln", "gn", "wn_mobn", "bn_pop",
-         "noisy_none")
+         "noisy_none", "affine_only", "bn_detach")
+# Knock-out arms (harness.norms): affine_only keeps BN's gamma and beta and skips the normalization; bn_detach
+# normalizes by the batch's statistics but passes no gradient through them.
 # Norms that keep no running statistics (the same computation in train and eval).
-STATELESS_NORMS = ("ln", "gn", "noisy_none")
+STATELESS_NORMS = ("ln", "gn", "noisy_none", "affine_only")
 NOISY_NORMS = ("noisy_bn", "noisy_none")   # Santurkar Alg. 1 noise after BN, or in the plain net
 # Norms that make the preceding weight matrix scale-invariant (the output does not change when W is scaled),
 # so its effective learning rate is lr / |W|^2 (van Laarhoven 2017; Arora, Li & Lyu 2019). bn_pop is not:
 # its statistics come from earlier batches.
-SCALE_INVARIANT_NORMS = ("bn", "bn_noaffine", "noisy_bn", "ghost_bn", "l1", "l2", "linf", "ln", "gn", "wn_mobn")
+SCALE_INVARIANT_NORMS = ("bn", "bn_noaffine", "noisy_bn", "ghost_bn", "l1", "l2", "linf", "ln", "gn", "wn_mobn",
+                         "bn_detach")
 PROBES = ("ics", "drift", "landscape", "landscape_eff")
 # Fields added after run keys were first written: they enter a spec's canonical form (and so its hash)
 # only when set away from their default, so every earlier spec keeps its hash and its store entries.

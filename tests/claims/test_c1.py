@@ -115,3 +115,92 @@ def test_batch_size_control_runs_every_arm_at_64():
 def test_batch_extra_names_the_full_batch():
     r = Result(hyp=c1.C1F, ctx=None, design=c1.C1F.design, control=None, seeds=[], arms=dict(c1.C1F.design.arms))
     assert c1.batch_extra(r) == {"batch_sizes": [16, 64, "full (4000)"]}
+
+
+# ------------------------------------------------------------------ issue 24: matched loss, next-layer input
+def _match_arrays():
+    """3 probes (steps 0, 10, 20) x 2 seeds x 2 layers; loss index = mean of the 10 losses ending at the probe."""
+    tl = np.full((30, 2), 2.3)
+    tl[1:11, 0] = 1.5            # seed 0: probe 10 in the band [1.3, 1.7]
+    tl[11:21, 0] = 1.0           # probe 20 below it
+    tl[1:21, 1] = 1.4            # seed 1: probes 10 and 20 in the band
+    rel = np.array([[[0.1, 0.2], [0.3, 0.4]], [[0.5, 0.6], [0.7, 0.8]], [[0.9, 1.0], [1.1, 1.2]]])
+    move = np.full((3, 2, 2), 0.1)
+    return {"probe_step": np.array([0, 10, 20]), "train_loss": tl, "probe_ics_rel": rel, "probe_ics_move": move,
+            "probe_ics_cos": 1 - rel / 2}
+
+
+def test_loss_index_is_the_mean_of_the_window_ending_at_the_probe():
+    li = c1.loss_index(_match_arrays())
+    np.testing.assert_allclose(li[:, 0], [2.3, 1.5, 1.0])
+    np.testing.assert_allclose(li[:, 1], [2.3, 1.4, 1.4])
+    np.testing.assert_array_equal(c1.band_probes(_match_arrays()), [1, 2])
+
+
+def test_matched_gradient_ics_reads_only_the_probes_in_the_band():
+    a = _match_arrays()
+    # seed 0: probe 10 only -> layers 0.5/0.1, 0.6/0.1; seed 1: median of probes 10, 20 -> (0.7+1.1)/2, (0.8+1.2)/2
+    np.testing.assert_allclose(c1.matched_gradient_ics(a), [(5 + 6) / 2, (9 + 10) / 2])
+    np.testing.assert_allclose(c1.matched_gradient_ics(a, what="rel"), [0.55, 0.95])
+    np.testing.assert_allclose(c1.matched_gradient_ics(a, what="one_minus_cos"), [0.275, 0.475])
+    np.testing.assert_allclose(c1.matched_gradient_ics(a, what="move"), [0.1, 0.1])
+    assert np.isnan(c1.matched_gradient_ics(a, band=(0.0, 0.5))).all()          # no probe in the band
+    with pytest.raises(ValueError, match="unknown quantity"):
+        c1.ics_quantity(a, "cos")
+
+
+def test_normalized_ics_is_unchanged_when_numerator_and_move_scale_together_and_zero_move_is_skipped():
+    a = _match_arrays()
+    b = {**a, "probe_ics_rel": 2 * a["probe_ics_rel"], "probe_ics_move": 2 * a["probe_ics_move"]}
+    np.testing.assert_allclose(c1.matched_gradient_ics(b), c1.matched_gradient_ics(a))
+    np.testing.assert_allclose(c1.matched_gradient_ics(b, what="rel"), 2 * c1.matched_gradient_ics(a, what="rel"))
+    a["probe_ics_move"][2, 1, :] = 0.0                 # seed 1's probe 20: nothing moved -> left out
+    np.testing.assert_allclose(c1.matched_gradient_ics(a)[1], (7 + 8) / 2)
+
+
+def _next_arrays(scale=1.0):
+    """3 probes x 1 seed x 1 layer x 2 units: unit means move by 1 and 3, variances by 2 and 0 (first interval)."""
+    mu = np.array([[0.0, 0.0], [1.0, 3.0], [1.0, 3.0]]).reshape(3, 1, 1, 2)
+    var = np.array([[4.0, 4.0], [6.0, 4.0], [6.0, 4.0]]).reshape(3, 1, 1, 2)
+    return {"probe_step": np.array([0, 100, 200]), "probe_next_mean": scale * mu, "probe_next_var": scale ** 2 * var,
+            "train_loss": np.full((201, 1), 1.5)}
+
+
+def test_next_input_drift_is_scale_free_with_a_known_value():
+    steps, d = c1.next_input_drift_series(_next_arrays())
+    # interval 1: s^2 = 4: mean |d mu| / 2 = 2 / 2 = 1; mean |d var| / 4 = 1 / 4; interval 2: nothing moves
+    np.testing.assert_array_equal(steps, [100, 200])
+    np.testing.assert_allclose(d[:, 0, 0], [1.25, 0.0])
+    _, d3 = c1.next_input_drift_series(_next_arrays(scale=3.0))
+    np.testing.assert_allclose(d3, d)
+    np.testing.assert_allclose(c1.next_input_drift(_next_arrays(), after=None), [0.625])
+    np.testing.assert_allclose(c1.next_input_drift(_next_arrays(), after=100), [0.0])
+    np.testing.assert_allclose(c1.next_input_drift(_next_arrays(), after=None, band=(0.0, 1.0)), [np.nan])
+
+
+def test_next_input_drift_of_a_dead_layer_is_nan_not_inf():
+    a = _next_arrays()
+    a["probe_next_var"][:] = 0.0
+    a["probe_next_mean"][:] = 0.0
+    _, d = c1.next_input_drift_series(a)
+    assert np.isnan(d).all()
+
+
+def test_issue24_declarations():
+    assert not c1.C1D.votes and c1.C1D.alpha == c1.C1_ALPHA
+    assert [h.id for h in c1.HYPOTHESES if h.votes] == ["C1.a", "C1.b"]
+    for h in (c1.C1A3, c1.C1C3):
+        assert not h.confirmatory and h.role == "evidence" and h.group == "C1.match"
+        assert h.design.arms["bn"].settings["lr"] == 0.2 == 10 * c1.MLP_LR
+        assert {a.settings["norm"] for a in h.design.arms.values()} == {"bn", "none"}
+    assert c1.PLATEAU_LOSS == 2.1 and c1.PLATEAU_LOSS < c1.LN10 - 0.2 + 1e-9
+
+
+def test_c1a2_gate_passes_the_pilots_plain_losses_and_still_fails_a_plateau():
+    """The amended gate (loss <= 2.1 at step 1000): the seed-base-0 plain losses at step 1000 (1.70-1.91) pass;
+    a seed still on its plateau (2.25-2.31) fails."""
+    from harness import runner
+    (gate, _) = c1.C1A2.design.criteria
+    assert gate.op == "<=" and gate.value == 2.1 and gate.on_fail == "inconclusive"
+    for loss, ok in ((1.91, True), (2.25, False)):
+        assert runner._holds(gate, loss) is ok

@@ -50,3 +50,49 @@ def test_declarations_validate_and_controls_remove_the_effect():
         ctl = h.design.with_control(h.design.control("control"))
         x = h.arms[0]
         assert ctl.arms[x] == ctl.arms["none"] == h.design.arms["none"]
+
+
+# ---- issue 24: who votes, what runs in ci, and constants read where each check is declared ----
+
+def test_careless_vs_careless_no_longer_votes_and_the_tuned_comparison_runs_in_ci():
+    design.validate_claim(c2.CLAIM)
+    assert not c2.C2C.votes and c2.C2C.alpha == c2.C2_ALPHA          # its test is unchanged; it just does not vote
+    assert {h.id for h in c2.HYPOTHESES if h.votes} == {"C2.a", "C2.d"}
+    assert c2.C2C3.runs_in("ci") and c2.C2C3.runs_in("full") and not c2.C2C3.confirmatory
+    m = c2.C2C3.design.metric
+    assert m.tune_seeds == c2.C2C3_TUNE_SEEDS == 1 and m.tune_val_rows == c2.VAL_ROWS
+    assert len(c2.C2C3.design.arms["none"].variants) == len(c2.INIT_STDS)   # the grid is unchanged
+    assert "1 seed disjoint" in c2.C2C3.notes and "3 seeds" not in c2.C2C3.notes
+
+
+def test_val_note_states_the_numbers_it_is_given():
+    assert c2.VAL_NOTE == c2.val_note(c2.VAL_TUNE_SEEDS, c2.VAL_ROWS)
+    assert c2.VAL_NOTE.startswith("Tuning runs: 3 seeds disjoint") and "last 800 training rows" in c2.VAL_NOTE
+    one = c2.val_note(1, 500)
+    assert one.startswith("Tuning runs: 1 seed disjoint") and "last 500 training rows" in one
+
+
+def test_each_grid_check_reports_the_selection_it_declared():
+    sel = {h.id: h.design.extra.keywords["selection"] for h in c2.HYPOTHESES
+           if getattr(h.design.extra, "func", None) is c2.best_rate_extra}
+    assert sel["C2.a"] == sel["C2.a2"] == sel["C2.e"] == c2.SELECTION_NOTE
+    assert sel["C2.a3"] == c2.VAL_NOTE          # chosen on a validation split, not on the compared seeds
+    assert str(c2.SHARED_LR) in sel["C2.f"] and "no selection" in sel["C2.f"]
+
+
+def test_rates_trained_reads_the_grid_and_target_it_is_given():
+    a = arrays([[2.0, 0.5], [2.0, 0.9]], steps=(100, 200))
+    grid = {0.1: a, 1.0: arrays([[2.0, 0.95], [2.0, 1.5]], steps=(100, 200))}
+    np.testing.assert_array_equal(c2.rates_trained(grid, lrs=(0.1, 1.0)), [2, 1])
+    np.testing.assert_array_equal(c2.rates_trained(grid, lrs=(0.1, 1.0), target=0.6), [1, 0])
+
+
+def test_no_module_level_name_is_assigned_twice():
+    """A constant redefined later in claims/c2.py would silently reach the extras and notes declared before it."""
+    import ast
+    import inspect
+    tree = ast.parse(inspect.getsource(c2))
+    names = [t.id for node in tree.body if isinstance(node, (ast.Assign, ast.AnnAssign))
+             for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+             for t in (t.elts if isinstance(t, ast.Tuple) else [t]) if isinstance(t, ast.Name)]
+    assert len(names) == len(set(names)), sorted({n for n in names if names.count(n) > 1})

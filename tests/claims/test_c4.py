@@ -119,3 +119,72 @@ def test_temperature_scaling_and_ece():
     arrays["final_val_labels"] = np.concatenate([arrays["final_val_labels"]] * 2)
     out = c4.calibrated_nll(arrays)
     assert out[1] == c4.LN10 and out[0] < c4._nll(z[2000:], y[2000:], 1.0)
+
+
+# ------------------------------------------------------------------ issue 24: matched fit, noise in the cost
+def test_read_at_loss_interpolates_where_the_loss_first_reaches_the_level():
+    loss = np.array([[2.0, 2.0, 2.0, 0.3], [1.0, 1.0, 1.0, 0.2], [0.4, 0.8, 0.4, 0.1], [0.2, 0.7, 0.2, 0.05]])
+    q = np.exp(np.array([[1.0, 1.0, 1.0, 5.0], [2.0, 2.0, 2.0, 6.0], [3.0, 3.0, -np.inf, 7.0],
+                         [4.0, 4.0, 4.0, 8.0]]))
+    q[2, 2] = -1.0                                    # a non-positive reading at the bracket
+    vals, ok = c4.read_at_loss(loss, q, 0.5)
+    np.testing.assert_allclose(vals[0], 2 + (1.0 - 0.5) / (1.0 - 0.4))     # log q linear in loss
+    assert ok.tolist() == [True, False, False, True]
+    assert vals[1] == pytest.approx(4.0)              # never reached: its last finite reading, flagged
+    assert vals[2] == pytest.approx(4.0)              # bracket not positive: flagged
+    assert vals[3] == pytest.approx(5.0)              # already below at the first probe
+    got = c4.noise_read({"loss_mean": loss, "loss_var": q * loss ** 2 / 4, "batch_size": np.array(4)},
+                        "loss", 0.5)
+    np.testing.assert_array_equal(got, [1.0, 0.0, 0.0, 1.0])
+
+
+def test_noise_curve_and_the_matched_read():
+    arrays = {"batch_size": np.array(128), "loss_mean": np.array([[2.0], [0.5], [0.25]]),
+              "loss_var": np.array([[0.04], [0.01], [0.01]]), "grad_trcov": np.array([[1.0], [2.0], [4.0]]),
+              "grad_sq": np.array([[4.0], [2.0], [0.0]]), "grad_trcov_w": np.array([[1.0], [1.0], [1.0]]),
+              "grad_sq_w": np.array([[1.0], [1.0], [1.0]])}
+    np.testing.assert_allclose(c4.noise_curve(arrays, "grad")[:2, 0], [32.0, 128.0])
+    assert np.isnan(c4.noise_curve(arrays, "grad")[2, 0])                 # |G|^2 <= 0: undefined
+    np.testing.assert_allclose(c4.noise_curve(arrays, "loss")[:, 0], [128 * 0.01, 128 * 0.04, 128 * 0.16])
+    np.testing.assert_allclose(c4.noise_curve(arrays, "grad_w")[:, 0], 128.0)
+    np.testing.assert_allclose(c4.noise_at_loss(arrays, "grad", 0.5), [np.log(128.0)])
+    np.testing.assert_allclose(c4.noise_at_loss(arrays, "grad", 0.1), [np.log(128.0)])   # flagged, last finite
+    assert c4.noise_read(arrays, "grad", 0.1).tolist() == [0.0]
+    nothing = {**arrays, "grad_sq": np.zeros((3, 1))}
+    np.testing.assert_array_equal(c4.noise_at_loss(nothing, "grad", 0.5, fill=-7.0), [-7.0])
+
+
+def test_noise_checks_declare_the_articles_direction_and_gate_every_seed():
+    for hyp in (c4.C4H, c4.C4H2):
+        assert hyp.arms == ("bn", "none") and hyp.direction == "less" and hyp.paired and not hyp.confirmatory
+        assert [c.on_fail for c in hyp.design.criteria] == ["inconclusive"] * 2
+        assert {c.stat for c in hyp.design.criteria} == {"each"}
+    assert c4.NOISE_ARMS["bn"].settings["lr"] == c4.C4_BASE.lr and c4.NOISE_ARMS["none"].settings["lr"] == c4.NO_BN_LR
+
+
+@pytest.mark.parametrize("profile", ["smoke", "ci", "full"])
+def test_fit_matched_arms_take_the_profile_width_and_cap(profile, tmp_path):
+    ctx = RunContext(profile=profile, store=str(tmp_path))
+    for hyp in (c4.C4G, c4.C4G2):
+        assert hyp.profiles == ("full", "survey") and not hyp.confirmatory
+        for g in c4.GHOST_SIZES:
+            a = resolve_arm(hyp.design.arms[f"G{g}"], hyp, ctx)
+            assert a.routine == "ghost_to_fit"
+            assert dict(a.settings) == {**c4.FIT, "ghost": g, "width": c4.C4_WIDTH[profile],
+                                        "steps": c4.FIT_BUDGETS[profile].steps}
+        assert [c.name for c in hyp.design.criteria] == ["fit_G128", "fit_G32", "fit_G8"]
+
+
+def test_each_declaration_reads_its_own_validation_rows():
+    """C4.a2 holds out 500 rows and reports 500; C4.c2's tuning split is 800 (issue 24: one name was reused)."""
+    import types
+    assert c4.VAL_ROWS == 500 and c4.TUNE_VAL_ROWS == 800
+    assert c4.calibration_extra(types.SimpleNamespace(hyp=types.SimpleNamespace(arms=())))["val_rows"] == 500
+    assert "last 500 training rows" in c4.C4A2.metric and "last 800 training rows" in c4.C4C2.metric
+    assert c4.C4C2.design.metric.tune_val_rows == 800
+    assert "Page's L" in c4.C4A.notes and "Jonckheere" not in c4.C4A.notes
+    assert "overconfident" in c4.C4A2.notes
+
+
+def test_c4f_runs_in_every_profile():
+    assert c4.C4F.profiles == () and c4.C4F.runs_in("ci")

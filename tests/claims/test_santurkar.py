@@ -156,3 +156,64 @@ def test_theorem41_without_bn_fails_by_orders_of_magnitude():
     """Without BN the pre-activation gradient is not shrunk by gamma^2/sigma^2: the bound must fail."""
     params = {**s.SF.design.error_params, **s.SF.design.control("no_bn").params}
     assert max(s.theorem41_errors({}, **params).values()) / s.THEOREM_TOL > 1e6
+
+
+# ---- S.h, S.h2: curvature along the gradient (issue 24); S.a3, S.a4 retired ----------------------------------
+CURVATURE = (s.SH, s.SH2)
+
+
+def test_curvature_reduction_is_lr_times_the_median_over_checkpoints():
+    kappa = np.array([[1.0, np.nan, 4.0], [3.0, np.inf, 6.0], [5.0, np.nan, -2.0]])     # [P, K]
+    got = s.curvature_measure({"curv_kappa": kappa, "lr": np.full(3, 0.3)}, "curv_kappa")
+    np.testing.assert_allclose(got, [0.9, s.CURV_FILL, 1.2])      # a seed with no finite checkpoint: the fill
+
+
+@pytest.mark.parametrize("hyp", CURVATURE, ids=lambda h: h.id)
+def test_curvature_checks_are_registered_exploratory_beside_s_a(hyp):
+    assert not hyp.confirmatory and hyp.role == "evidence" and hyp.profiles == ("full", "survey")
+    assert (hyp.arms, hyp.direction, hyp.test, hyp.paired, hyp.stance) == (("bn", "none"), "less", "wilcoxon",
+                                                                           True, "supports")
+    assert hyp.budgets == s.SA.budgets and hyp.group == "S.curvature"
+    assert [c.arm for c in hyp.design.criteria] == ["bn", "none"]
+    assert all(c.metric.name == "S.final_train_acc" and c.on_fail == "inconclusive" for c in hyp.design.criteria)
+    assert hyp.design.metric_of("bn").params["key"] == {"S.h": "curv_kappa_eff", "S.h2": "curv_kappa"}[hyp.id]
+    d = hyp.design.with_control(hyp.design.control("bn_is_none"))
+    assert d.arms["bn"] == d.arms["none"] == hyp.design.arms["none"]
+
+
+@pytest.mark.parametrize("profile", ["smoke", "ci", "full"])
+def test_curvature_arms_train_s_a_setting(profile, tmp_path):
+    """The routine's network, data, rate, batch and probe count are S.a's; steps follow the profile."""
+    ctx = RunContext(profile=profile, store=str(tmp_path))
+    for norm, arm in s.CURV_ARMS.items():
+        got = runner.resolve_arm(arm, s.SH, ctx).settings
+        sp = s.landscape_spec(norm, s.BUDGETS[profile].steps)
+        assert got["steps"] == sp.steps and got["norm"] == sp.model.norm == norm
+        assert (got["depth"], got["width"], got["lr"], got["batch_size"], got["data"], got["data_seed"],
+                got["bn_eps"]) == (sp.model.depth, sp.model.width, sp.lr, sp.batch_size, sp.data, sp.data_seed,
+                                   sp.model.bn_eps)
+        assert got["steps"] // got["probes"] == sp.probe_every and got["steps"] // got["evals"] == sp.eval_every
+
+
+def test_curvature_extra_reports_the_parts():
+    p, k = 4, 2
+    ones = np.ones((p, k))
+    arrays = {"lr": np.full(k, 0.3), "eval_train_acc": np.array([[0.5, 0.6]]),
+              "curv_rho": np.ones((p, k, len(s.CURV_FACTORS))), "curv_rho_eff": np.ones((p, k, len(s.CURV_FACTORS))),
+              **{f"curv_{n}": ones * 2 for n in ("kappa", "kappa_eff", "g2", "gHg", "g2_eff", "vHv_eff",
+                                                  "unit_scale", "frob_scale", "loss")}}
+
+    class R:
+        pass
+    r = R()
+    r.arrays = {"bn": arrays, "none": arrays}
+    out = s.curvature_extra(r)
+    assert out["bn"]["lr_x_kappa_eff"] == pytest.approx([0.6, 0.6]) and out["none"]["gHg"] == [2.0, 2.0]
+    assert set(out["bn"]["rho"]) == {f"{f:g}" for f in s.CURV_FACTORS}
+
+
+@pytest.mark.parametrize("hyp", (s.SA3, s.SA4), ids=lambda h: h.id)
+def test_first_order_corrected_ranges_are_retired(hyp):
+    assert hyp.title.startswith("RETIRED") and hyp.notes.startswith("RETIRED") and "S.h" in hyp.notes
+    assert not hyp.confirmatory and not hyp.votes and not hyp.profiles        # runs shared with S.a: kept in ci
+    assert hyp.design.arms == s.SA.design.arms

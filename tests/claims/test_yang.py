@@ -120,3 +120,48 @@ def test_late_loss_reads_the_last_fifth_and_counts_divergence_as_chance():
     loss[-2:, 0] = 3.0
     loss[-1, 1] = np.nan
     np.testing.assert_allclose(y.late_loss({"train_loss": loss}), [3.0, (1.0 + math.log(10.0)) / 2])
+
+
+# ------------------------------------------------------------------ issue 24: Y.a as equivalence, Y.d2, notes
+def test_rate_deviation_is_factor_over_theory_minus_one():
+    runs = geometric([y.lambda_G(64) * 1.02, y.lambda_G(64) * 0.97])
+    np.testing.assert_allclose(y.rate_deviation(runs, 64), [0.02, -0.03], atol=1e-12)
+
+
+def test_ya_is_an_equivalence_test_within_the_band_with_a_null_control_on_the_margin():
+    assert (y.YA.role, y.YA.direction, y.YA.test, y.YA.margin, y.YA.confirmatory) == (
+        "evidence", "equivalent", "tost", y.RATE_TOL, False)
+    d = y.YA.design
+    assert d.arms["theory"].constant == 0.0 and y.YA.arms == ("bn_relu_B64", "theory")
+    assert d.metric_of("bn_relu_B64").params == {"batch": 64}
+    null = d.control("other_seeds")
+    assert null.null and null.shift == {"bn_relu_B64": y.RATE_TOL} and null.seeds == {"theory": y.SEED_OFFSET}
+    dn = d.with_control(null)
+    assert dn.arms["theory"] == d.arms["bn_relu_B64"]
+    # the negative control puts a plain net in place of BN: its deviation (factor ~1 vs 1.49) is far outside
+    runs = geometric([1.0] * 3)
+    assert (np.abs(y.rate_deviation(runs, 64)) > 0.3).all()
+
+
+def test_yd2_gap_and_arms():
+    loss_bn, loss_plain = np.ones((10, 2)), np.full((10, 2), 1.5)
+    loss_plain[-1, 1] = np.nan
+    got = y.late_loss_gap({"bn.train_loss": loss_bn, "plain.train_loss": loss_plain})
+    np.testing.assert_allclose(got, [-0.5, 1.0 - (1.5 + math.log(10.0)) / 2])
+    for d in y.YD_DEPTHS:
+        arm = y.YD2.design.arms[f"depth={d}"]
+        assert arm.routine == "depth_pair" and arm.settings["depth"] == d and arm.settings["lr"] == y.YD_LR
+        assert {p: v["width"] for p, v in arm.by_profile.items()} == y.YD_WIDTH
+    assert y.YD2.profiles == ("full", "survey") and not y.YD2.confirmatory
+    c = y.YD2.design.with_control(y.YD2.design.control("fixed_depth"))
+    assert {a.settings["depth"] for a in c.arms.values()} == {8}
+
+
+def test_depth_pair_bn_half_is_the_yd_spec():
+    from harness.routines import depth_pair
+    sp = depth_pair.specs({**y.YD2.design.arms["depth=16"].settings, "steps": 100})
+    assert sp["bn"] == y.depth_spec(16, y.YD_WIDTH["ci"], 100)
+
+
+def test_yb_notes_name_pages_l():
+    assert "Page's L" in y.YB.notes and y.YB.test == "trend" and y.YB.paired

@@ -113,3 +113,33 @@ def test_distances_on_known_distributions():
     ks, w = recovery.distances(z + 2.0, z, torch.full((2, 3), 2.0))     # shifted by one std
     np.testing.assert_allclose(w, 1.0, rtol=1e-6)
     assert np.all((ks > 0.3) & (ks < 0.45))                            # KS of N(0,1) vs N(1,1): 0.383
+
+
+def test_wasserstein_of_a_pure_scaling_and_of_a_scale_and_shift_is_known_exactly():
+    """W1 between an empirical sample and an affine image of it (same n, a > 0) is mean |(a - 1) z + b| over the
+    sorted sample; the routine divides it by each unit's std (issue 24: C3.c6 reads this distance)."""
+    g = torch.Generator().manual_seed(1)
+    z = torch.randn(2, 4, 3000, generator=g, dtype=torch.float64) * torch.tensor([0.5, 1.0, 2.0, 4.0]).view(1, 4, 1)
+    std = z.std(2)
+    for a, b in ((1.31, 0.0), (0.5, 0.0), (1.2, 0.3), (2.0, -1.0)):
+        _, w = recovery.distances(a * z + b, z, std)
+        want = ((a - 1) * z + b).abs().mean(2) / std                 # per unit, [K, H]
+        np.testing.assert_allclose(w, want.mean(1).numpy(), rtol=1e-9)
+    _, w = recovery.distances(1.31 * z, z, std)                      # scale-free: W1/std = 0.31 E|z|/sigma
+    np.testing.assert_allclose(w, 0.31 * np.sqrt(2 / np.pi), rtol=0.05)
+
+
+def test_wasserstein_falls_back_to_zero_only_at_the_original_distribution():
+    """The distance C3.c6 compares before and after: the original itself scores 0 and a miss in scale or shift
+    scores more, whichever way it misses; KS ignores nothing here but saturates, W1 keeps counting."""
+    g = torch.Generator().manual_seed(2)
+    z = torch.randn(1, 3, 4000, generator=g, dtype=torch.float64)
+    std = z.std(2)
+    ks0, w0 = recovery.distances(z, z, std)
+    assert ks0[0] == 0 and w0[0] == 0
+    ws = [recovery.distances(a * z, z, std)[1][0] for a in (0.5, 0.8, 1.25, 2.0)]
+    assert all(w > 0.1 for w in ws)
+    ws_far = [recovery.distances(z + d, z, std)[1][0] for d in (1.0, 10.0, 20.0)]
+    ks_far = [recovery.distances(z + d, z, std)[0][0] for d in (1.0, 10.0, 20.0)]
+    assert ws_far[0] < ws_far[1] < ws_far[2]                         # W1 grows with the miss
+    assert ks_far[1] == ks_far[2] == 1.0                              # KS saturates at 1
