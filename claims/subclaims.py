@@ -17,7 +17,7 @@ C1 = (
       "BN does not reduce internal covariate shift read as the change of a layer's gradient caused by the update "
       "of the layers before it (Santurkar's Def. 2.1), in a deep linear network trained by full-batch descent.",
       "article statement 1; Santurkar et al. 2018, Sec. 2.2 and Fig. 5",
-      evidence=("C1.b",), construct=("C1.b2",)),
+      evidence=("C1.b",)),
     S("C1.2", "C1", "gradient ICS, MLP",
       "The same holds in a small non-linear network trained by mini-batch SGD: BN does not reduce gradient ICS.",
       "article statement 1; Santurkar et al. 2018, Sec. 2.2",
@@ -38,7 +38,7 @@ C1 = (
       "BN's benefit does not come from reducing ICS: a BN net with noise injected after every BN layer (more "
       "distributional shift than a plain net) still trains better than the plain net.",
       "article statement 1; Santurkar et al. 2018, Sec. 2.1 and Fig. 2", kind="mechanism",
-      evidence=("C1.d", "C1.e"), construct=("C1.g",)),
+      evidence=("C1.d", "C1.e", "C1.b2"), construct=("C1.g",)),
     S("C1.5", "C1", "side: ICS worse with mini-batches",
       "Internal covariate shift is a larger problem with mini-batches than with the full batch.",
       "article statement 5 (no primary source found)", kind="side", evidence=("C1.f",)),
@@ -58,15 +58,16 @@ C2 = (
       "With BN the initialization needs less care: a carelessly initialized BN network trains as well as a "
       "carefully initialized plain one.",
       "article statement 10; Ioffe & Szegedy 2015, Sec. 1 and 3.3",
-      evidence=("C2.c",), construct=("C2.c2", "C2.c3"),
+      evidence=("C2.c", "C2.c2"), construct=("C2.c3",),
       simpler="BN is invariant to the scale of a layer's input weights, so a careless init scale cannot matter to it; "
               "the fair comparison is a plain net whose init and rate are tuned"),
     S("C2.4", "C2", "side: benefit fades with depth",
       "Normalization helps mainly networks shallower than about 20 layers; deeper ones can, with small probability, "
       "fail to train (the figure 20 has no primary source and is not hard-coded).",
       "article statement 9; Yang et al. 2019 (closest primary evidence)", kind="side",
-      evidence=("C2.dp1", "C2.dp2"), construct=("C2.dp3",),
-      simpler="depth hurts the plain net too: its failure rate rises with depth as well"),
+      evidence=("C2.dp1", "C2.dp2", "Y.d2"),
+      notes="C2.dp3 (the plain net's failure rate with depth) is context: it does not decide whether BN's benefit "
+            "fades, the BN-minus-plain difference against depth does (C2.dp1, Y.d2)."),
 )
 
 C3 = (
@@ -86,8 +87,9 @@ C3 = (
       "Gamma and beta absorb the effect of the earlier layers' weight changes, like a check-point, which makes "
       "convergence much faster and removes the need for careful initialization and tuning.",
       "article statement 10; Goodfellow et al. 2016, Sec. 8.7.1", kind="side",
-      evidence=("C3.gb1", "C3.gb3", "C3.gb4", "C3.gb5"), construct=("C3.gb2", "C3.gb6"),
-      simpler="the normalization itself: BN without gamma and beta is already as fast and as forgiving"),
+      evidence=("C3.gb1", "C3.gb3", "C3.gb4", "C3.gb5"),
+      notes="C3.gb2 and C3.gb6 (BN without gamma and beta against the plain net) are context: they show how much "
+            "the normalization alone gives, not whether gamma and beta add to it."),
     S("C3.4", "C3", "gamma and beta alone carry capacity",
       "Training only BN's gamma and beta (every other weight frozen at its random init) fits the data better "
       "than training as many randomly chosen weights.",

@@ -64,11 +64,11 @@ def claims(only: tuple[str, ...] | None = None) -> tuple[Claim, ...]:
                 validate(h, routines.ROUTINES)
             validate_claim(c)
             found.append(c)
-    _validate_subclaims(found, seen)
+    _validate_subclaims(found, seen, {h.id: h for c in found for h in c.hypotheses})
     return tuple(sorted(found, key=lambda c: id_key(c.id)))
 
 
-def _validate_subclaims(found, seen) -> None:
+def _validate_subclaims(found, seen, hyps) -> None:
     """Every sub-claim belongs to its claim, has a unique id and names hypotheses that exist (in any pack)."""
     ids: set = set()
     for c in found:
@@ -81,6 +81,11 @@ def _validate_subclaims(found, seen) -> None:
             unknown = [i for i in sc.ids() if i not in seen]
             if unknown:
                 raise DeclarationError(f"{sc.id}: names unknown hypotheses {', '.join(unknown)}")
+            for part, want in (("evidence", "evidence"), ("construct", "evidence"), ("identity", "identity")):
+                bad = [i for i in getattr(sc, part) if hyps[i].role != want or (want == "evidence" and hyps[i].retired)]
+                if bad:
+                    raise DeclarationError(f"{sc.id}: {part} names {', '.join(bad)}, which "
+                                           f"{'are not ' + want + ' checks' if want != 'evidence' else 'are not evidence (role, or retired)'}")
 
 
 def all_hypotheses(only=None) -> list[Hypothesis]:

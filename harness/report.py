@@ -95,10 +95,13 @@ def build_report(records: list[dict], *, run_info: dict, missing=(), controls=()
             row["robustness"] = maps
             row["where"] = " ".join(m["words"] + "." for m in maps)
             row["detail"] = f"{row['detail']}. Where it holds: {row['where']}"
-        row["non_voting"] = sc.non_voting_direction(recs)
         decls = claims[cid].get("subclaims") or []
+        row["non_voting"] = sc.non_voting_direction(recs, sc.side_only_ids(decls))
         if decls:
             row["subclaims"] = [sc.subclaim_verdict(d, by_hid, maps, profile) for d in decls]
+            for x in row["subclaims"]:
+                if amendments.get(x["id"]):
+                    x["amendments"] = amendments[x["id"]]
             row["headline"] = sc.headline(row["subclaims"], profile)
         claim_rows.append(row)
 
@@ -505,6 +508,8 @@ def render_markdown(report: dict, files: dict[str, str] | None = None) -> str:
             out += [f"| {x['id']} {_md_cell(x['title'])} | {_md_cell(x['words'])} | **{x['verdict']}** | "
                     f"{_md_cell(x['why'])} | {_md_cell(x['where'])} |" for x in c["subclaims"]]
             out.append("")
+            out += [f"- *amendment to sub-claim {x['id']}* ({a.get('date')}): {_md_cell(a.get('change'))} Reason: "
+                    f"{_md_cell(a.get('reason'))}" for x in c["subclaims"] for a in x.get("amendments") or []]
         recs = by_claim.get(c["id"], [])
         ev = [r for r in recs if r["hypothesis"].get("role", "evidence") == "evidence"]
         chk = [r for r in recs if r not in ev]
@@ -621,7 +626,7 @@ def _map_html(rm: dict) -> list[str]:
 
 
 def _cls(verdict: str) -> str:
-    if verdict.startswith(("supported as measured", "holds in ", "depends on", "partly")):
+    if verdict.startswith(("supported as measured", "holds in ", "depends on", "partly", "supported where")):
         return "v-qualified"
     return "v-" + re.sub(r"[^a-z]+", "-", verdict.split(" (")[0].split(":")[0].lower()).strip("-")
 
@@ -715,6 +720,11 @@ def render_html(report: dict, figure_paths: dict[str, Path] | None = None) -> st
                     f'<td class="{_cls(x["verdict"])}"><b>{e(x["verdict"])}</b></td><td>{_statement_cell(x["why"])}</td>'
                     f'<td>{e(x["where"])}</td></tr>' for x in c["subclaims"]]
             out.append("</table>")
+            amends = [(x["id"], a) for x in c["subclaims"] for a in x.get("amendments") or []]
+            if amends:
+                out.append("<ul>" + "".join(f"<li><em>amendment to sub-claim {e(i)}</em> ({e(str(a.get('date')))}): "
+                                            f"{e(str(a.get('change')))} Reason: {e(str(a.get('reason')))}</li>"
+                                            for i, a in amends) + "</ul>")
         recs = by_claim.get(c["id"], [])
         ev = [r for r in recs if r["hypothesis"].get("role", "evidence") == "evidence"]
         chk = [r for r in recs if r not in ev]

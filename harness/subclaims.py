@@ -18,15 +18,20 @@ Verdict words (VERDICT_WORDS), in the order the rule tries them:
     depends on the definition  holds under one definition, reversed under another
     supported as measured, mechanism not supported
                                the evidence holds, a construct-valid check points the other way
-    holds in k of N settings   the evidence holds and its robustness map shows cells where it does not
-    supported                  evidence for, none against, no construct-valid check against
+    supported as measured, mechanism not tested
+                               the evidence holds, its construct-valid checks did not run or were undecided
+    holds in k of N settings   the evidence holds and its robustness map shows cells where it does not (N: the
+                               cells whose n can reach the threshold)
+    supported                  evidence for, none against, construct-valid checks (if declared) for
+                               An effect shown to lie inside its smallest effect of interest counts for nothing.
     not supported              evidence against (or, with no decisive evidence, the construct-valid checks against)
     mixed                      decisive evidence both ways
     inconclusive               nothing decisive
 
-A claim's headline is "supported" only when every tested sub-claim (true-by-construction ones aside) is
-supported and no construct-valid check of the claim points significantly the other way; "not supported" when
-none has support and one is not supported; "inconclusive" when none is decisive; otherwise "partly supported". The voting verdict (harness.verdict.claim_verdict) stays beside it. No torch, no scipy.
+A claim's headline is "supported" only when every sub-claim (true-by-construction ones aside) is supported and
+no construct-valid check of the claim points significantly the other way ("supported where tested (k not
+tested)" when some did not run in this profile); "not supported" when none has support and one is not
+supported; "inconclusive" when none is decisive; otherwise "partly supported". The voting verdict (harness.verdict.claim_verdict) stays beside it. No torch, no scipy.
 """
 from __future__ import annotations
 
@@ -35,11 +40,12 @@ from dataclasses import dataclass, field
 from harness.verdict import supports_claim, votes
 
 KINDS = ("statement", "mechanism", "side")
-VERDICT_WORDS = ("supported", "supported as measured, mechanism not supported", "true by construction",
+VERDICT_WORDS = ("supported", "supported as measured, mechanism not supported",
+                 "supported as measured, mechanism not tested", "true by construction",
                  "depends on the definition", "holds in k of N settings", "not supported", "mixed",
                  "inconclusive", "not tested")
-HEADLINES = ("supported", "partly supported", "not supported", "inconclusive", "not tested",
-             "smoke run: no verdict")
+HEADLINES = ("supported", "supported where tested (k not tested)", "partly supported", "not supported",
+             "inconclusive", "true by construction", "not tested", "smoke run: no verdict")
 
 
 @dataclass(frozen=True)
@@ -81,16 +87,28 @@ class SubClaim:
                 "kind": self.kind, "notes": self.notes}
 
 
+def negligible(rec: dict) -> bool:
+    """Significant, but shown to lie inside the declared smallest effect of interest (TOST within +-sesoi)."""
+    st, h = rec.get("stats") or {}, rec["hypothesis"]
+    p = st.get("p_tost_sesoi")
+    return (rec.get("verdict") == "reproduced" and h.get("sesoi") is not None and isinstance(p, (int, float))
+            and p < (h.get("alpha") or 0.01))
+
+
 def _sign(rec: dict):
-    """+1 for the article claim, -1 against, 0 undecided (harness.verdict.supports_claim)."""
+    """+1 for the article claim, -1 against, 0 undecided (harness.verdict.supports_claim). An effect shown to be
+    smaller than the smallest effect of interest is not counted for the statement."""
     s = supports_claim(rec["hypothesis"].get("stance", "supports"), rec.get("verdict", "inconclusive"))
+    if s is True and negligible(rec):
+        return 0
     return 0 if s is None else (1 if s else -1)
 
 
 def _split(ids, recs) -> tuple[list, list, list]:
+    """(for, against, undecided) among the ids that ran; retired checks are never evidence."""
     pro, con, und = [], [], []
     for i in ids:
-        if i in recs:
+        if i in recs and not recs[i]["hypothesis"].get("retired"):
             (pro if _sign(recs[i]) > 0 else con if _sign(recs[i]) < 0 else und).append(i)
     return pro, con, und
 
@@ -113,9 +131,13 @@ def subclaim_verdict(decl: dict, recs: dict, maps=(), profile: str = "ci") -> di
                 "construct_for": co_p, "construct_against": co_c, "construct_undecided": co_u,
                 "identity_holds": ident_ok, "ran": present,
                 "not_run": [i for i in every if i not in recs]})
-    by_def = []
-    for label, ids in decl["definitions"]:
-        p, c, _ = _split(ids, recs)
+    by_def, by_construction = [], []
+    for label, ids in decl["definitions"]:      # a reading fixed by construction (an identity) decides nothing
+        stat = [i for i in ids if i not in decl["identity"]]
+        if not stat:
+            by_construction.append(label)
+            continue
+        p, c, _ = _split(stat, recs)
         by_def.append((label, p, c))
     held = [label for label, p, c in by_def if p and not c]
     reversed_ = [label for label, p, c in by_def if c and not p]
@@ -134,29 +156,42 @@ def subclaim_verdict(decl: dict, recs: dict, maps=(), profile: str = "ci") -> di
             return done("true by construction", f"identity checks hold ({', '.join(ident_ok)}): the statement "
                                                 "follows from BN's algebra, not from training")
         return done("not supported", "identity checks fail: " + ", ".join(i for i in ident if i not in ident_ok))
+    fixed = (f"; by construction at {', '.join(by_construction)} ({', '.join(ident)})" if by_construction and ident
+             else "")
     if held and reversed_:
         return done("depends on the definition", f"holds under {', '.join(held)}; reversed under "
-                                                 f"{', '.join(reversed_)}")
+                                                 f"{', '.join(reversed_)}{fixed}")
     if held and not reversed_ and not (ev_p or ev_c):
         ev_p = [i for label, p, _ in by_def for i in p]
     if reversed_ and not held and not (ev_p or ev_c):
         ev_c = [i for label, _, c in by_def for i in c]
+    small = [i for i in ev_u + co_u if i in recs and negligible(recs[i])]
+    small_note = f"; significant but inside the smallest effect of interest: {', '.join(small)}" if small else ""
     if ev_p and not ev_c:
         if co_c:
             why = f"as measured: {', '.join(ev_p)}; construct-valid measures against: {', '.join(co_c)}"
             if decl.get("simpler"):
                 why += f"; simpler explanation: {decl['simpler']}"
-            return done("supported as measured, mechanism not supported", why)
+            return done("supported as measured, mechanism not supported", why + small_note)
+        if decl["construct"] and not co_p:
+            missing = [i for i in decl["construct"] if i not in recs]
+            why = (f"as measured: {', '.join(ev_p)}; the construct-valid measures "
+                   + (f"did not run in this profile ({', '.join(missing)})" if missing else "")
+                   + ("; " if missing and co_u else "")
+                   + (f"are undecided ({', '.join(co_u)})" if co_u else ""))
+            return done("supported as measured, mechanism not tested", why + small_note)
         m = _map_for(ev_p, maps)
-        if m and m.get("run", 0) > 1 and m.get("holds", 0) < m.get("run", 0):
-            return done(f"holds in {m['holds']} of {m['run']} settings", f"{', '.join(ev_p)}; {m.get('words', '')}")
+        cells = [c for c in (m or {}).get("cells", []) if c.get("status") != "underpowered"]
+        k = sum(c.get("status") == "holds" for c in cells)
+        if len(cells) > 1 and k < len(cells):
+            return done(f"holds in {k} of {len(cells)} settings", f"{', '.join(ev_p)}; {m.get('words', '')}")
         why = f"for: {', '.join(ev_p)}" + (f"; construct-valid for: {', '.join(co_p)}" if co_p else "")
         if ev_u:
             why += f"; undecided: {', '.join(ev_u)}"
-        return done("supported", why)
+        return done("supported", why + small_note)
     if ev_c and not ev_p:
         return done("not supported", f"against: {', '.join(ev_c)}"
-                    + (f"; construct-valid for: {', '.join(co_p)}" if co_p else ""))
+                    + (f"; construct-valid for: {', '.join(co_p)}" if co_p else "") + fixed + small_note)
     if ev_p and ev_c:
         return done("mixed", f"for: {', '.join(ev_p)}; against: {', '.join(ev_c)}")
     if co_p and not co_c:
@@ -166,7 +201,7 @@ def subclaim_verdict(decl: dict, recs: dict, maps=(), profile: str = "ci") -> di
                                      "undecided)")
     if co_p and co_c:
         return done("mixed", f"construct-valid measures for: {', '.join(co_p)}; against: {', '.join(co_c)}")
-    return done("inconclusive", "no check of it was decisive: " + ", ".join(present))
+    return done("inconclusive", "no check of it was decisive: " + ", ".join(present) + fixed + small_note)
 
 
 def _as_obj(decl: dict) -> SubClaim:
@@ -177,17 +212,26 @@ def _as_obj(decl: dict) -> SubClaim:
                     kind=decl["kind"], notes=decl.get("notes", ""))
 
 
-def non_voting_direction(records: list[dict]) -> dict:
-    """Which way the claim's non-voting evidence (exploratory or secondary, role evidence, not retired) points."""
+def non_voting_direction(records: list[dict], side_only=()) -> dict:
+    """Which way the claim's non-voting evidence (exploratory or secondary, role evidence, not retired) points.
+    side_only: ids that bear only on the article's side statements, whose stance refers to that statement's own
+    wording (left out here)."""
     pro, con, und = [], [], []
     for r in records:
         h = r["hypothesis"]
-        if votes(h) or h.get("role", "evidence") != "evidence" or h.get("retired"):
+        if votes(h) or h.get("role", "evidence") != "evidence" or h.get("retired") or r["id"] in side_only:
             continue
         s = _sign(r)
         (pro if s > 0 else con if s < 0 else und).append(r["id"])
     return {"for": pro, "against": con, "undecided": und,
-            "words": f"{len(con)} exploratory against, {len(pro)} for, {len(und)} undecided"}
+            "words": f"{len(con)} non-voting against, {len(pro)} for, {len(und)} undecided"}
+
+
+def side_only_ids(decls: list[dict]) -> set:
+    """Ids named only by the claim's side-statement sub-claims."""
+    side = {i for d in decls if d["kind"] == "side" for i in _as_obj(d).ids()}
+    main = {i for d in decls if d["kind"] != "side" for i in _as_obj(d).ids()}
+    return side - main
 
 
 def headline(rows: list[dict], profile: str = "ci") -> dict:
@@ -200,18 +244,18 @@ def headline(rows: list[dict], profile: str = "ci") -> dict:
     construct_against = sorted({i for r in rows for i in r.get("construct_against", [])})
     positive = [r for r in weighed if r["verdict"] == "supported" or r["verdict"].startswith(("holds in",
                 "supported as measured", "depends on", "mixed"))]
+    untested = [r["id"] for r in rows if r["verdict"] == "not tested"]
     if not tested:
         word = "not tested"
     elif not weighed:
         word = "true by construction"
     elif all(r["verdict"] == "supported" for r in weighed) and not construct_against:
-        word = "supported"
+        word = "supported" if not untested else f"supported where tested ({len(untested)} not tested)"
     elif not positive:
         word = "not supported" if any(r["verdict"] == "not supported" for r in weighed) else "inconclusive"
     else:
         word = "partly supported"
-    return {"word": word, "text": listing, "construct_against": construct_against,
-            "untested": [r["id"] for r in rows if r["verdict"] == "not tested"]}
+    return {"word": word, "text": listing, "construct_against": construct_against, "untested": untested}
 
 
 PILOT_BASE = 0

@@ -85,9 +85,11 @@ def test_the_survey_profile_runs_at_the_ci_budgets():
         settings({"claims_profile": "huge"}, ".")
 
 
-def _rec(rid, effect, p, verdict, cell=None):
+def _rec(rid, effect, p, verdict, cell=None, p_opposite=None):
     r = {"id": rid, "verdict": verdict, "stats": {"effect": effect, "ci": [effect - 1, effect + 1], "p": p,
                                                    "n_x": 7, "n_y": 7}}
+    if p_opposite is not None:
+        r["stats"]["p_opposite"] = p_opposite
     if cell is not None:
         r["extra"] = {"map_of": "C1.a", "cell": cell}
     return r
@@ -96,14 +98,16 @@ def _rec(rid, effect, p, verdict, cell=None):
 def test_build_map_counts_cells_with_bh_and_finds_sign_flips():
     m = _map(ci_slice=((("lr", 10.0),), (("depth", 2),), (("lr", 0.1),)))
     recs = {"C1.a": _rec("C1.a", -2.0, 0.001, "reproduced"),
-            "C1.a@lr=x10": _rec("C1.a@lr=x10", 1.5, 0.99, "not reproduced", {"lr": 10.0}),
+            "C1.a@lr=x10": _rec("C1.a@lr=x10", 1.5, 0.99, "not reproduced", {"lr": 10.0}, p_opposite=0.001),
             "C1.a@depth=2": _rec("C1.a@depth=2", -1.0, 0.008, "reproduced", {"depth": 2}),
             "C1.a@lr=x0.1": _rec("C1.a@lr=x0.1", -0.5, 0.2, "inconclusive", {"lr": 0.1}),
             "C2.a": _rec("C2.a", -1, 0.001, "reproduced")}
     out = rb.build_map(m.declaration(), recs)
-    assert out["run"] == 4 and out["summary"] == "holds in 1 of 4 cells"          # depth=2: BH q 0.016 > 0.01
+    # directional BH over the two-sided p (0.001, 2 x 0.001, 0.008, 0.2): depth=2's q 0.0107 > 0.01
+    assert out["run"] == 4 and out["summary"] == "holds in 1 of 4 cells"
     q = {c["id"]: c["q_bh"] for c in out["cells"]}
-    assert q["C1.a"] == pytest.approx(0.004) and q["C1.a@depth=2"] == pytest.approx(0.016)
+    assert q["C1.a"] == pytest.approx(0.004) and q["C1.a@depth=2"] == pytest.approx(0.032 / 3)
+    assert q["C1.a@lr=x10"] == pytest.approx(0.004)                # corrected like holds: a fail of its own
     assert "fails at lr=x10" in out["words"] and "sign flips at lr=x10" in out["words"]
     lr = {row["level"]: row for row in out["main_effects"]["lr"]}
     assert lr[10.0]["flips"] and not lr[1.0]["flips"] and lr[1.0]["cells"] == 2

@@ -21,10 +21,34 @@ def verdict(d, *records, maps=()):
     return sc.subclaim_verdict(d, {r["id"]: r for r in records}, maps)
 
 
-def test_supported_needs_evidence_for_and_no_construct_against():
+def test_supported_needs_evidence_for_and_the_construct_valid_checks_for():
     d = decl(evidence=("A",), construct=("B",))
     assert verdict(d, rec("A", "reproduced"), rec("B", "reproduced"))["verdict"] == "supported"
-    assert verdict(d, rec("A", "reproduced"), rec("B", "inconclusive"))["verdict"] == "supported"
+    undecided = verdict(d, rec("A", "reproduced"), rec("B", "inconclusive"))
+    assert undecided["verdict"] == "supported as measured, mechanism not tested" and "undecided (B)" in undecided["why"]
+    missing = verdict(d, rec("A", "reproduced"))
+    assert missing["verdict"] == "supported as measured, mechanism not tested" and "did not run" in missing["why"]
+    assert verdict(decl(evidence=("A",)), rec("A", "reproduced"))["verdict"] == "supported"
+
+
+def test_an_effect_inside_the_smallest_effect_of_interest_counts_for_nothing():
+    r = rec("A", "reproduced")
+    r["hypothesis"].update(sesoi=0.02, alpha=0.01)
+    r["stats"] = {"p_tost_sesoi": 1e-6}
+    out = verdict(decl(evidence=("A",)), r)
+    assert out["verdict"] == "inconclusive" and "inside the smallest effect of interest: A" in out["why"]
+
+
+def test_retired_checks_are_never_evidence():
+    r = rec("A", "reproduced")
+    r["hypothesis"]["retired"] = "measures |g|^2"
+    assert verdict(decl(evidence=("A", "B")), r, rec("B", "inconclusive"))["verdict"] == "inconclusive"
+
+
+def test_a_reading_fixed_by_construction_decides_nothing():
+    d = decl(identity=("I",), definitions=(("BN's output", ("I",)), ("pre-norm", ("B",))))
+    out = verdict(d, rec("I", "reproduced", stance="contradicts", role="identity"), rec("B", "inconclusive"))
+    assert out["verdict"] == "inconclusive" and "by construction at BN's output" in out["why"]
 
 
 def test_construct_against_means_mechanism_not_supported_and_names_the_simpler_cause():
@@ -69,14 +93,18 @@ def test_depends_on_the_definition():
 
 def test_a_map_with_failing_cells_qualifies_a_supported_statement():
     d = decl(evidence=("A",))
-    m = {"hypothesis": "A", "run": 5, "holds": 3, "words": "A holds in 3 of 5 cells"}
+    cells = [{"status": s} for s in ("holds", "holds", "holds", "fails", "unclear", "underpowered")]
+    m = {"hypothesis": "A", "cells": cells, "words": "A holds in 3 of 6 cells"}
     assert verdict(d, rec("A", "reproduced"), maps=[m])["verdict"] == "holds in 3 of 5 settings"
+    m["cells"] = cells[:3] + cells[5:]           # an underpowered cell is no evidence that the claim fails there
+    assert verdict(d, rec("A", "reproduced"), maps=[m])["verdict"] == "supported"
 
 
 def test_headline_is_supported_only_when_every_tested_subclaim_is():
     rows = [{"id": "X.1", "title": "a", "verdict": "supported"}, {"id": "X.2", "title": "b", "verdict": "not tested"},
             {"id": "X.3", "title": "c", "verdict": "true by construction"}]
-    assert sc.headline(rows)["word"] == "supported"
+    assert sc.headline(rows)["word"] == "supported where tested (1 not tested)"
+    assert sc.headline([rows[0], rows[2]])["word"] == "supported"
     rows[1]["verdict"] = "supported as measured, mechanism not supported"
     assert sc.headline(rows)["word"] == "partly supported"
     rows[0]["verdict"] = rows[1]["verdict"] = "not supported"
@@ -95,7 +123,7 @@ def test_non_voting_direction_counts_exploratory_evidence_only():
             rec("V", "reproduced", confirmatory=True), rec("I", "reproduced", role="identity")]
     out = sc.non_voting_direction(recs)
     assert (out["for"], out["against"], out["undecided"]) == (["A"], ["B"], ["C"])
-    assert out["words"] == "1 exploratory against, 1 for, 1 undecided"
+    assert out["words"] == "1 non-voting against, 1 for, 1 undecided"
 
 
 @pytest.mark.parametrize("kw, msg", [(dict(id="C8.1"), "starts with"), (dict(evidence=()), "at least one"),
@@ -138,8 +166,10 @@ def test_build_map_marks_underpowered_cells_and_corrects_fails():
             "H.a@lr=x10": _cell("H.a@lr=x10", {"lr": 10.0}, "not reproduced", 0.9, 0.008, 9)}
     m = rb.build_map(decl, recs)
     status = {c["id"]: c["status"] for c in m["cells"]}
-    # the n 7 cell (floor 1/128 > 0.01/2) cannot reach the threshold: underpowered, and it does not pull BH
+    # two-sided floors: n 9 -> 2/512, n 7 -> 2/128 > 0.01: the n 7 cell cannot reach the threshold (underpowered)
+    # and does not pull BH for the others
     assert status["H.a@lr=x0.1"] == "underpowered" and status["H.a"] == "holds"
-    # its opposite p 0.008 is BH-adjusted over the two eligible cells: 0.016 > 0.01, so not a corrected failure
+    # the x10 cell's two-sided p 0.016, BH-adjusted over the two eligible cells, stays 0.016 > 0.01: not a
+    # corrected failure
     assert status["H.a@lr=x10"] == "unclear"
     assert "underpowered" in m["words"]
