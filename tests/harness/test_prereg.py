@@ -41,8 +41,8 @@ def test_lock_and_amendments_are_files_of_the_claims_package():
     assert prereg.load_lock(prereg.builtin_lock_path())["updates"], "the lock records at least its initial freeze"
 
 
-def test_builtin_amendments_are_valid_and_name_known_hypotheses():
-    known = {h.id for c in builtin() for h in c.hypotheses} | set(
+def test_builtin_amendments_are_valid_and_name_known_hypotheses_or_subclaims():
+    known = {h.id for c in builtin() for h in c.hypotheses} | {s.id for c in builtin() for s in c.subclaims} | set(
         prereg.load_lock(prereg.builtin_lock_path())["hypotheses"])
     unknown = sorted(set(prereg.load_amendments()) - known)
     assert not unknown, f"claims/amendments.json names unknown hypotheses: {unknown}"
