@@ -357,7 +357,7 @@ C2E = Hypothesis(
 CARELESS_LRS = (1.0, 3.0, 10.0)
 TUNE_SEEDS = 4
 C2C2 = Hypothesis(
-    id="C2.c2", claim="C2", role="evidence", group="C2.careless_tuned", confirmatory=False,
+    id="C2.c2", claim="C2", role="evidence", group="C2.careless_tuned", confirmatory=False, profiles=("full", "survey"),
     title="careless init: BN still trains better when both rates are tuned",
     statement="From the same careless initialization (sigmoid MLP, N(0, 0.01^2) weights), the BN network reaches "
               "a lower final training loss than the plain network when each runs at its own best rate in 1, 3, 10, "
@@ -506,7 +506,7 @@ MAP = rb.RobustnessMap(
     "C2.a", factors=(("depth", rb.DEPTHS), ("activation", rb.ACTIVATIONS), ("batch_size", rb.BATCH_SIZES),
                      ("norm", rb.NORM_FAMILY)),
     base=(("depth", 4), ("activation", "relu"), ("batch_size", 64), ("norm", "bn")),
-    ci_slice=((("depth", 2),),), norm_arm="bn", slice_budget=Budget(seeds=7, steps=800),
+    ci_slice=(), norm_arm="bn", slice_budget=Budget(seeds=7, steps=800),
     note="each cell tunes both arms over the grid 0.01-3, as C2.a does; the norm factor replaces BN in the BN arm.")
 
 CLAIM = Claim(

@@ -268,21 +268,22 @@ def build_map(decl: dict, records: dict) -> dict:
     for c, st in zip(cells, stats_of):
         po = st.get("p_opposite")
         c["p_opposite"] = po if isinstance(po, (int, float)) else None
-        # directional BH: one two-sided p per cell, 2 min(p, p_opposite); the sign then says holds or fails, so both
-        # words together keep the false discovery rate at alpha
-        two = c["p"] if c["p_opposite"] is None or c["p"] is None else min(1.0, 2 * min(c["p"], c["p_opposite"]))
-        c["p_two_sided"] = two
-        c["p_floor"] = min(1.0, (2 if c["p_opposite"] is not None else 1) * _cell_floor(st))
-    with_p = [c for c in cells if c["p_two_sided"] is not None]
+        c["p_floor"] = _cell_floor(st)
+    with_p = [c for c in cells if c["p"] is not None]
     for c, ok in zip(with_p, tarone_eligible([c["p_floor"] for c in with_p], alpha)):
         c["eligible"] = ok
     pool = [c for c in with_p if c["eligible"]]
-    for c, q in zip(pool, stats.bh([c["p_two_sided"] for c in pool]) if pool else []):
-        c["q_bh"] = float(q)
+    # "holds" is the pre-registered direction and "fails" the opposite one: each family of one-sided p is
+    # BH-corrected at alpha over the same eligible cells (each word's false discovery rate is alpha)
+    for key, qkey in (("p", "q_bh"), ("p_opposite", "q_bh_opposite")):
+        rows = [c for c in pool if c[key] is not None]
+        for c, q in zip(rows, stats.bh([c[key] for c in rows]) if rows else []):
+            c[qkey] = float(q)
     for c in cells:
         c.setdefault("eligible", c["p"] is None)
         c.setdefault("q_bh", None)
-        c["status"] = _status(c["verdict"], c["q_bh"], alpha, c["q_bh"], c["eligible"] or c["p"] is None)
+        c.setdefault("q_bh_opposite", None)
+        c["status"] = _status(c["verdict"], c["q_bh"], alpha, c["q_bh_opposite"], c["eligible"] or c["p"] is None)
     k = sum(c["status"] == "holds" for c in cells)
     base_eff = next((c["effect"] for c in cells if c["id"] == hid), None)
     sign0 = None if not isinstance(base_eff, (int, float)) else math.copysign(1, base_eff)
@@ -303,8 +304,8 @@ def build_map(decl: dict, records: dict) -> dict:
     fails = [c for c in cells if c["status"] == "fails"]
     unclear = [c for c in cells if c["status"] == "unclear"]
     under = [c for c in cells if c["status"] == "underpowered"]
-    words = (f"{hid} holds in {k} of {len(cells)} cells run (directional BH at {alpha:g} on the two-sided p "
-             f"of the {len(cells) - len(under)} cells whose n can reach it)")
+    words = (f"{hid} holds in {k} of {len(cells)} cells run (BH at {alpha:g} in each direction over the "
+             f"{len(cells) - len(under)} cells whose n can reach it)")
     if fails:
         words += "; fails at " + "; ".join(_cell_words(c) for c in fails)
     if unclear:

@@ -170,12 +170,15 @@ def subclaim_verdict(decl: dict, recs: dict, maps=(), profile: str = "ci") -> di
     if ev_p and not ev_c:
         if co_c:
             why = f"as measured: {', '.join(ev_p)}; construct-valid measures against: {', '.join(co_c)}"
+            if ev_u or co_u:
+                why += f"; undecided: {', '.join(ev_u + co_u)}"
             if decl.get("simpler"):
                 why += f"; simpler explanation: {decl['simpler']}"
             return done("supported as measured, mechanism not supported", why + small_note)
         if decl["construct"] and not co_p:
             missing = [i for i in decl["construct"] if i not in recs]
-            why = (f"as measured: {', '.join(ev_p)}; the construct-valid measures "
+            why = (f"as measured: {', '.join(ev_p)}" + (f" (undecided: {', '.join(ev_u)})" if ev_u else "")
+                   + "; the construct-valid measures "
                    + (f"did not run in this profile ({', '.join(missing)})" if missing else "")
                    + ("; " if missing and co_u else "")
                    + (f"are undecided ({', '.join(co_u)})" if co_u else ""))
@@ -186,14 +189,16 @@ def subclaim_verdict(decl: dict, recs: dict, maps=(), profile: str = "ci") -> di
         if len(cells) > 1 and k < len(cells):
             return done(f"holds in {k} of {len(cells)} settings", f"{', '.join(ev_p)}; {m.get('words', '')}")
         why = f"for: {', '.join(ev_p)}" + (f"; construct-valid for: {', '.join(co_p)}" if co_p else "")
-        if ev_u:
-            why += f"; undecided: {', '.join(ev_u)}"
+        if ev_u or co_u:
+            why += f"; undecided: {', '.join(ev_u + co_u)}"
         return done("supported", why + small_note)
     if ev_c and not ev_p:
         return done("not supported", f"against: {', '.join(ev_c)}"
                     + (f"; construct-valid for: {', '.join(co_p)}" if co_p else "") + fixed + small_note)
     if ev_p and ev_c:
-        return done("mixed", f"for: {', '.join(ev_p)}; against: {', '.join(ev_c)}")
+        return done("mixed", f"for: {', '.join(ev_p)}; against: {', '.join(ev_c)}"
+                    + (f"; construct-valid for: {', '.join(co_p)}" if co_p else "")
+                    + (f"; construct-valid against: {', '.join(co_c)}" if co_c else ""))
     if co_p and not co_c:
         return done("supported", f"construct-valid measures for: {', '.join(co_p)} (the worded checks are undecided)")
     if co_c and not co_p:

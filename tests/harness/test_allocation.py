@@ -26,16 +26,22 @@ def test_every_claim_spends_at_most_its_family_wise_alpha_and_one_vote_per_ensem
 
 def test_identities_and_manipulation_checks_do_not_vote():
     hyps = {h.id: h for h in registry.all_hypotheses(("builtin",))}
-    for hid in ("C1.c", "C3.a", "C3.b", "S.f", "Y.a"):
+    for hid in ("C1.c", "C3.a", "C3.b", "S.f"):
         assert hyps[hid].role == "identity" and not hyps[hid].votes
+    # Y.a became evidence within a band of the theory (issue 24): exploratory, so it does not vote either
+    assert hyps["Y.a"].role == "evidence" and not hyps["Y.a"].votes
     assert hyps["C1.d2"].role == "manipulation" and not hyps["C1.d2"].votes
 
 
 def test_seeds_follow_the_power_plan():
     plan = json.loads((Path(claims.__file__).parent / "power_plan.json").read_text())["plans"]
     hyps = {h.id: h for h in registry.all_hypotheses(("builtin",))}
+    from harness import prereg
+    amended = prereg.load_amendments()
     for hid, p in plan.items():
-        assert hyps[hid].votes, hid
+        if not hyps[hid].votes:          # lost its vote by a recorded amendment (issue 24: C1.d, C2.c, C3.d1)
+            assert any("vot" in a["change"] for a in amended.get(hid, [])), hid
+            continue
         assert hyps[hid].budget("ci").seeds >= p["n"], f"{hid}: {hyps[hid].budget('ci').seeds} < planned {p['n']}"
         assert abs(hyps[hid].alpha - p["alpha"]) < 1e-12, hid
 
@@ -52,7 +58,7 @@ def test_a_claim_that_overspends_its_alpha_is_refused():
     c = next(c for c in builtin() if c.id == "C2")
     over = dataclasses.replace(c, hypotheses=tuple(dataclasses.replace(h, alpha=0.01) if h.votes else h
                                                    for h in c.hypotheses))
-    with pytest.raises(DeclarationError, match="C2: alpha: the voting hypotheses' alphas sum to 0.03"):
+    with pytest.raises(DeclarationError, match="C2: alpha: the voting hypotheses' alphas sum to 0.02"):
         validate_claim(over)
     two = dataclasses.replace(c, hypotheses=tuple(dataclasses.replace(h, confirmatory=True) if h.id == "C2.a2" else h
                                                   for h in c.hypotheses))

@@ -103,11 +103,11 @@ def test_build_map_counts_cells_with_bh_and_finds_sign_flips():
             "C1.a@lr=x0.1": _rec("C1.a@lr=x0.1", -0.5, 0.2, "inconclusive", {"lr": 0.1}),
             "C2.a": _rec("C2.a", -1, 0.001, "reproduced")}
     out = rb.build_map(m.declaration(), recs)
-    # directional BH over the two-sided p (0.001, 2 x 0.001, 0.008, 0.2): depth=2's q 0.0107 > 0.01
-    assert out["run"] == 4 and out["summary"] == "holds in 1 of 4 cells"
+    assert out["run"] == 4 and out["summary"] == "holds in 1 of 4 cells"          # depth=2: BH q 0.016 > 0.01
     q = {c["id"]: c["q_bh"] for c in out["cells"]}
-    assert q["C1.a"] == pytest.approx(0.004) and q["C1.a@depth=2"] == pytest.approx(0.032 / 3)
-    assert q["C1.a@lr=x10"] == pytest.approx(0.004)                # corrected like holds: a fail of its own
+    assert q["C1.a"] == pytest.approx(0.004) and q["C1.a@depth=2"] == pytest.approx(0.016)
+    # "fails" is corrected like "holds": BH over the opposite one-sided p of the eligible cells (one here)
+    assert {c["id"]: c["q_bh_opposite"] for c in out["cells"]}["C1.a@lr=x10"] == pytest.approx(0.001)
     assert "fails at lr=x10" in out["words"] and "sign flips at lr=x10" in out["words"]
     lr = {row["level"]: row for row in out["main_effects"]["lr"]}
     assert lr[10.0]["flips"] and not lr[1.0]["flips"] and lr[1.0]["cells"] == 2

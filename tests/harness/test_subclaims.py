@@ -166,10 +166,9 @@ def test_build_map_marks_underpowered_cells_and_corrects_fails():
             "H.a@lr=x10": _cell("H.a@lr=x10", {"lr": 10.0}, "not reproduced", 0.9, 0.008, 9)}
     m = rb.build_map(decl, recs)
     status = {c["id"]: c["status"] for c in m["cells"]}
-    # two-sided floors: n 9 -> 2/512, n 7 -> 2/128 > 0.01: the n 7 cell cannot reach the threshold (underpowered)
-    # and does not pull BH for the others
+    # the n 7 cell (floor 1/128 > 0.01/2) cannot reach the threshold: underpowered, and it does not pull BH
     assert status["H.a@lr=x0.1"] == "underpowered" and status["H.a"] == "holds"
-    # the x10 cell's two-sided p 0.016, BH-adjusted over the two eligible cells, stays 0.016 > 0.01: not a
+    # its opposite p 0.008 is BH-adjusted over the opposite p of the two eligible cells: 0.016 > 0.01, so not a
     # corrected failure
     assert status["H.a@lr=x10"] == "unclear"
     assert "underpowered" in m["words"]
