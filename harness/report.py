@@ -580,13 +580,15 @@ figure{display:inline-block;margin:.5em}img{max-width:100%}figcaption{font-size:
 .maps{display:flex;flex-wrap:wrap;gap:1em}table.heat td{text-align:center;min-width:4.5em}
 .m-holds{background:#d9f2e0}.m-fails{background:#f8d7d3}.m-mixed,.m-unclear{background:#fbeecb}.m-underpowered{background:#eee}
 .m-none{background:#eee;color:#888}caption{font-weight:600;text-align:left}
-.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(245px,1fr));gap:.5em;margin:.5em 0}
-.card{display:block;border:1px solid #ccc;border-radius:6px;padding:.45em .6em;text-decoration:none;color:#222;
-font-size:.85em;line-height:1.35}.card .cid{font-weight:700;font-size:1.1em}.card span{display:block}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(245px,1fr));gap:.4em;margin:.4em 0;
+align-items:start}
+.card{display:block;border:1px solid #ccc;border-radius:6px;padding:.35em .5em;text-decoration:none;color:#222;
+font-size:.78em;line-height:1.25}.card .foot{display:block;color:#555;font-size:.92em;margin-top:.15em}
+#summary h2{margin:.3em 0}.card .cid{font-weight:700;font-size:1.1em}.card span{display:block}
 .card span.cid,.card span.cid+span{display:inline}#forest{display:block;margin:.5em 0}
 details summary{cursor:pointer}td details{max-width:28em}
-.card ul.subs{margin:.2em 0;padding-left:1.1em}.card ul.subs li{margin:0}.pilot{background:#fff4d6;
-border:1px solid #e3c26b;border-radius:6px;padding:.4em .6em;font-size:.9em}
+.card ul.subs{margin:.1em 0;padding-left:1em}.card ul.subs li{margin:0}.pilot{background:#fff4d6;
+border:1px solid #e3c26b;border-radius:6px;padding:.3em .6em;font-size:.85em;margin:.3em 0}
 .v-qualified{color:#9a6700}
 .v-not-supported{color:#b42318}.v-true-by-construction,.v-not-tested{color:#555}"""
 
@@ -651,10 +653,11 @@ def _summary_html(report: dict, figure_paths: dict) -> list[str]:
                        f'<b class="{_cls(x["verdict"])}">{e(x["verdict"])}</b></li>' for x in k["subclaims"])
         subs = f'<ul class="subs">{subs}</ul>' if subs else ""
         nv = f'<span class="nv">non-voting: {e(k["non_voting"])}</span>' if k.get("non_voting") else ""
-        out.append(f'<a class="card" href="#{e(k["id"])}"><span class="cid">{e(k["id"])}</span> '
+        out.append(f'<a class="card" href="#{e(k["id"])}" title="family-wise alpha {fmt_num(k["fwer"])}">'
+                   f'<span class="cid">{e(k["id"])}</span> '
                    f'<span class="{_cls(k["headline"])}">{e(k["headline"])}</span>{subs}'
-                   f'<span class="counts">votes: {e(k["verdict"])} ({e(_card_counts(k))})</span>{nv}{holds}'
-                   f'<span class="fwer">family-wise alpha {fmt_num(k["fwer"])}</span></a>')
+                   f'<span class="foot"><span class="counts">votes: {e(k["verdict"])} ({len(k["for"])} for, '
+                   f'{len(k["against"])} against, {len(k["undecided"])} undecided)</span>{nv}{holds}</span></a>')
     out.append("</div>")
     forest = figure_paths.get(FOREST_ID)
     if forest is not None and Path(forest).exists():

@@ -316,7 +316,9 @@ def build_map(decl: dict, records: dict) -> dict:
         words += "; the effect's sign flips at " + ", ".join(flips)
     return {"hypothesis": hid, "alpha": alpha, "factors": decl["factors"], "base": base,
             "grid_cells": decl["grid_cells"], "cells": cells, "holds": k, "run": len(cells),
-            "summary": f"holds in {k} of {len(cells)} cells", "words": words, "main_effects": effects}
+            "summary": f"holds in {k} of {len(cells) - len(under)} cells"
+                       + (f" ({len(under)} underpowered)" if under else ""),
+            "words": words, "main_effects": effects}
 
 
 def _cell_words(c) -> str:

@@ -229,7 +229,7 @@ def non_voting_direction(records: list[dict], side_only=()) -> dict:
         s = _sign(r)
         (pro if s > 0 else con if s < 0 else und).append(r["id"])
     return {"for": pro, "against": con, "undecided": und,
-            "words": f"{len(con)} non-voting against, {len(pro)} for, {len(und)} undecided"}
+            "words": f"{len(con)} against, {len(pro)} for, {len(und)} undecided"}
 
 
 def side_only_ids(decls: list[dict]) -> set:

@@ -123,7 +123,7 @@ def test_non_voting_direction_counts_exploratory_evidence_only():
             rec("V", "reproduced", confirmatory=True), rec("I", "reproduced", role="identity")]
     out = sc.non_voting_direction(recs)
     assert (out["for"], out["against"], out["undecided"]) == (["A"], ["B"], ["C"])
-    assert out["words"] == "1 non-voting against, 1 for, 1 undecided"
+    assert out["words"] == "1 against, 1 for, 1 undecided"
 
 
 @pytest.mark.parametrize("kw, msg", [(dict(id="C8.1"), "starts with"), (dict(evidence=()), "at least one"),
