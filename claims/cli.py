@@ -66,6 +66,11 @@ def cmd_list(args) -> int:
         print(f"{c.id}  {c.article_text}{beyond}")
         print(f"    source: {c.source}")
         print(f"    family-wise alpha {c.fwer:g} (Bonferroni over the voting hypotheses)")
+        for sc in c.subclaims:
+            parts = "; ".join(f"{k} {', '.join(v)}" for k, v in (("evidence", sc.evidence), ("construct-valid",
+                              sc.construct), ("identity", sc.identity)) if v)
+            defs = "; ".join(f"{label}: {', '.join(ids)}" for label, ids in sc.definitions)
+            print(f"    sub-claim {sc.id} {sc.title} ({sc.kind}): {parts}" + (f"; definitions {defs}" if defs else ""))
         for h in c.hypotheses:
             status = ("votes" if h.votes else "secondary" if h.role == "evidence" else "does not vote")
             role = f"{h.role}, {'confirmatory' if h.confirmatory else 'exploratory'}, {status}"
