@@ -120,6 +120,8 @@ def build_report(records: list[dict], *, run_info: dict, missing=(), controls=()
                          "family-wise alphas."}
     pilot = (sc.PILOT_NOTE if info.get("seed_base", 0) == sc.PILOT_BASE and profile != "smoke" else None)
     kos = knockout_table(profile, info.get("seed_base", 0)) if any(c.get("subclaims") for c in claim_rows) else None
+    if kos:
+        _apply_knockouts(claim_rows, kos, profile)
     return to_builtin({"schema": REPORT_SCHEMA, "run": info, "claims": claim_rows, "pilot": pilot,
                        "hypotheses": records, "missing": missing, "controls": list(controls),
                        "not_run": sorted((dict(n) for n in not_run), key=lambda n: id_key(n["id"])),
@@ -158,6 +160,31 @@ def knockout_table(profile: str, seed_base) -> dict | None:
             "seed_base": seed_base, "measured_at": where, "rows": rows,
             "rule": "A knock-out removes the mechanism its vote names; the vote died when the knocked-out check is "
                     "not reproduced. A vote that survives its knock-out measures something else."}
+
+
+def _apply_knockouts(claim_rows: list[dict], kos: dict, profile: str) -> None:
+    """A vote that survives its knock-out (measured at this profile and seed base) measures something besides the
+    mechanism it names: a sub-claim supported through it is "supported as measured, mechanism not supported"."""
+    survived: dict = {}
+    for k in kos["rows"]:
+        if k["measured"] and k["died"] is False:
+            survived.setdefault(k["vote"], []).append(k)
+    for row in claim_rows:
+        changed = False
+        for x in row.get("subclaims") or []:
+            hit = [v for v in x.get("evidence_for", []) if v in survived]
+            if not hit or not (x["verdict"] in ("supported", "supported as measured, mechanism not tested")
+                               or x["verdict"].startswith("holds in")):
+                continue
+            x["verdict_before_knockouts"] = x["verdict"]
+            x["verdict"] = "supported as measured, mechanism not supported"
+            x["knockouts_survived"] = hit
+            x["why"] += "; " + "; ".join(f"{v} survives its knock-out ({k['removes']}; effect "
+                                         f"{fmt_num(k['knockout_effect'], 3)}, p {fmt_num(k['knockout_p'], 3)}): it "
+                                         "measures something besides that mechanism" for v in hit for k in survived[v])
+            changed = True
+        if changed:
+            row["headline"] = sc.headline(row["subclaims"], profile)
 
 
 def _amendments() -> dict:

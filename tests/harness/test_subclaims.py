@@ -172,3 +172,18 @@ def test_build_map_marks_underpowered_cells_and_corrects_fails():
     # corrected failure
     assert status["H.a@lr=x10"] == "unclear"
     assert "underpowered" in m["words"]
+
+
+def test_a_vote_that_survives_its_knock_out_does_not_support_the_mechanism():
+    from harness import report
+    sub = sc.subclaim_verdict(decl(evidence=("A",)), {"A": rec("A", "reproduced")})
+    rows = [{"id": "C9", "subclaims": [sub]}]
+    kos = {"rows": [{"vote": "A", "measured": True, "died": False, "removes": "the normalization",
+                     "knockout_effect": 1e-4, "knockout_p": 0.002}]}
+    report._apply_knockouts(rows, kos, "ci")
+    assert sub["verdict"] == "supported as measured, mechanism not supported"
+    assert sub["verdict_before_knockouts"] == "supported" and "A survives its knock-out" in sub["why"]
+    assert rows[0]["headline"]["word"] == "partly supported"
+    dead = sc.subclaim_verdict(decl(evidence=("A",)), {"A": rec("A", "reproduced")})
+    report._apply_knockouts([{"id": "C9", "subclaims": [dead]}], {"rows": [dict(kos["rows"][0], died=True)]}, "ci")
+    assert dead["verdict"] == "supported"
