@@ -25,7 +25,7 @@ Verdict words (VERDICT_WORDS), in the order the rule tries them:
     supported                  evidence for, none against, construct-valid checks (if declared) for
                                An effect shown to lie inside its smallest effect of interest counts for nothing.
     not supported              evidence against (or, with no decisive evidence, the construct-valid checks against)
-    mixed                      decisive evidence both ways
+    mixed                      decisive evidence both ways (or the construct-valid measures split)
     inconclusive               nothing decisive
 
 A claim's headline is "supported" only when every sub-claim (true-by-construction ones aside) is supported and
@@ -168,6 +168,9 @@ def subclaim_verdict(decl: dict, recs: dict, maps=(), profile: str = "ci") -> di
     small = [i for i in ev_u + co_u if i in recs and negligible(recs[i])]
     small_note = f"; significant but inside the smallest effect of interest: {', '.join(small)}" if small else ""
     if ev_p and not ev_c:
+        if co_c and co_p:
+            return done("mixed", f"as measured: {', '.join(ev_p)}; construct-valid measures split, for: "
+                                 f"{', '.join(co_p)}; against: {', '.join(co_c)}" + small_note)
         if co_c:
             why = f"as measured: {', '.join(ev_p)}; construct-valid measures against: {', '.join(co_c)}"
             if ev_u or co_u:

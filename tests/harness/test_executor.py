@@ -24,7 +24,7 @@ from harness.spec import TrainSpec  # noqa: E402
 
 # a smoke-budget selection with every kind of job: engine ensembles, a learning-rate grid tuned on other seeds
 # (a second planning wave), a routine, and controls
-IDS = ("C2.c2", "C3.c1", "C1.a", "C4.d1")
+IDS = ("C2.c3", "C3.c1", "C1.a", "C4.d1")     # C2.c3: a grid tuned on other seeds (two waves)
 PROFILE = "smoke"
 
 

@@ -58,6 +58,12 @@ def test_construct_against_means_mechanism_not_supported_and_names_the_simpler_c
     assert "calibration" in out["why"] and out["construct_against"] == ["B"]
 
 
+def test_construct_valid_measures_that_split_make_it_mixed():
+    d = decl(evidence=("A",), construct=("B", "C"))
+    out = verdict(d, rec("A", "reproduced"), rec("B", "reproduced"), rec("C", "not reproduced"))
+    assert out["verdict"] == "mixed" and "split" in out["why"]
+
+
 def test_stance_contradicts_flips_the_direction():
     d = decl(evidence=("A",))
     assert verdict(d, rec("A", "reproduced", stance="contradicts"))["verdict"] == "not supported"
