@@ -654,7 +654,7 @@ class _ClaimsReporter:
         tr = terminalreporter
         tr.ensure_newline()
         tr.section("bnclaims")
-        for line in summary_lines(state.records, self._missing(), ctx.profile):
+        for line in summary_lines(state.records, self._missing(), ctx.profile, ctx.seed_base):
             tr.write_line(line)
         declared = sorted((n["id"] for n in state.not_run if not n.get("absent")), key=vd.id_key)
         if declared:
@@ -679,7 +679,7 @@ class _ClaimsReporter:
             tr.write_line(err, red=True)
 
 
-def summary_lines(records: list[dict], missing: list[dict], profile: str) -> list[str]:
+def summary_lines(records: list[dict], missing: list[dict], profile: str, seed_base: int = 0) -> list[str]:
     """Terminal lines: one per hypothesis (sorted by id), then each claim's overall verdict."""
     from harness.verdict import claim_verdict, id_key
 
@@ -708,5 +708,19 @@ def summary_lines(records: list[dict], missing: list[dict], profile: str) -> lis
         recs, miss = claims[cid]
         fwer = (recs[0]["claim"] if recs else {}).get("fwer")
         cv = claim_verdict(recs, profile, miss, fwer=fwer)
-        lines.append(f"  {cid}: {cv['verdict']} ({cv['detail']})")
+        decls = (recs[0]["claim"] if recs else {}).get("subclaims") or []
+        if not decls:
+            lines.append(f"  {cid}: {cv['verdict']} ({cv['detail']})")
+            continue
+        from harness import subclaims as sc      # the sub-claims' verdicts, as the report's first screen shows them
+        by_id = {r["id"]: r for r in rows}
+        subs = [sc.subclaim_verdict(d, by_id, (), profile) for d in decls]
+        row = {"id": cid, "subclaims": subs, "headline": sc.headline(subs, profile)}
+        from harness import report                 # the knock-outs measured at this profile and seed base, as the report
+        kos = report.knockout_table(profile, seed_base)
+        if kos:
+            report._apply_knockouts([row], kos, profile)
+        lines.append(f"  {cid}: {row['headline']['word']} (votes: {cv['verdict']}; non-voting: "
+                     f"{sc.non_voting_direction(recs, sc.side_only_ids(decls))['words']})")
+        lines += [f"    {x['id']} {x['title']}: {x['verdict']}" for x in subs]
     return lines
