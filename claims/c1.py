@@ -79,7 +79,8 @@ def batch_spec(batch_size: int) -> TrainSpec:
                      probe_until=0, probe_layers=PROBE_LAYERS)
 
 
-# Jonckheere-Terpstra with 3 groups of 3 seeds: min p = 1/1680 = 6e-4 < 0.01; exploratory, not piloted.
+# Page's L (the paired trend, seeds as blocks) with 3 groups of 3 seeds: exact floor (1/3!)^3 = 1/216 = 0.0046 < 0.01;
+# exploratory, not piloted.
 BATCH_BUDGETS = {"smoke": Budget(seeds=3, steps=10), "ci": Budget(seeds=3, steps=40),
                  "full": Budget(seeds=6, steps=200)}
 
