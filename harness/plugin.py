@@ -681,6 +681,7 @@ class _ClaimsReporter:
 
 def summary_lines(records: list[dict], missing: list[dict], profile: str, seed_base: int = 0) -> list[str]:
     """Terminal lines: one per hypothesis (sorted by id), then each claim's overall verdict."""
+    from harness.robustness import build_map, is_cell
     from harness.verdict import claim_verdict, id_key
 
     rows = sorted(records, key=lambda r: id_key(r["id"]))
@@ -704,23 +705,24 @@ def summary_lines(records: list[dict], missing: list[dict], profile: str, seed_b
                  "role": m["hypothesis"].get("role", "evidence")})
     if claims:
         lines.append("claims:")
+    kos = None
+    if any(r["claim"].get("subclaims") for r in rows):
+        from harness import report              # the knock-outs measured at this profile and seed base, read once
+        kos = report.knockout_table(profile, seed_base)
+    by_id = {r["id"]: r for r in rows if not is_cell(r["id"])}
     for cid in sorted(claims, key=id_key):
-        recs, miss = claims[cid]
-        fwer = (recs[0]["claim"] if recs else {}).get("fwer")
+        every, miss = claims[cid]
+        recs = [r for r in every if not is_cell(r["id"])]      # map cells neither vote nor count as non-voting
+        fwer = (every[0]["claim"] if every else {}).get("fwer")
         cv = claim_verdict(recs, profile, miss, fwer=fwer)
-        decls = (recs[0]["claim"] if recs else {}).get("subclaims") or []
-        if not decls:
+        decl = every[0]["claim"] if every else {}
+        if not decl.get("subclaims"):
             lines.append(f"  {cid}: {cv['verdict']} ({cv['detail']})")
             continue
-        from harness import subclaims as sc      # the sub-claims' verdicts, as the report's first screen shows them
-        by_id = {r["id"]: r for r in rows}
-        subs = [sc.subclaim_verdict(d, by_id, (), profile) for d in decls]
-        row = {"id": cid, "subclaims": subs, "headline": sc.headline(subs, profile)}
-        from harness import report                 # the knock-outs measured at this profile and seed base, as the report
-        kos = report.knockout_table(profile, seed_base)
-        if kos:
-            report._apply_knockouts([row], kos, profile)
-        lines.append(f"  {cid}: {row['headline']['word']} (votes: {cv['verdict']}; non-voting: "
-                     f"{sc.non_voting_direction(recs, sc.side_only_ids(decls))['words']})")
-        lines += [f"    {x['id']} {x['title']}: {x['verdict']}" for x in subs]
+        from harness import report, subclaims as sc   # judged as the report's first screen judges them
+        maps = [build_map(m, {r["id"]: r for r in every}) for m in decl.get("maps") or []]
+        judged = report.judge_claim(decl["subclaims"], by_id, maps, profile, kos)
+        lines.append(f"  {cid}: {judged['headline']['word']} (votes: {cv['verdict']}; non-voting: "
+                     f"{sc.non_voting_direction(recs, sc.side_only_ids(decl['subclaims']))['words']})")
+        lines += [f"    {x['id']} {x['title']}: {x['verdict']}" for x in judged["subclaims"]]
     return lines

@@ -80,6 +80,7 @@ def build_report(records: list[dict], *, run_info: dict, missing=(), controls=()
         claims.setdefault(m["claim"]["id"], dict(m["claim"]))
     claim_rows = []
     by_hid = {r["id"]: r for r in records if not is_cell(r["id"])}
+    kos = knockout_table(profile, info.get("seed_base", 0)) if any(c.get("subclaims") for c in claims.values()) else None
     for cid in sorted(claims, key=id_key):
         every = [r for r in records if r["claim"]["id"] == cid]
         recs = [r for r in every if not is_cell(r["id"])]      # robustness-map cells do not vote
@@ -98,11 +99,7 @@ def build_report(records: list[dict], *, run_info: dict, missing=(), controls=()
         decls = claims[cid].get("subclaims") or []
         row["non_voting"] = sc.non_voting_direction(recs, sc.side_only_ids(decls))
         if decls:
-            row["subclaims"] = [sc.subclaim_verdict(d, by_hid, maps, profile) for d in decls]
-            for x in row["subclaims"]:
-                if amendments.get(x["id"]):
-                    x["amendments"] = amendments[x["id"]]
-            row["headline"] = sc.headline(row["subclaims"], profile)
+            row.update(judge_claim(decls, by_hid, maps, profile, kos, amendments))
         claim_rows.append(row)
 
     nulls = [c for c in controls if c.get("kind") == "null" and isinstance(c.get("alpha"), (int, float))]
@@ -119,9 +116,6 @@ def build_report(records: list[dict], *, run_info: dict, missing=(), controls=()
                          "reproduce), so a suite failure from them has probability about the sum of the claims' "
                          "family-wise alphas."}
     pilot = (sc.PILOT_NOTE if info.get("seed_base", 0) == sc.PILOT_BASE and profile != "smoke" else None)
-    kos = knockout_table(profile, info.get("seed_base", 0)) if any(c.get("subclaims") for c in claim_rows) else None
-    if kos:
-        _apply_knockouts(claim_rows, kos, profile)
     return to_builtin({"schema": REPORT_SCHEMA, "run": info, "claims": claim_rows, "pilot": pilot,
                        "hypotheses": records, "missing": missing, "controls": list(controls),
                        "not_run": sorted((dict(n) for n in not_run), key=lambda n: id_key(n["id"])),
@@ -160,6 +154,19 @@ def knockout_table(profile: str, seed_base) -> dict | None:
             "seed_base": seed_base, "measured_at": where, "rows": rows,
             "rule": "A knock-out removes the mechanism its vote names; the vote died when the knocked-out check is "
                     "not reproduced. A vote that survives its knock-out measures something else."}
+
+
+def judge_claim(decls: list[dict], by_hid: dict, maps, profile: str, kos: dict | None, amendments=None) -> dict:
+    """{"subclaims", "headline"} of one claim: each sub-claim's verdict (harness.subclaims), its amendments, and the
+    knock-outs measured at this profile and seed base applied. The report and the terminal both judge through here."""
+    rows = [sc.subclaim_verdict(d, by_hid, maps, profile) for d in decls]
+    for x in rows:
+        if (amendments or {}).get(x["id"]):
+            x["amendments"] = amendments[x["id"]]
+    out = {"subclaims": rows, "headline": sc.headline(rows, profile)}
+    if kos:
+        _apply_knockouts([out], kos, profile)
+    return out
 
 
 def _apply_knockouts(claim_rows: list[dict], kos: dict, profile: str) -> None:

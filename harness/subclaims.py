@@ -125,7 +125,7 @@ def subclaim_verdict(decl: dict, recs: dict, maps=(), profile: str = "ci") -> di
     co_p, co_c, co_u = _split(decl["construct"], recs)
     ident = [i for i in decl["identity"] if i in recs]
     ident_ok = [i for i in ident if recs[i].get("verdict") == "reproduced"]
-    every = _as_obj(decl).ids()
+    every = _ids(decl)
     present = [i for i in every if i in recs]
     out.update({"evidence_for": ev_p, "evidence_against": ev_c, "evidence_undecided": ev_u,
                 "construct_for": co_p, "construct_against": co_c, "construct_undecided": co_u,
@@ -212,12 +212,12 @@ def subclaim_verdict(decl: dict, recs: dict, maps=(), profile: str = "ci") -> di
     return done("inconclusive", "no check of it was decisive: " + ", ".join(present) + fixed + small_note)
 
 
-def _as_obj(decl: dict) -> SubClaim:
-    return SubClaim(id=decl["id"], claim=decl["claim"], title=decl["title"], words=decl["words"], where=decl["where"],
-                    evidence=tuple(decl["evidence"]), construct=tuple(decl["construct"]),
-                    identity=tuple(decl["identity"]),
-                    definitions=tuple((d[0], tuple(d[1])) for d in decl["definitions"]), simpler=decl["simpler"],
-                    kind=decl["kind"], notes=decl.get("notes", ""))
+def _ids(decl: dict) -> list[str]:
+    """Every hypothesis id a sub-claim declaration names (as SubClaim.ids, from its declaration())."""
+    out = list(decl["evidence"]) + list(decl["construct"]) + list(decl["identity"])
+    for _, ids in decl["definitions"]:
+        out += list(ids)
+    return list(dict.fromkeys(out))
 
 
 def non_voting_direction(records: list[dict], side_only=()) -> dict:
@@ -237,8 +237,8 @@ def non_voting_direction(records: list[dict], side_only=()) -> dict:
 
 def side_only_ids(decls: list[dict]) -> set:
     """Ids named only by the claim's side-statement sub-claims."""
-    side = {i for d in decls if d["kind"] == "side" for i in _as_obj(d).ids()}
-    main = {i for d in decls if d["kind"] != "side" for i in _as_obj(d).ids()}
+    side = {i for d in decls if d["kind"] == "side" for i in _ids(d)}
+    main = {i for d in decls if d["kind"] != "side" for i in _ids(d)}
     return side - main
 
 
