@@ -11,6 +11,9 @@ of the last round must agree at the engine tolerance (1e-5), else a FAIL line is
 is 1. The one-off compile time is the first compiled step in two fresh processes sharing an empty inductor
 cache (cold, then warm: kernels loaded from disk, tracing redone); the break-even is the run length in steps
 after which the compiled run, compile time included, is ahead of the eager one.
+Each engine's speed is also given in GFLOP/s of its matmuls (forward and backward, per model-step, step_flops) as a
+fraction of the sgemm peak measured at the start of the same run, for the benchmark's own net and for the ensembles the
+ci suite trains most (SUITE_SHAPES, eager batched engine, best of two runs).
 Usage:  python benchmarks/bench_engine.py [--steps 300] [--rounds 6] [--k 16] [--mode default]
 """
 import argparse
@@ -64,6 +67,36 @@ def break_even(compile_s, eager_speed, compiled_speed, k):
     return compile_s / saved if saved > 0 else None
 
 
+def sgemm_peak(n: int = 1024, reps: int = 8) -> float:
+    """GFLOP/s of one float32 n x n matmul on this process's torch threads (the best of `reps`), the denominator of
+    the engine's fraction of peak."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n ** 3 / best / 1e9
+
+
+def step_flops(spec, d_in: int = 40, d_out: int = 10) -> float:
+    """Matmul FLOPs of one training step of one member: 2 per multiply-add forward, 4 backward (input and weight
+    gradients), except that the first layer computes no input gradient. Norms, activations, the loss and the
+    optimizer are not counted (they are the overhead the fraction of peak shows)."""
+    from harness.nets import layer_dims
+    b = spec.batch_size
+    macs = [fi * fo * b for fi, fo in layer_dims(spec.model, d_in, d_out)]
+    return sum(2 * m + (2 if i == 0 else 4) * m for i, m in enumerate(macs))
+
+
+# The ensembles the ci suite trains most (claims/c2.py C2.a: 6 rates x 9 seeds; C2.a's tuning and the ghost arms)
+SUITE_SHAPES = (("C2.a MLP 4x128 relu, BN, batch 64", dict(norm="bn", depth=4, width=128, activation="relu"), 64, 54),
+                ("C2.a MLP 4x128 relu, no norm, batch 64", dict(norm="none", depth=4, width=128, activation="relu"), 64, 54),
+                ("C4.a MLP 3x128 relu, ghost BN G=8, batch 128", dict(norm="ghost_bn", ghost_size=8, depth=3, width=128,
+                                                                       activation="relu"), 128, 8))
+
+
 def cpu_model() -> str:
     """The CPU's model name (ratios depend on it: per-op overhead against matmul throughput)."""
     try:
@@ -88,6 +121,8 @@ def main():
         return
     print(f"machine: {cpu_model()}, {torch.backends.cpu.get_cpu_capability()}; torch {torch.__version__}; "
           f"python {platform.python_version()}; compile mode {a.mode}")
+    peak = sgemm_peak()
+    print(f"sgemm peak (1024^3 float32 matmul, {torch.get_num_threads()} thread): {peak:.0f} GFLOP/s")
     failed = False
     for norm in ("none", "bn"):
         spec, compiled = bench_spec(norm, a.steps), bench_spec(norm, a.steps, a.mode)
@@ -109,6 +144,10 @@ def main():
             line += (f"   {e} {med[e]:6.0f} model-steps/s = {statistics.median(ratio[e]):.2f}x "
                      f"(range {min(ratio[e]):.2f}-{max(ratio[e]):.2f}x)")
         print(line + f"   [medians of {a.rounds} rounds]")
+        flops = step_flops(spec)
+        print(f"norm={norm:<4} K={a.k} batched engine: {med['batched'] * flops / 1e9:.1f} GFLOP/s = "
+              f"{100 * med['batched'] * flops / 1e9 / peak:.0f} % of the sgemm peak ({flops / 1e6:.2f} MFLOP of matmuls "
+              f"per model-step)")
         gap = float(np.max(np.abs(last["compiled"]["train_loss"] - last["batched"]["train_loss"])))
         ok = gap <= TOLERANCE
         failed |= not ok
@@ -121,6 +160,13 @@ def main():
               f"warm cache {warm:.1f} s;  break-even vs eager batched: "
               + ", ".join(f"{name} {'never' if n is None else f'{n:.0f} steps'}"
                           for name, n in zip(("cold", "warm"), even)))
+    for name, model, batch, k in SUITE_SHAPES:
+        spec = TrainSpec(model=ModelSpec(**model), batch_size=batch, lr=0.1, steps=a.steps // 2, eval_every=10 ** 9)
+        engine.train(spec.replace(steps=5), list(range(k)))
+        speed = max(timed(spec, "batched", list(range(k)))[0] for _ in range(2))
+        flops = step_flops(spec)
+        print(f"suite shape K={k:<3} {name}: {speed:6.0f} model-steps/s, {speed * flops / 1e9:5.1f} GFLOP/s = "
+              f"{100 * speed * flops / 1e9 / peak:.0f} % of the sgemm peak")
     sys.exit(1 if failed else 0)
 
 

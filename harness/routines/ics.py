@@ -49,8 +49,8 @@ def next_input_moments(net: nets.StackedNet, xp: torch.Tensor, layers) -> tuple[
     rec = []
     net.forward(net.params, xp, train=True, update=False, record=rec)
     act = nets.ACT[net.m.activation]
-    h = torch.stack([act(rec[l][1]) for l in layers], 1)          # [K, L, P, H]
-    return h.mean(2), h.var(2, unbiased=False)
+    mv = [engine.unit_moments(act(rec[l][1]).transpose(1, 2)) for l in layers]    # each over P of [K, H, P]
+    return torch.stack([m for m, _ in mv], 1), torch.stack([v for _, v in mv], 1)
 
 
 def run(settings: dict, seeds: list[int]) -> dict[str, np.ndarray]:

@@ -170,6 +170,71 @@ def test_optimizer_peek_equals_the_step_taken(kind, momentum):
     assert peeked.t == plain.t == 4
 
 
+@pytest.mark.parametrize("kind,momentum", [("sgd", 0.0), ("sgd", 0.9), ("adam", 0.0)])
+def test_in_place_step_equals_adding_the_deltas(kind, momentum):
+    """step_ (the engine's fused update) takes, bit for bit, the step that adding deltas(commit=True) takes, and
+    advances the optimizer the same way."""
+    spec = TrainSpec(optimizer=kind, momentum=momentum, lr=0.1 if kind == "sgd" else 1e-3)
+    g = torch.Generator().manual_seed(1)
+    shapes = {"w0": (3, 5, 4), "b0": (3, 5, 1), "g0": (3, 5)}
+    fused, plain = engine.StackedOptimizer(spec), engine.StackedOptimizer(spec)
+    p1 = {n: torch.randn(s, generator=g) for n, s in shapes.items()}
+    p2 = {n: t.clone() for n, t in p1.items()}
+    lr = torch.tensor([0.1, 0.05, 0.0])
+    for _ in range(4):
+        grads = {n: torch.randn(s, generator=g) * 3 for n, s in shapes.items()}
+        fused.step_(p1, grads, lr)
+        for n, d in plain.deltas(p2, grads, lr, commit=True).items():
+            p2[n].add_(d)
+        assert all(torch.equal(p1[n], p2[n]) for n in shapes)
+    assert fused.t == plain.t == 4
+
+
+def test_evaluation_in_chunks_of_rows_matches_one_pass(monkeypatch):
+    """evaluate() forwards a few hundred rows at a time; eval mode treats rows alone, so chunks give one pass's
+    losses and accuracies up to float rounding of the sums."""
+    from harness import data, nets
+    spec = TrainSpec(model=ModelSpec(depth=2, width=32, norm="bn"), steps=30, eval_every=10)
+    ds = data.load(spec.data, spec.data_seed)
+    net = nets.StackedNet(spec.model, ds.x.shape[1], ds.n_out, [0, 1])
+    monkeypatch.setattr(engine, "EVAL_CHUNK_FLOATS", 10 ** 9)
+    whole = engine.evaluate(net, net.params, ds)
+    monkeypatch.setattr(engine, "EVAL_CHUNK_FLOATS", 1)            # 64 rows a chunk
+    assert engine.eval_rows(2, 32) == 64
+    chunked = engine.evaluate(net, net.params, ds)
+    for key in whole:
+        np.testing.assert_allclose(chunked[key], whole[key], rtol=1e-6, atol=0)
+    o = net.forward(net.params, ds.x_test.unsqueeze(0).expand(2, -1, -1), train=False)
+    direct = torch.nn.functional.cross_entropy(o.reshape(-1, ds.n_out), ds.y_test.repeat(2), reduction="none")
+    np.testing.assert_allclose(chunked["test_loss"], direct.detach().view(2, -1).mean(1).numpy(), rtol=1e-6)
+
+
+def test_unit_moments_where_the_answer_is_known():
+    """The probes' mean and biased variance over the last axis: against torch.var_mean, and exact on a pure shift
+    and rescaling of the same rows."""
+    g = torch.Generator().manual_seed(2)
+    z = torch.randn(3, 4, 512, generator=g)
+    mean, var = engine.unit_moments(z)
+    ref_var, ref_mean = torch.var_mean(z, dim=2, unbiased=False)
+    torch.testing.assert_close(mean, ref_mean, atol=1e-6, rtol=0)
+    torch.testing.assert_close(var, ref_var, atol=1e-6, rtol=1e-5)
+    m2, v2 = engine.unit_moments(z * 4 + 3)             # powers of two: exact in float
+    torch.testing.assert_close(m2, mean * 4 + 3, atol=1e-5, rtol=0)
+    torch.testing.assert_close(v2, var * 16, rtol=1e-5, atol=0)
+
+
+def test_keeping_freed_memory_is_set_on_linux():
+    """The engine asks glibc to keep freed blocks (no page faults on each step's tensors); elsewhere it is a no-op."""
+    assert engine.MALLOC_TUNED is engine.keep_freed_memory()
+    if sys.platform.startswith("linux"):
+        import ctypes
+        try:
+            ctypes.CDLL(None).gnu_get_libc_version
+        except AttributeError:
+            pytest.skip("not glibc")
+        assert engine.MALLOC_TUNED
+
+
 def test_divergence_is_recorded_not_raised():
     spec = TrainSpec(model=ModelSpec(depth=3, width=64), lr=50.0, steps=60, eval_every=20)
     for eng in ("batched", "reference"):
