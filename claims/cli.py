@@ -100,6 +100,7 @@ def cmd_run(args) -> int:
     try:
         ids = options.parse_ids(args.ids, "ids") if args.ids else []
         settings = options.settings({**vars(args), "claims_ids": ",".join(ids) or None}, Path.cwd(), prefix="--")
+        options.check_before_run(settings, prefix="--", store_given=args.claims_store is not None)
     except options.OptionError as e:
         _err(str(e))
         return 2
@@ -231,7 +232,10 @@ def cmd_compare(args) -> int:
     except (OSError, ValueError) as e:
         _err(f"cannot read report: {e}")
         return 2
-    cmp = compare_reports(old, new, effect_tol=args.effect_tol)
+    if args.width_tol is not None and not args.width_tol >= 0:
+        _err(f"compare: --width-tol must be a number >= 0, got {args.width_tol}")
+        return 2
+    cmp = compare_reports(old, new, effect_tol=args.effect_tol, width_tol=args.width_tol)
     if args.markdown is not None:
         text = comparison_markdown(cmp, str(old_path), str(new_path))
         if args.markdown == "-":
@@ -284,8 +288,12 @@ def cmd_cache_key(args) -> int:
     (torch version, thread count, the numeric harness code), so an unchanged claim costs seconds."""
     import hashlib
     import json
-    from harness.store import environment_key
-    env = environment_key()
+    from harness.store import SettingError, environment_key
+    try:
+        env = environment_key()
+    except SettingError as e:
+        _err(f"cache-key: {e}")
+        return 2
     digest = hashlib.sha256(json.dumps(env, sort_keys=True).encode()).hexdigest()[:16]
     print(f"bnclaims-store-torch{env['torch']}-t{env['threads']}-{digest}")
     return 0
@@ -362,6 +370,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="default: the second-last report saved with `bnclaims run --save`")
     c.add_argument("new", metavar="NEW.json", nargs="?", default=None, help="default: the last saved report")
     c.add_argument("--effect-tol", type=float, default=0.25, help="relative effect change flagged as drift (default 0.25)")
+    c.add_argument("--width-tol", type=float, default=None, metavar="F",
+                   help="also flag an effect that moved by more than F times the old 95%% interval's width (e.g. 0.1 "
+                        "after a change that should move numbers only in their last bits)")
     c.add_argument("--markdown", default=None, metavar="FILE",
                    help="write the comparison as Markdown (a pull-request comment) to FILE ('-': stdout)")
     c.add_argument("--report", default="claims-report", metavar="DIR",

@@ -112,12 +112,30 @@ def run(spec, seeds, *, ctx=None, engine="batched", lrs=None) -> dict:
 
 
 def run_key(spec, seeds, engine="batched", lrs=None) -> dict:
-    """The run-store key of an engine run: spec, seeds, engine, device, rates, and environment_key (torch,
-    threads and the hash of every numeric harness module)."""
+    """The run-store key of an engine run: spec, seeds, engine, device, rates, the digest of the data set it trains
+    and evaluates on (data_key), and environment_key (torch, threads and the hash of every numeric harness module)."""
     from .store import device_setting
     return {"run": spec_dict(spec), "seeds": [int(s) for s in seeds], "engine": engine,
             "device": device_setting() if engine == "batched" else "cpu",
-            "lrs": None if lrs is None else [float(x) for x in lrs], "format": RUN_FORMAT, **environment_key()}
+            "lrs": None if lrs is None else [float(x) for x in lrs], "format": RUN_FORMAT,
+            "data": data_key(((spec.data, spec.data_seed),)), **environment_key()}
+
+
+def data_key(sets) -> dict:
+    """{"name/seed": SHA-256 of its arrays} of the generated data sets a run reads (harness.datacache.digest, once
+    per process), so a run on other arrays (another mnist1d, a damaged cache) never reuses an entry."""
+    from .datacache import digest
+    return {f"{name}/{int(seed)}": digest(name, int(seed)) for name, seed in sets}
+
+
+def job_data_key(job: Job) -> dict:
+    """data_key of the data sets this job reads, from its own arguments (a Dask worker checks it against the key)."""
+    if job.kind == "engine":
+        spec = job.args[0]
+        return data_key(((spec.data, spec.data_seed),))
+    from harness import routines
+    name, settings, _seeds = job.args
+    return data_key(routines.get(name).data_sets(dict(settings)))
 
 
 def lr_grid_run(spec, lrs, seeds, *, ctx=None) -> dict:
@@ -247,11 +265,13 @@ def run_routine(name: str, settings: dict, seeds, *, ctx=None) -> dict:
 
 def routine_key(name: str, settings: dict, seeds) -> dict:
     """The run-store key of a routine's entry (the hash of the routine's module and of the modules it declares it
-    uses, beside environment_key's). Settings named with a leading underscore say where an input lies, not what
-    it is (its digest is another setting), and stay out of the key."""
+    uses, beside environment_key's; the digests of the generated data sets it declares it reads, Routine.data_sets).
+    Settings named with a leading underscore say where an input lies, not what it is (its digest is another
+    setting), and stay out of the key."""
     from harness import routines
     from harness.store import module_code_hash
     r = routines.get(name)
     keyed = {k: v for k, v in dict(settings).items() if not k.startswith("_")}   # "_data_dir": where, not what
     return {"routine": name, "settings": keyed, "seeds": [int(s) for s in seeds], "format": RUN_FORMAT,
-            "routine_code": module_code_hash(r.module, *r.uses), **environment_key()}
+            "routine_code": module_code_hash(r.module, *r.uses), "data": data_key(r.data_sets(dict(settings))),
+            **environment_key()}

@@ -1,17 +1,16 @@
-"""Datasets as in-memory tensors, generated locally (never downloaded) and cached as .npz.
+"""Datasets as in-memory tensors, generated locally (never downloaded).
 
-MNIST-1D comes from the `mnist1d` package's `make_dataset` (defaults: 4000/1000 split, seed 42).
+MNIST-1D comes from the `mnist1d` package's `make_dataset` (defaults: 4000/1000 split, seed 42), cached as .npz
+and verified by harness.datacache, which also gives the digest of each data set that run keys carry.
 Batches are drawn by randperm + index_select, with one torch.Generator per seed for data order.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
-import numpy as np
 import torch
+
+from . import datacache
 
 
 @dataclass(frozen=True)
@@ -27,11 +26,6 @@ class Dataset:
 
 
 _MEMO: dict = {}
-
-
-def cache_dir() -> Path:
-    from harness.paths import data_dir
-    return data_dir()
 
 
 def load(name: str, seed: int = 42) -> Dataset:
@@ -69,36 +63,8 @@ def to_device(ds: Dataset, device) -> Dataset:
     return _MEMO[key]
 
 
-def _cached_npz(fname: str, make) -> dict:
-    path = cache_dir() / fname
-    if path.exists():
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                return {k: z[k] for k in z.files}
-        except Exception:   # a corrupt cache file is regenerated, not trusted
-            path.unlink(missing_ok=True)
-    arrays = make()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-    with os.fdopen(fd, "wb") as f:
-        np.savez(f, **arrays)
-    os.replace(tmp, path)
-    return arrays
-
-
 def _mnist1d(seed: int) -> Dataset:
-    def make():
-        from mnist1d.data import get_dataset_args, make_dataset
-        args = get_dataset_args()
-        args.seed = seed
-        state = np.random.get_state()      # make_dataset seeds numpy's global RNG; leave it as we found it
-        try:
-            d = make_dataset(args)
-        finally:
-            np.random.set_state(state)
-        return {"x": d["x"].astype(np.float32), "y": d["y"].astype(np.int64),
-                "x_test": d["x_test"].astype(np.float32), "y_test": d["y_test"].astype(np.int64)}
-    a = _cached_npz(f"mnist1d-seed{seed}.npz", make)
+    a, _sha = datacache.mnist1d(seed)
     return Dataset(*(torch.from_numpy(a[k]) for k in ("x", "y", "x_test", "y_test")), 10, "classification")
 
 

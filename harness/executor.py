@@ -111,6 +111,11 @@ def run_task(job: checks.Job, env: dict):
     from harness.store import environment_key, thread_setting
     torch.set_num_threads(thread_setting())     # threads_per_worker does not limit torch's own threads
     key = job.store_key
+    data = checks.job_data_key(job)             # before training: a worker with other data arrays refuses the job
+    if data != job.key.get("data"):
+        raise ExecutorError(f"worker data sets {data} differ from the client's {job.key.get('data')}: its numbers "
+                            "would be stored under the client's key; install the same mnist1d, numpy and scipy on "
+                            "every worker")
     arrays, info = checks.compute_job(job)
     import numpy as np
     arrays = {k: np.asarray(v) for k, v in arrays.items()}
@@ -128,8 +133,8 @@ def job_cost(job: checks.Job) -> int:
 
 
 def _env() -> dict:
-    return {k: os.environ[k] for k in ("BNCLAIMS_DEVICE", "BNCLAIMS_THREADS", "BNCLAIMS_DATA", "XDG_CACHE_HOME")
-            if k in os.environ}
+    names = ("BNCLAIMS_DEVICE", "BNCLAIMS_THREADS", "BNCLAIMS_DATA", "BNCLAIMS_DATA_CACHE", "XDG_CACHE_HOME")
+    return {k: os.environ[k] for k in names if k in os.environ}
 
 
 def compute(selected: Iterable[Check], ctx, client, *, progress: Callable[[str], None] | None = print,

@@ -158,15 +158,42 @@ def settings(values: dict, base_dir, *, prefix: str = "--claims-", check_files: 
                     None if scheduler is None else str(scheduler), dask_workers)
 
 
+def check_before_run(s: Settings, *, prefix: str = "--claims-", store_given: bool = True) -> None:
+    """What a run needs of its environment, checked before any check runs (OptionError, one line naming the setting
+    and what it accepts): BNCLAIMS_THREADS and BNCLAIMS_DEVICE (a device this machine has: torch is imported only
+    for one other than cpu), and store and report folders that are not existing files. store_given: the store
+    came from the option, not from $BNCLAIMS_STORE or the default."""
+    from harness import store
+    try:
+        store.thread_setting()
+        store.check_device()
+    except store.SettingError as e:
+        raise OptionError(str(e)) from None
+    store_flag = f"{prefix}store" if store_given else (paths.STORE_ENV if os.environ.get(paths.STORE_ENV)
+                                                       else "the default store folder")
+    for flag, folder in ((store_flag, s.ctx.store), (f"{prefix}report", s.ctx.report_dir)):
+        _writable_folder(Path(folder), flag)
+
+
+def _writable_folder(folder: Path, flag: str) -> None:
+    """A folder a run creates or writes into: its nearest existing part must be a folder, not a file."""
+    for part in (folder, *folder.parents):
+        if part.exists():
+            if not part.is_dir():
+                what = "" if part == folder else f" (in {folder})"
+                raise OptionError(f"{flag}: {part} is a file{what}; accepts a folder, existing or to be created")
+            return
+
+
 def _data_dir(raw, profile: str, base: Path, prefix: str, check_files: bool) -> str | None:
     """The data folder (--data-dir, else $BNCLAIMS_DATA), resolved. The paper profile needs one holding the real
     CIFAR-10 files, checked here (size, SHA-256, format) so a bad folder is a usage error before anything runs;
     the smoke profile checks a given folder that holds CIFAR-10 (synthetic allowed). Elsewhere a folder is
-    optional ($BNCLAIMS_DATA also holds the generated MNIST-1D and may not exist yet). The check's digest is kept
+    optional, and a $BNCLAIMS_DATA that is no folder is ignored (no check reads it). The check's digest is kept
     for the process (userdata.verified_digest), so the runs of an in-process session do not hash the files again."""
     from harness import userdata
     if profile != "paper" and raw is None:
-        env = os.environ.get(paths.DATA_ENV)
+        env = os.environ.get(paths.USER_DATA_ENV)
         return str(Path(env).expanduser().resolve()) if env and Path(env).expanduser().is_dir() else None
     try:
         folder = userdata.user_folder(None if raw is None else base / raw)

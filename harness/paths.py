@@ -1,7 +1,9 @@
 """Where bnclaims keeps things by default, each worked out here and nowhere else.
 
 Run store: $BNCLAIMS_STORE, else $XDG_CACHE_HOME/bnclaims/store, else ~/.cache/bnclaims/store.
-Generated data sets (MNIST-1D): $BNCLAIMS_DATA, else data/ in the same cache folder (not beside a $BNCLAIMS_STORE).
+Generated data sets (MNIST-1D, harness.datacache): $BNCLAIMS_DATA_CACHE, else data/ in the same cache folder (not
+beside a $BNCLAIMS_STORE). The user's own data sets (CIFAR-10, MNIST; harness.userdata) are another folder: --data-dir,
+else $BNCLAIMS_DATA; nothing here defaults it.
 Compiled-kernel cache of torch.compile'd runs: $TORCHINDUCTOR_CACHE_DIR, else inductor/ in the same cache folder.
 Reports: ./claims-report. An installed tool never writes into site-packages.
 """
@@ -11,7 +13,8 @@ import os
 from pathlib import Path
 
 STORE_ENV = "BNCLAIMS_STORE"
-DATA_ENV = "BNCLAIMS_DATA"
+DATA_CACHE_ENV = "BNCLAIMS_DATA_CACHE"     # the generated data sets' cache
+USER_DATA_ENV = "BNCLAIMS_DATA"            # the user's folder of paper data sets (--data-dir)
 REPORT_DIR = "claims-report"
 
 
@@ -25,8 +28,8 @@ def store_dir() -> Path:
     return Path(env) if env else cache_root() / "store"
 
 
-def data_dir() -> Path:
-    env = os.environ.get(DATA_ENV)
+def data_cache_dir() -> Path:
+    env = os.environ.get(DATA_CACHE_ENV)
     return Path(env) if env else cache_root() / "data"
 
 

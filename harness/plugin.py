@@ -92,6 +92,11 @@ def pytest_configure(config):
     config.stash[_SETTINGS] = settings
     if not (_collecting(config) or settings.ids):
         return
+    if _is_controller(config):      # a bad device, thread count or folder stops the session before any check runs
+        try:
+            options.check_before_run(settings, store_given=config.getoption("claims_store") is not None)
+        except options.OptionError as e:
+            raise pytest.UsageError(str(e)) from None
     if settings.executor == "dask" and _is_controller(config) and getattr(config.option, "numprocesses", None):
         raise pytest.UsageError("--claims-executor dask trains on the cluster before any check runs, in a pytest call "
                                 "without -n: run `pytest --collect-only --claims-executor dask ...` and then "

@@ -839,9 +839,10 @@ def _overlap(a, b) -> bool:
     return not (a[0] > b[1] or b[0] > a[1])
 
 
-def compare_reports(old: dict, new: dict, *, effect_tol: float = 0.25) -> dict:
-    """Verdict changes, effect drift (relative change beyond effect_tol, or CIs that no longer
-    overlap), and hypotheses added or removed between two report dicts."""
+def compare_reports(old: dict, new: dict, *, effect_tol: float = 0.25, width_tol: float | None = None) -> dict:
+    """Verdict changes, effect drift (relative change beyond effect_tol; with width_tol, a move beyond that fraction
+    of the old 95% CI's width; or CIs that no longer overlap), and hypotheses added or removed between two report
+    dicts."""
     o = {r["id"]: r for r in old["hypotheses"]}
     n = {r["id"]: r for r in new["hypotheses"]}
     common = sorted(o.keys() & n.keys(), key=id_key)
@@ -867,6 +868,11 @@ def compare_reports(old: dict, new: dict, *, effect_tol: float = 0.25) -> dict:
                     reasons.append(f"effect changed by {rel:.0%} (tolerance {effect_tol:.0%})")
             elif eb != 0:
                 reasons.append("effect moved away from exactly 0")
+        ci = a["stats"].get("ci")
+        if (width_tol is not None and isinstance(ea, (int, float)) and isinstance(eb, (int, float)) and ci
+                and None not in ci and ci[1] > ci[0] and abs(eb - ea) > width_tol * (ci[1] - ci[0])):
+            reasons.append(f"effect moved by {abs(eb - ea) / (ci[1] - ci[0]):.2f} of the interval's width "
+                           f"(tolerance {width_tol:g})")
         if not _overlap(a["stats"].get("ci"), b["stats"].get("ci")):
             reasons.append("95% CIs no longer overlap")
         if reasons:

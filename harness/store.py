@@ -69,14 +69,54 @@ def environment_key() -> dict:
     return {"torch": version, "threads": threads, "code": harness_code_hash()}
 
 
+class SettingError(ValueError):
+    """A bad BNCLAIMS_* environment setting; the message names the variable and what it accepts."""
+
+
+DEVICES = "cpu, cuda, cuda:N or mps"
+_DEVICE_RE = re.compile(r"cpu|mps|cuda(:\d+)?")
+
+
 def device_setting() -> str:
-    """The batched engine's device (BNCLAIMS_DEVICE, default cpu), as harness.engine.DEVICE, read without torch."""
-    return os.environ.get("BNCLAIMS_DEVICE", "cpu")
+    """The batched engine's device (BNCLAIMS_DEVICE, default cpu), as harness.engine.DEVICE, read without torch.
+    Checks the spelling only; check_device says whether this machine has it (that needs torch)."""
+    raw = os.environ.get("BNCLAIMS_DEVICE", "cpu")
+    if not _DEVICE_RE.fullmatch(raw):
+        raise SettingError(f"BNCLAIMS_DEVICE={raw!r}: unknown device; accepts {DEVICES}")
+    return raw
 
 
 def thread_setting() -> int:
     """The torch thread count harness.engine pins (BNCLAIMS_THREADS, default 1), read without torch."""
-    return int(os.environ.get("BNCLAIMS_THREADS", "1"))
+    raw = os.environ.get("BNCLAIMS_THREADS", "1")
+    try:
+        threads = int(raw)
+    except ValueError:
+        threads = 0
+    if threads < 1:
+        raise SettingError(f"BNCLAIMS_THREADS={raw!r}: accepts a positive integer (torch threads per process)")
+    return threads
+
+
+def check_device(device: str | None = None) -> str:
+    """The device setting, once this machine is known to have it; else SettingError naming what it accepts here.
+    Imports torch only for a device other than cpu."""
+    device = device_setting() if device is None else device
+    if device == "cpu":
+        return device
+    import torch
+    n_cuda = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    has_mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    here = ["cpu"] + (["cuda"] + [f"cuda:{i}" for i in range(n_cuda)] if n_cuda else []) + (["mps"] if has_mps else [])
+    if device.startswith("cuda"):
+        index = int(device.split(":")[1]) if ":" in device else 0
+        ok = index < n_cuda
+    else:
+        ok = has_mps
+    if not ok:
+        raise SettingError(f"BNCLAIMS_DEVICE={device!r}: not available on this machine (torch {torch.__version__}); "
+                           f"accepts {', '.join(here)} here")
+    return device
 
 
 _CODE_HASH: list = []

@@ -123,7 +123,9 @@ def test_a_failing_run_is_reported_and_the_others_are_stored(tmp_path, cluster, 
         jobs, blocked = real_plan(selected, ctx_, skip)
         spec = TrainSpec()
         # the reference engine takes no per-seed rates: training raises ValueError on the worker
-        bad = checks.Job({"run": "bad", "seeds": [0]}, "engine", (spec, (0,), "reference", (0.1,)))
+        args = (spec, (0,), "reference", (0.1,))
+        bad = checks.Job({"run": "bad", "seeds": [0], "data": checks.job_data_key(checks.Job({}, "engine", args))},
+                         "engine", args)
         if bad.store_key not in skip:
             jobs[bad.store_key] = bad
         return jobs, blocked

@@ -187,12 +187,26 @@ def test_compare_reports_and_cli(records, tmp_path, capsys):
     assert not any(same[k] for k in ("verdict_changes", "effect_drift", "added", "removed"))
     assert "no verdict changes" in format_comparison(same)
 
+    # drift against the old interval's width: A1.a's effect (CI [0.4, 0.6]) moves by 0.03 = 0.15 of the width
+    nudged = build_report([r | {"stats": r["stats"] | {"effect": r["stats"]["effect"] + 0.03}} if r["id"] == "A1.a"
+                           else r for r in records], run_info={"profile": "ci"})
+    assert not compare_reports(old, nudged)["effect_drift"]               # 6 % relative: inside the default 25 %
+    width = compare_reports(old, nudged, width_tol=0.1)
+    assert [d["id"] for d in width["effect_drift"]] == ["A1.a"]
+    assert "0.15 of the interval's width (tolerance 0.1)" in width["effect_drift"][0]["reason"]
+    assert not compare_reports(old, nudged, width_tol=0.2)["effect_drift"]
+
     (tmp_path / "old.json").write_text(json.dumps(old))
     (tmp_path / "new.json").write_text(json.dumps(new))
     capsys.readouterr()
     assert cli.main(["compare", str(tmp_path / "old.json"), str(tmp_path / "new.json")]) == 1
     assert "A1.a: reproduced -> not reproduced" in capsys.readouterr().out
     assert cli.main(["compare", str(tmp_path / "old.json"), str(tmp_path / "old.json")]) == 0
+    (tmp_path / "nudged.json").write_text(json.dumps(nudged))
+    capsys.readouterr()
+    assert cli.main(["compare", "--width-tol", "0.1", str(tmp_path / "old.json"), str(tmp_path / "nudged.json")]) == 0
+    assert "A1.a: effect" in capsys.readouterr().out          # drift is shown; only a verdict change fails
+    assert cli.main(["compare", "--width-tol", "-1", str(tmp_path / "old.json"), str(tmp_path / "old.json")]) == 2
 
 
 # ---- command line -----------------------------------------------------------------------------
