@@ -50,20 +50,13 @@ def run(settings: dict, seeds: list[int]) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _moments(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and biased variance [K, H, 1] of z [K, H, B] over the batch, in two passes (torch.var over the last axis
-    took most of a 'large' step on CPU)."""
-    mu = z.mean(2, keepdim=True)
-    return mu, (z - mu).pow(2).mean(2, keepdim=True)
-
-
 @torch.no_grad()
 def batch_stats(net: nets.StackedNet, x: torch.Tensor) -> list:
     """Per hidden layer (mean, biased var) [K, H, 1] of batch x [K, B, D] forwarded in train mode; no update."""
     out, h = [], x.transpose(1, 2)
     for l in range(net.hidden):
         z = torch.bmm(net.params[f"w{l}"], h)             # no bias before BN
-        mu, var = _moments(z)
+        mu, var = z.mean(2, keepdim=True), z.var(2, unbiased=False, keepdim=True)
         out.append((mu, var))
         zn = (z - mu) / torch.sqrt(var + net.m.bn_eps)
         h = torch.relu(net.params[f"g{l}"].unsqueeze(2) * zn + net.params[f"be{l}"].unsqueeze(2))
@@ -86,7 +79,7 @@ def forward_with(net: nets.StackedNet, x, ref, *, renorm: bool, update: bool = F
         if not renorm:
             xhat = (z - mu_l) / sd_l
         else:
-            mu, var = _moments(z)
+            mu, var = z.mean(2, keepdim=True), z.var(2, unbiased=False, keepdim=True)
             sd = torch.sqrt(var + eps)
             xhat = (z - mu) / sd * (sd / sd_l).detach() + ((mu - mu_l) / sd_l).detach()
             if update:
