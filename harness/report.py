@@ -871,7 +871,7 @@ def compare_reports(old: dict, new: dict, *, effect_tol: float = 0.25, width_tol
         ci = a["stats"].get("ci")
         if (width_tol is not None and isinstance(ea, (int, float)) and isinstance(eb, (int, float)) and ci
                 and None not in ci and ci[1] > ci[0] and abs(eb - ea) > width_tol * (ci[1] - ci[0])):
-            reasons.append(f"effect moved by {abs(eb - ea) / (ci[1] - ci[0]):.2f} of the interval's width "
+            reasons.append(f"effect moved by {abs(eb - ea) / (ci[1] - ci[0]):.2g} of the interval's width "
                            f"(tolerance {width_tol:g})")
         if not _overlap(a["stats"].get("ci"), b["stats"].get("ci")):
             reasons.append("95% CIs no longer overlap")
