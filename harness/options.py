@@ -141,11 +141,9 @@ def settings(values: dict, base_dir, *, prefix: str = "--claims-", check_files: 
         raise OptionError(f"{prefix}scheduler: only with {prefix}executor dask")
     raw, dask_workers = get("dask-workers"), 0
     if raw is not None:
-        try:
-            dask_workers = int(raw)
-        except ValueError:
-            dask_workers = 0
-        if dask_workers < 1:
+        from harness.store import positive_int
+        dask_workers = positive_int(raw)
+        if not dask_workers:
             raise OptionError(f"{prefix}dask-workers: expected an integer >= 1, got {raw!r}")
     data_dir = _data_dir(get("data-dir"), profile, base, prefix, check_files)
     from harness.spec import COMPILE_MODES

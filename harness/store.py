@@ -86,14 +86,20 @@ def device_setting() -> str:
     return raw
 
 
+def positive_int(raw) -> int:
+    """int(raw) when that is an integer >= 1, else 0 (the caller names the setting in its error)."""
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        return 0
+    return value if value >= 1 else 0
+
+
 def thread_setting() -> int:
     """The torch thread count harness.engine pins (BNCLAIMS_THREADS, default 1), read without torch."""
     raw = os.environ.get("BNCLAIMS_THREADS", "1")
-    try:
-        threads = int(raw)
-    except ValueError:
-        threads = 0
-    if threads < 1:
+    threads = positive_int(raw)
+    if not threads:
         raise SettingError(f"BNCLAIMS_THREADS={raw!r}: accepts a positive integer (torch threads per process)")
     return threads
 
