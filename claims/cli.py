@@ -406,7 +406,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)     # argparse exits 2 on a usage error
-    return args.func(args)
+    try:
+        return args.func(args)
+    except BrokenPipeError:                    # `bnclaims list | head`: the reader left; stop quietly, as Unix tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's flush of stdout at exit would raise again
+        return 0
 
 
 if __name__ == "__main__":

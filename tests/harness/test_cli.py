@@ -64,3 +64,12 @@ def test_compare_markdown_and_the_saved_history(tmp_path):
     assert "profile ci, seed base 0" in md and "profile ci, seed base 1" in md
     r = cli("compare", str(rep / "history" / "0001.json"), cwd=tmp_path)
     assert r.returncode == 2 and "give OLD.json and NEW.json, or neither" in r.stderr
+
+
+def test_a_reader_that_leaves_early_ends_list_quietly():
+    """`bnclaims list | head -1`: the listing stops without a traceback when its reader closes the pipe."""
+    proc = subprocess.Popen([sys.executable, "-m", "claims.cli", "list"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0 and "Traceback" not in err, err
