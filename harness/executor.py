@@ -83,30 +83,16 @@ def plan(selected: Iterable[Check], ctx, skip: set = frozenset()) -> tuple[dict,
 
 # Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536 (distributed.nanny.pre-spawn-environ). Setting it
 # fixes glibc's mmap threshold at 128 KiB, so every larger tensor is mapped and unmapped again: our runs took 2.0x
-# as long in such a worker as in a plain process (measured: 6.8 vs 3.3 s for one 600-step BN ensemble).
+# as long in such a worker as in a plain process (measured: 6.8 vs 3.3 s for one 600-step BN ensemble). The
+# LocalCluster starts its workers without it; in any worker, importing harness.engine (run_task does, first) applies
+# engine.keep_freed_memory, which overrides it at run time.
 _TRIM_ENV = "MALLOC_TRIM_THRESHOLD_"
-_MMAP_THRESHOLD, _TRIM_THRESHOLD = 32 << 20, 1 << 30      # glibc's dynamic mmap ceiling; trim above 1 GiB only
-
-
-def _plain_malloc() -> None:
-    """In a worker started with MALLOC_TRIM_THRESHOLD_, give glibc thresholds that behave like a plain process's
-    (measured 3.4-3.8 s against 3.2 s plain for the run above). No effect elsewhere or without glibc."""
-    if _TRIM_ENV not in os.environ:
-        return
-    import ctypes
-    try:
-        libc = ctypes.CDLL(None)
-        libc.mallopt(-3, _MMAP_THRESHOLD)      # M_MMAP_THRESHOLD
-        libc.mallopt(-1, _TRIM_THRESHOLD)      # M_TRIM_THRESHOLD
-    except (OSError, AttributeError):
-        pass
 
 
 def run_task(job: checks.Job, env: dict):
     """The cluster task: train one job with one torch thread; (store key, arrays, info, environment)."""
     os.environ.update(env)                 # the client's device and thread settings, before torch loads
-    _plain_malloc()
-    from harness import engine  # noqa: F401  (pins torch to BNCLAIMS_THREADS threads, default 1)
+    from harness import engine  # noqa: F401  (pins torch to BNCLAIMS_THREADS threads, default 1; glibc keeps freed memory)
     import torch
     from harness.store import environment_key, thread_setting
     torch.set_num_threads(thread_setting())     # threads_per_worker does not limit torch's own threads
