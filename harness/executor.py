@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+import uuid
 from collections.abc import Callable, Iterable
 
 from harness import checks
@@ -136,6 +137,10 @@ def compute(selected: Iterable[Check], ctx, client, *, progress: Callable[[str],
     env = _env()
     here = environment_key()
     done_total = 0
+    # Task keys carry this call's token: after an interruption the client cancels its tasks, and the scheduler can
+    # still hold a cancelled task when the next call submits the same run; under the same key that run's future came
+    # back cancelled (FutureCancelledError), under a new one it is a new task.
+    call = uuid.uuid4().hex[:8]
     while out.waves < max_waves:
         jobs, blocked = plan(selected, ctx, skip=failed)
         if blocked:
@@ -144,7 +149,7 @@ def compute(selected: Iterable[Check], ctx, client, *, progress: Callable[[str],
             break
         out.waves += 1
         # the longest runs first, so no long run starts last while the other workers idle
-        futures = {client.submit(run_task, job, env, key=TASK_PREFIX + k, pure=False, retries=0,
+        futures = {client.submit(run_task, job, env, key=f"{TASK_PREFIX}{k}-{call}", pure=False, retries=0,
                                  priority=job_cost(job)): k
                    for k, job in jobs.items()}
         total, done = len(futures), 0
