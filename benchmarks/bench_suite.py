@@ -5,6 +5,7 @@ are measured in one sitting on one machine.
 Usage:  python benchmarks/bench_suite.py [-n 2] [--profile ci] [--base REV]     (runs the whole suite twice per tree)
 """
 import argparse
+import contextlib
 import os
 import resource
 import subprocess
@@ -27,28 +28,32 @@ def run_suite(tree, store, workers, profile, report):
     return wall, proc.returncode, tail[0]
 
 
+@contextlib.contextmanager
+def worktree(rev: str, where: Path):
+    """A detached git worktree of rev at `where` (this checkout's repository), removed on the way out."""
+    subprocess.run(["git", "worktree", "add", "--detach", "-q", str(where), rev], cwd=ROOT, check=True)
+    try:
+        yield where
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(where)], cwd=ROOT, check=False)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-n", type=int, default=2)
     ap.add_argument("--profile", default="ci")
     ap.add_argument("--base", metavar="REV", help="also time this git revision, first")
     a = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         trees = [("working tree", ROOT)]
         if a.base:
-            base = Path(tmp) / "base-tree"
-            subprocess.run(["git", "worktree", "add", "--detach", "-q", str(base), a.base], cwd=ROOT, check=True)
-            trees.insert(0, (f"base {a.base}", base))
-        try:
-            for i, (name, tree) in enumerate(trees):
-                store, report = os.path.join(tmp, f"store-{i}"), os.path.join(tmp, f"report-{i}")
-                for label in ("cold", "warm"):
-                    wall, rc, tail = run_suite(tree, store, a.n, a.profile, report)
-                    print(f"{name}: {label}: -n {a.n} profile={a.profile} wall {wall:6.1f} s  exit {rc}  | {tail}",
-                          flush=True)
-        finally:
-            if a.base:
-                subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT, check=False)
+            trees.insert(0, (f"base {a.base}", stack.enter_context(worktree(a.base, Path(tmp) / "base-tree"))))
+        for i, (name, tree) in enumerate(trees):
+            store, report = os.path.join(tmp, f"store-{i}"), os.path.join(tmp, f"report-{i}")
+            for label in ("cold", "warm"):
+                wall, rc, tail = run_suite(tree, store, a.n, a.profile, report)
+                print(f"{name}: {label}: -n {a.n} profile={a.profile} wall {wall:6.1f} s  exit {rc}  | {tail}",
+                      flush=True)
     peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"peak RSS of the largest process (controller or worker): {peak_mib:.0f} MiB")
 

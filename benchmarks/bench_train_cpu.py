@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench_suite import worktree  # noqa: E402
 
 
 def run_tree(tree: Path, tmp: Path, label: str, workers: int, ids) -> tuple[float, dict, float, str]:
@@ -55,9 +57,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="bnclaims-bench-") as scratch:
         tmp = Path(a.keep or scratch)
         tmp.mkdir(parents=True, exist_ok=True)
-        base = Path(scratch) / "base-tree"
-        subprocess.run(["git", "worktree", "add", "--detach", "-q", str(base), a.base], cwd=ROOT, check=True)
-        try:
+        with worktree(a.base, Path(scratch) / "base-tree") as base:
             rev = subprocess.run(["git", "rev-parse", "--short", a.base], cwd=ROOT, capture_output=True, text=True,
                                  check=True).stdout.strip()
             results = {}
@@ -66,8 +66,6 @@ def main():
                 total, entries, wall, tail = results[label]
                 print(f"{label:4s} ({rev if label == 'base' else 'working tree'}): training CPU-s {total:7.1f} over "
                       f"{len(entries)} store entries; wall {wall:6.1f} s  | {tail}", flush=True)
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT, check=False)
     (b_tot, b_ent, b_wall, _), (t_tot, t_ent, t_wall, _) = results["base"], results["tree"]
     print(f"cold ci training CPU-seconds: base {b_tot:.1f}, working tree {t_tot:.1f}: {b_tot / t_tot:.2f}x less "
           f"({100 * (1 - t_tot / b_tot):.0f} % saved); wall of the runs {b_wall:.0f} s -> {t_wall:.0f} s")

@@ -349,6 +349,12 @@ def unit_moments(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return mean, (z - mean.unsqueeze(2)).pow(2).mean(2)
 
 
+def layer_moments(zs) -> tuple[torch.Tensor, torch.Tensor]:
+    """unit_moments of each layer's z [K, H, P], stacked on axis 1: (mean, biased variance) [K, L, H]."""
+    mv = [unit_moments(z) for z in zs]
+    return torch.stack([m for m, _ in mv], 1), torch.stack([v for _, v in mv], 1)
+
+
 # ----------------------------------------------------------------------------- probes
 PROBES = spec_mod.PROBES
 
@@ -487,9 +493,9 @@ class Prober:
         rec = []
         net.forward(net.params, self.xp, train=True, update=False, noise=noise, record=rec)
         for i, name in ((0, "pre"), (1, "post")):     # per layer [K, P, H] views of the net's [K, H, P] activations
-            mv = [unit_moments(r[i].transpose(1, 2)) for r in rec]
-            self._add(f"{name}_mean", torch.stack([m for m, _ in mv], 1))    # [K, L, H]
-            self._add(f"{name}_var", torch.stack([v for _, v in mv], 1))
+            mean, var = layer_moments(r[i].transpose(1, 2) for r in rec)
+            self._add(f"{name}_mean", mean)           # [K, L, H]
+            self._add(f"{name}_var", var)
         q = torch.tensor([0.15, 0.5, 0.85], device=self.xp.device)
         self._add("pct_last_unit0", torch.quantile(rec[-1][1][:, :, 0], q, dim=1).T)
 

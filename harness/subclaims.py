@@ -75,10 +75,7 @@ class SubClaim:
                 raise ValueError(f"{self.id}: definitions are (label, (ids, ...)) pairs")
 
     def ids(self) -> list[str]:
-        out = list(self.evidence) + list(self.construct) + list(self.identity)
-        for _, ids in self.definitions:
-            out += list(ids)
-        return list(dict.fromkeys(out))
+        return _named_ids(self.evidence, self.construct, self.identity, self.definitions)
 
     def declaration(self) -> dict:
         return {"id": self.id, "claim": self.claim, "title": self.title, "words": self.words, "where": self.where,
@@ -213,9 +210,14 @@ def subclaim_verdict(decl: dict, recs: dict, maps=(), profile: str = "ci") -> di
 
 
 def _ids(decl: dict) -> list[str]:
-    """Every hypothesis id a sub-claim declaration names (as SubClaim.ids, from its declaration())."""
-    out = list(decl["evidence"]) + list(decl["construct"]) + list(decl["identity"])
-    for _, ids in decl["definitions"]:
+    """Every hypothesis id a sub-claim declaration names (SubClaim.ids of its declaration())."""
+    return _named_ids(decl["evidence"], decl["construct"], decl["identity"], decl["definitions"])
+
+
+def _named_ids(evidence, construct, identity, definitions) -> list[str]:
+    """The ids in declaration order, each once: evidence, construct-valid, identity, then the definitions' ids."""
+    out = [*evidence, *construct, *identity]
+    for _, ids in definitions:
         out += list(ids)
     return list(dict.fromkeys(out))
 

@@ -49,8 +49,7 @@ def next_input_moments(net: nets.StackedNet, xp: torch.Tensor, layers) -> tuple[
     rec = []
     net.forward(net.params, xp, train=True, update=False, record=rec)
     act = nets.ACT[net.m.activation]
-    mv = [engine.unit_moments(act(rec[l][1]).transpose(1, 2)) for l in layers]    # each over P of [K, H, P]
-    return torch.stack([m for m, _ in mv], 1), torch.stack([v for _, v in mv], 1)
+    return engine.layer_moments(act(rec[l][1]).transpose(1, 2) for l in layers)    # each over P of [K, H, P]
 
 
 def run(settings: dict, seeds: list[int]) -> dict[str, np.ndarray]:
