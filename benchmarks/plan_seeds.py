@@ -1,12 +1,15 @@
-"""Seeds per arm from a power analysis at each hypothesis's allocated alpha, on a pilot report.
+"""Seeds per vote for round 2, by simulating the exact test on the pilot (harness.power.plan).
 
-The effect planned for is conservative: the one-sided lower confidence bound (level 0.9) of the pilot's
-standardized effect (paired by seed: d_z of the within-seed differences), not its point estimate. The
-planned n is at least the smallest n whose exact floor lies below alpha.
+For each round-2 vote (claims/round2.py) the pilot's paired differences (a trend: its seeds x groups table) are
+resampled, moved to the one-sided 0.9 lower confidence bound of the pilot's effect, and tested exactly as the
+suite tests them (minimum-effect form, exact null) at the vote's allocated alpha. n is the smallest number of
+seeds whose floor is at most alpha/10 and that tolerates a discordant seed, raised until the power reaches 0.8
+where the pilot allows it (up to 40); otherwise the vote is planned at the floor rule and marked underpowered.
 
-Usage:  python benchmarks/plan_seeds.py PILOT_REPORT.json [--power 0.8] [--level 0.9]
+Usage:  python benchmarks/plan_seeds.py PILOT_REPORT.json [--write claims/power_plan.json]
+        (the pilot: results/pilot-seedbase0/report.json)
 
-The declarations record the plan they adopted (Hypothesis.power); this script reproduces it.
+A test holds claims/round2.py's n to the saved plan.
 """
 import argparse
 import json
@@ -17,67 +20,65 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness import registry, stats as st  # noqa: E402
+from harness import power, registry  # noqa: E402
 
 
-def pilot_pairs(rec, hyp):
-    """(x, y) per-seed values of the pilot, paired by seed position; trend: (last, first)."""
+def pilot_data(rec, hyp):
+    """The pilot's paired differences x - y, or for a trend its [seeds, groups] table in declared order."""
     arms = rec["arms"]
-    names = list(hyp.arms)
-    if hyp.direction in ("decreasing", "increasing"):
-        a, b = names[-1], names[0]
-    else:
-        a, b = names[0], names[1]
-    x = np.asarray(arms[a]["values"], float)
-    y = np.asarray(arms[b]["values"], float)
-    n = min(x.size, y.size)
-    return x[:n], y[:n]
+    cols = [np.asarray(arms[a]["values"], float) for a in hyp.arms]
+    n = min(c.size for c in cols)
+    if hyp.test == "trend":
+        return np.column_stack([c[:n] for c in cols])
+    return cols[0][:n] - cols[1][:n]
+
+
+def plans(pilot_report: str):
+    from claims import round2
+    pilot = {r["id"]: r for r in json.loads(Path(pilot_report).read_text())["hypotheses"]}
+    hyps = {h.id: h for h in registry.all_hypotheses()}
+    claims = {c.id: c for c in registry.claims()}
+    out = {}
+    for sid, votes in round2.VOTES.items():
+        claim = claims[sid.split(".")[0]]
+        alloc = round2.allocation(claim)
+        for v in votes:
+            hid, sesoi = v.id, v.sesoi
+            hyp = hyps[hid]
+            data = pilot_data(pilot[hid], hyp)
+            k = len(hyp.arms) if hyp.test == "trend" else 2
+            pl = power.plan(data, test=hyp.test, alpha=alloc[hid], direction=hyp.direction, sesoi=sesoi,
+                            margin=hyp.margin, n_groups=k)
+            out[hid] = {"subclaim": sid, "test": hyp.test, "direction": hyp.direction, "alpha": alloc[hid],
+                        "sesoi": sesoi, "margin": hyp.margin, "pilot_n": int(data.shape[0]),
+                        "mu_pilot": round(pl["mu_pilot"], 6), "mu_plan": round(pl["mu_plan"], 6),
+                        "n": pl["n"], "floor_rule_n": pl["floor_rule_n"], "floor_p": pl["floor_p"],
+                        "power": pl["power"], "discordant_tolerated": pl["discordant_tolerated"],
+                        "underpowered": pl["underpowered"]}
+    return out
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("report")
-    ap.add_argument("--power", type=float, default=0.8)
-    ap.add_argument("--level", type=float, default=0.9)
-    ap.add_argument("--write", metavar="JSON", help="save the plans of the voting hypotheses here "
-                                                    "(claims/power_plan.json; a test holds the declarations to it)")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("report", help="the pilot's report.json (seed base 0)")
+    ap.add_argument("--write", metavar="JSON", help="save the plans here (claims/power_plan.json)")
     a = ap.parse_args()
-    saved = {}
-    pilot = {r["id"]: r for r in json.loads(Path(a.report).read_text())["hypotheses"]}
-    print(f"{'id':<16}{'test':<10}{'alpha':>8}{'pilot n':>8}{'d':>9}{'lcb':>9}{'floor n':>8}{'plan n':>7}"
-          f"{'declared':>9}")
-    for hyp in registry.all_hypotheses():
-        if not hyp.statistical or hyp.id not in pilot:
-            continue
-        x, y = pilot_pairs(pilot[hyp.id], hyp)
-        test = hyp.test
-        extra = {"n_groups": len(hyp.arms)} if test == "trend" else {}
-        try:
-            if hyp.test == "tost":
-                # equivalence: plan for the margin in sd units of the paired differences at the observed sd
-                d = np.asarray(x - y)
-                sd = float(np.std(d, ddof=1)) or 1e-12
-                m = hyp.margin if not isinstance(hyp.margin, (tuple, list)) else min(abs(v) for v in hyp.margin)
-                n = st.seeds_needed("tost", max(m - abs(d.mean()), 1e-9) / sd, alpha=hyp.alpha, power=a.power,
-                                    paired=True)
-                plan = {"d": float(d.mean() / sd), "lcb": float("nan"), "n": n, "floor_n": 2}
-            else:
-                plan = st.plan_seeds(x, y, test=test, alpha=hyp.alpha, paired=hyp.paired, power=a.power,
-                                     level=a.level, **extra)
-        except ValueError as e:
-            print(f"{hyp.id:<16}{hyp.test:<10}{hyp.alpha:>8.4f}{x.size:>8}  cannot plan: {e}")
-            continue
-        print(f"{hyp.id:<16}{hyp.test:<10}{hyp.alpha:>8.4f}{x.size:>8}{plan['d']:>9.2f}{plan['lcb']:>9.2f}"
-              f"{plan['floor_n']:>8}{plan['n']:>7}{hyp.budget('ci').seeds:>9}")
-        if hyp.votes:
-            saved[hyp.id] = {"test": hyp.test, "alpha": hyp.alpha, "pilot_n": int(x.size),
-                             "d": round(float(plan["d"]), 3), "lcb": round(float(plan["lcb"]), 3),
-                             "level": a.level, "power": a.power, "n": int(plan["n"]),
-                             "floor_n": int(plan["floor_n"])}
+    out = plans(a.report)
+    print(f"{'sub-claim':<10}{'vote':<8}{'test':<10}{'alpha':>9}{'SESOI':>8}{'pilot':>6}{'effect':>10}{'planned':>10}"
+          f"{'n':>4}{'floor p':>10}{'power':>7}{'discordant ok':>14}")
+    for hid, p in out.items():
+        ses = "margin" if p["sesoi"] is None else f"{p['sesoi']:g}"
+        tol = "-" if p["discordant_tolerated"] is None else str(p["discordant_tolerated"])
+        print(f"{p['subclaim']:<10}{hid:<8}{p['test']:<10}{p['alpha']:>9.5f}{ses:>8}{p['pilot_n']:>6}"
+              f"{p['mu_pilot']:>10.4g}{p['mu_plan']:>10.4g}{p['n']:>4}{p['floor_p']:>10.2e}{p['power']:>7.2f}"
+              f"{tol:>14}" + ("  underpowered at the pilot's bound" if p["underpowered"] else ""))
     if a.write:
-        doc = {"pilot": f"{Path(a.report).name}: ci profile, seed base 0, the design before the A/A amendment",
-               "method": "one-sided lower confidence bound of the pilot's paired standardized effect; seeds "
-                         "from harness.stats.plan_seeds at the allocated alpha", "plans": saved}
+        doc = {"pilot": f"{a.report}: ci profile, seed base 0 (the pilot round)",
+               "method": "harness.power.plan: smoothed bootstrap of the pilot's paired differences (trend: rows), "
+                         "moved to the one-sided 0.9 lower bound of its effect in the direction of H1; the exact "
+                         "test in its minimum-effect form at the allocated alpha, 2000 simulated sets per n; n is "
+                         "the smallest with floor <= alpha/10, one discordant seed tolerated, and power >= 0.8",
+               "plans": out}
         Path(a.write).write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
 
 

@@ -9,6 +9,7 @@
     bnclaims merge A.json B.json ... --out DIR the shards' reports joined into one run's report
     bnclaims lock --check                      exit 1 if a declaration differs from the pre-registration lock
     bnclaims lock --reason TEXT                re-freeze the lock, recording why (claims/prereg.lock.json)
+    bnclaims lock --reason TEXT --register-round   ... and register the confirmatory round before it runs
 """
 from __future__ import annotations
 
@@ -320,6 +321,8 @@ def cmd_lock(args) -> int:
             return 2
         if not diffs:
             print(f"frozen: {sum(len(c.hypotheses) for c in claims)} hypotheses match {path}")
+            for line in prereg.round_status(claims, path):
+                print(line)
             return 0
         print(f"{len(diffs)} difference(s) from {path}:")
         for d in diffs:
@@ -336,6 +339,17 @@ def cmd_lock(args) -> int:
         print(f"nothing changed: {path} already matches the registered claims")
     else:
         print(f"updated {path}:\n{prereg.format_update(lock['updates'][-1])}")
+    if args.register_round:
+        from claims import round2
+        from harness import store
+        try:
+            prereg.register_round(claims, path, str(round2.ROUND), seed_base=round2.SEED_BASE,
+                                  replication_base=round2.REPLICATION_BASE, code_hash=store.harness_code_hash())
+        except (OSError, ValueError) as e:
+            _err(f"cannot register round {round2.ROUND}: {e}")
+            return 2
+        for line in prereg.round_status(claims, path):
+            print(line)
     return 0
 
 
@@ -400,6 +414,10 @@ def build_parser() -> argparse.ArgumentParser:
     how = lk.add_mutually_exclusive_group()
     how.add_argument("--check", action="store_true", help="only compare; exit 1 if a declaration differs from the lock")
     how.add_argument("--reason", default=None, metavar="TEXT", help="why the declarations changed (required to update)")
+    lk.add_argument("--register-round", action="store_true",
+                    help="with --reason: also record in the lock that the confirmatory round (claims/round2.py) is "
+                         "registered, with its seed bases, the harness code hash and the declarations' hash; "
+                         "do it in a commit of its own, before any run at those bases")
     lk.set_defaults(func=cmd_lock)
     return p
 

@@ -1,18 +1,20 @@
 """bnclaims' own claims, in id order: the "builtin" entry of the bnclaims.claims entry-point group
 (pyproject.toml). harness.registry reads this group, so third-party claim packs sit beside it.
-Each claim gets its sub-claims (claims/subclaims.py) and its side-statement checks (claims/side.py) here."""
+Each claim gets its sub-claims (claims/subclaims.py), its side-statement checks (claims/side.py) and round 2's
+confirmatory votes (claims/round2.py) here."""
 from __future__ import annotations
 
 import dataclasses
 
 from harness.hypothesis import Claim
 
-from claims import c1, c2, c3, c4, layernorm, paper, santurkar, side, subclaims, yang
+from claims import c1, c2, c3, c4, layernorm, paper, round2, santurkar, side, subclaims, yang
 
 
 def _with_subclaims(claim: Claim) -> Claim:
     """The claim with its sub-claims and the checks of the article's side statements (claims/side.py)."""
-    return dataclasses.replace(side.merged(claim), subclaims=subclaims.BY_CLAIM.get(claim.id, ()))
+    merged = dataclasses.replace(side.merged(claim), subclaims=subclaims.BY_CLAIM.get(claim.id, ()))
+    return round2.apply(merged)
 
 
 CLAIMS: list[Claim] = [_with_subclaims(c) for c in (c1.CLAIM, c2.CLAIM, c3.CLAIM, c4.CLAIM, santurkar.CLAIM,

@@ -178,6 +178,8 @@ def compare_trend(hyp, ctx, groups, labels=None, seed=0) -> dict:
     """Trend stats over ordered arms as pre-registered; under smoke, too few seeds give a descriptive record."""
     try:
         kw = {"paired": True} if hyp.paired else {}
+        if hyp.sesoi is not None:
+            kw["sesoi"] = hyp.sesoi
         return st.trend_compare(groups, direction=hyp.direction, alpha=hyp.alpha,
                                 labels=list(labels or hyp.arms), seed=seed, **kw)
     except st.InsufficientSeeds as e:

@@ -319,13 +319,26 @@ def validate(hyp, routines: Mapping | None = None) -> None:
 
 def validate_claim(claim) -> None:
     """The claim's family-wise alpha: the allocated alphas of its voting hypotheses (confirmatory evidence)
-    sum to at most claim.fwer (Bonferroni), and one ensemble (group) casts at most one vote."""
+    sum to at most claim.fwer (Bonferroni); with sub-claims each vote belongs to exactly one of them, without
+    them one ensemble (group) casts at most one vote."""
     votes = [h for h in claim.hypotheses if h.votes]
     total = sum(h.alpha for h in votes)
     if total > claim.fwer * (1 + 1e-9):
         raise DeclarationError(f"{claim.id}: alpha: the voting hypotheses' alphas sum to {total:.4g} > the "
                                f"claim's family-wise alpha {claim.fwer:g} "
                                f"({', '.join(f'{h.id}={h.alpha:g}' for h in votes)})")
+    if claim.subclaims:
+        # votes belong to sub-claims: each vote to exactly one, and an ensemble may inform several sub-claims
+        # (one vote each; Bonferroni needs no independence)
+        named = {}
+        for s in claim.subclaims:
+            for i in s.ids():
+                named.setdefault(i, []).append(s.id)
+        for h in votes:
+            if len(named.get(h.id, ())) != 1:
+                raise DeclarationError(f"{h.id}: a vote belongs to exactly one sub-claim; named by "
+                                       f"{named.get(h.id) or 'none'}")
+        return
     seen: dict = {}
     for h in votes:
         if h.group and h.group in seen:

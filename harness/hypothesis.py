@@ -19,6 +19,7 @@ DIRECTIONS = ("greater", "less", "equivalent", "decreasing", "increasing", "dete
 # noise was injected); an identity check tests an algebraic or analytic fact of the implementation
 ROLES = ("evidence", "manipulation", "identity")
 FWER = 0.01                  # family-wise alpha of every article claim
+PLANNED_POWER = 0.8          # the power a vote's plan aims for (harness.power.plan)
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,9 @@ class Hypothesis:
     profiles: tuple = ()         # () every profile runs it; else only these do by default (a check whose CPU cost
                                  # the ci budget cannot carry); selected by its own id it runs in any profile
     retired: str = ""            # why the measure is invalid as built: it still runs and is shown, never as evidence
+    planned_power: float | None = None   # a vote's power by simulating its exact test at the pilot's conservative
+                                 # effect (harness.power.plan); below PLANNED_POWER it is registered as underpowered:
+                                 # an inconclusive verdict is then the expected outcome of the plan (xfailed, shown)
 
     def __post_init__(self):
         if self.stance not in STANCES:
@@ -81,8 +85,15 @@ class Hypothesis:
                 raise ValueError(f"{self.id}: unknown profile {p!r} in profiles")
         if self.retired and self.confirmatory:
             raise ValueError(f"{self.id}: a retired check cannot vote; declare confirmatory=False")
+        if self.planned_power is not None and not 0 <= self.planned_power <= 1:
+            raise ValueError(f"{self.id}: planned_power must be in [0, 1]")
         if self.profiles and self.confirmatory:
             raise ValueError(f"{self.id}: a check that some profiles skip cannot vote; declare confirmatory=False")
+
+    @property
+    def underpowered(self) -> bool:
+        """Registered as underpowered: its planned power at the pilot's conservative effect is below PLANNED_POWER."""
+        return self.planned_power is not None and self.planned_power < PLANNED_POWER
 
     @property
     def votes(self) -> bool:
@@ -121,6 +132,8 @@ class Hypothesis:
             del d["retired"]
         if not self.profiles:        # only where set: earlier declarations keep their hashes
             del d["profiles"]
+        if self.planned_power is None:
+            del d["planned_power"]
         else:
             d["profiles"] = list(self.profiles)
         d["arms"] = list(self.arms)

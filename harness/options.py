@@ -39,7 +39,8 @@ OPTIONS = (
            "(default), full, survey (ci budgets plus every robustness-map cell), paper (the paper-scale checks: "
            "Santurkar's VGG on CIFAR-10 from --data-dir; a GPU is advised)",
            "ci"),
-    Option("seed-base", "N", "seed base (int >= 0); base N uses seeds N*10000 + i (default 0)", "0"),
+    Option("seed-base", "N", "seed base (int >= 0); base N uses seeds N*10000 + i (default 300, the confirmatory "
+                              "round 2; 0 is the pilot, 400 round 2's replication)", "300"),
     Option("store", "DIR", "run store folder (default: $BNCLAIMS_STORE, else $XDG_CACHE_HOME/bnclaims/store, "
                            "else ~/.cache/bnclaims/store)"),
     Option("report", "DIR", f"folder for report.json/.md/.html (default: ./{paths.REPORT_DIR})", paths.REPORT_DIR),

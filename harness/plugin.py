@@ -234,7 +234,7 @@ class ClaimItem(pytest.Item):
             return
         self._bnclaims_evidence = json.dumps(ev, allow_nan=False, sort_keys=True)
         result, why = vd.outcome(ev["verdict"], expect=hyp.expect, confirmatory=hyp.confirmatory,
-                                 profile=ctx.profile)
+                                 profile=ctx.profile, underpowered=hyp.underpowered)
         if result == vd.XFAILED:
             detail = f": {hyp.expect_reason}" if ev["verdict"] == hyp.expect == "not reproduced" else ""
             pytest.xfail(f"{why}{detail} ({reason})")

@@ -14,7 +14,9 @@ pack's amendment log.
 
 Lock file (JSON, sorted keys, indent 1):
     {"schema": 1, "hypotheses": {id: {"hash": ..., "claim": ...}},
-     "updates": [{"date": "YYYY-MM-DD", "reason": ..., "changed": [ids], "added": [ids], "removed": [ids]}]}
+     "updates": [{"date": "YYYY-MM-DD", "reason": ..., "changed": [ids], "added": [ids], "removed": [ids]}],
+     "rounds": {"2": {"seed_base": 300, "replication_base": 400, "code_hash": ..., "declarations": ..., "date": ...}}}
+    (rounds: register_round, written once before any run at the round's bases)
 
 Amendment log: a JSON list of
     {"id": ..., "date": "YYYY-MM-DD", "after_data": true|false, "change": ..., "reason": ...}
@@ -204,6 +206,60 @@ def update_lock(claims, lock_path, reason: str, date=None) -> dict:
     return new
 
 
+# --- registered rounds ---------------------------------------------------------------------------
+
+def declarations_hash(claims) -> str:
+    """sha256 over every registered declaration hash (hypotheses, maps, sub-claims), in id order: one value
+    that changes when any declaration does."""
+    now = _hypotheses(claims)
+    blob = canonical_json({h: now[h][0] for h in sorted(now)})
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def register_round(claims, lock_path, name: str, *, seed_base: int, replication_base: int | None = None,
+                   code_hash: str, date=None) -> dict:
+    """Record in the lock that round `name` is registered: its seed base(s), the code hash of the numeric
+    harness and the hash of every declaration, before any run at that base. The lock must already match the
+    declarations (update it first). A round is registered once: registering it again with other contents is
+    refused. Returns the new lock."""
+    lock_path = Path(lock_path)
+    lock = load_lock(lock_path)
+    diffs = check_lock(claims, lock)
+    if diffs:
+        raise ValueError("the lock differs from the declarations; update it before registering a round:\n  "
+                         + "\n  ".join(diffs))
+    entry = {"seed_base": int(seed_base), "replication_base": replication_base, "code_hash": code_hash,
+             "declarations": declarations_hash(claims), "date": _iso_date(date)}
+    rounds = dict(lock.get("rounds") or {})
+    old = rounds.get(name)
+    if old is not None:
+        if {k: v for k, v in old.items() if k != "date"} == {k: v for k, v in entry.items() if k != "date"}:
+            return lock
+        raise ValueError(f"round {name} is already registered ({old}); a registered round is not re-registered")
+    used = {r["seed_base"] for r in rounds.values()} | {r.get("replication_base") for r in rounds.values()}
+    if seed_base in used or (replication_base is not None and replication_base in used):
+        raise ValueError(f"seed base {seed_base} or {replication_base} already belongs to a registered round")
+    rounds[name] = entry
+    new = dict(lock)
+    new["rounds"] = rounds
+    write_lock(new, lock_path)
+    return new
+
+
+def round_status(claims, lock) -> list[str]:
+    """One line per registered round: its bases, and whether the declarations still hash as registered."""
+    lock = _as_lock(lock)
+    now = declarations_hash(claims)
+    out = []
+    for name, r in sorted((lock.get("rounds") or {}).items()):
+        same = r.get("declarations") == now
+        out.append(f"round {name}: seed base {r.get('seed_base')}"
+                   + (f", replication base {r['replication_base']}" if r.get("replication_base") is not None else "")
+                   + f", registered {r.get('date')}: declarations "
+                   + ("unchanged since" if same else "CHANGED since (record the amendment)"))
+    return out
+
+
 # --- the amendment log ---------------------------------------------------------------------------
 
 def _check_amendment(i: int, entry, where: str) -> dict:
@@ -258,4 +314,4 @@ def format_update(entry: Mapping) -> str:
 
 
 __all__ = ["SCHEMA", "UPDATE_HINT", "assert_frozen", "builtin_amendments_path", "builtin_lock_path", "check_lock", "declaration_hash",
-           "empty_lock", "format_update", "load_amendments", "load_lock", "lock_diff", "update_lock", "write_lock"]
+           "declarations_hash", "register_round", "round_status", "empty_lock", "format_update", "load_amendments", "load_lock", "lock_diff", "update_lock", "write_lock"]

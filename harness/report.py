@@ -70,6 +70,7 @@ def build_report(records: list[dict], *, run_info: dict, missing=(), controls=()
         null = [c for c in mine if c.get("kind") == "null"]
         if null:
             r["null_control"] = null[0]
+            void_on_null(r)
         if amendments.get(r["id"]):
             r["amendments"] = amendments[r["id"]]
 
@@ -117,6 +118,7 @@ def build_report(records: list[dict], *, run_info: dict, missing=(), controls=()
                          "family-wise alphas."}
     pilot = (sc.PILOT_NOTE if info.get("seed_base", 0) == sc.PILOT_BASE and profile != "smoke" else None)
     return to_builtin({"schema": REPORT_SCHEMA, "run": info, "claims": claim_rows, "pilot": pilot,
+                       "round": round_banner(info.get("seed_base", 0), profile),
                        "hypotheses": records, "missing": missing, "controls": list(controls),
                        "not_run": sorted((dict(n) for n in not_run), key=lambda n: id_key(n["id"])),
                        "null_controls": null_rate, "multiplicity": multiplicity(records), "timing": timing,
@@ -453,11 +455,39 @@ def _subclaim_list(k: dict) -> str:
     return "; ".join(f"{x['id']} {x['title']}: {x['verdict']}" for x in k["subclaims"])
 
 
+def void_on_null(r: dict) -> None:
+    """A check whose null control reproduced has no verdict: the same pipeline found an effect where there is
+    none, so its own verdict is void and reads inconclusive (verdict_before_null keeps what it measured). The run
+    also fails when that control gates (a vote's): see harness.verdict.control_outcome."""
+    nc = r.get("null_control") or {}
+    if nc.get("verdict") != "reproduced" or r.get("verdict") == "inconclusive" or "verdict_before_null" in r:
+        return
+    r["verdict_before_null"] = r.get("verdict")
+    r["verdict"] = "inconclusive"
+    st = r.setdefault("stats", {})
+    st["reason"] = (f"void: its null control {nc.get('control')!r} reproduced (p {nc.get('p')}) - the pipeline "
+                    f"shows an effect without one; measured: {r['verdict_before_null']} ({st.get('reason', '')})")
+
+
+def round_banner(seed_base: int, profile: str) -> dict | None:
+    """The registered round this seed base belongs to (bnclaims' own pack: claims.round2), for the first screen."""
+    if profile == "smoke":
+        return None
+    try:
+        from claims import round2
+    except ImportError:
+        return None
+    b = round2.banner(int(seed_base))
+    return None if b is None or b["kind"] == "pilot" else b
+
+
 def _summary_md(report: dict, files: dict) -> list[str]:
     from harness import summary as sm
     out = ["## At a glance", ""]
     if report.get("pilot"):
         out += [f"> **Pilot.** {report['pilot']}", ""]
+    if report.get("round"):
+        out += [f"> **{report['round']['kind'].capitalize()}.** {report['round']['text']}", ""]
     out += ["| claim | headline | sub-claims | voting evidence | non-voting evidence | where it holds | "
             "family-wise alpha |", "|---|---|---|---|---|---|---|"]
     out += [f"| [{k['id']}](#{k['id'].lower()}) | **{k['headline']}** | {_md_cell(_subclaim_list(k) or '-')} | "
@@ -621,7 +651,8 @@ font-size:.78em;line-height:1.25}.card .foot{display:block;color:#555;font-size:
 #summary h2{margin:.3em 0}.card .cid{font-weight:700;font-size:1.1em}.card span{display:block}
 .card span.cid,.card span.cid+span{display:inline}#forest{display:block;margin:.5em 0}
 details summary{cursor:pointer}td details{max-width:28em}
-.card ul.subs{margin:.1em 0;padding-left:1em}.card ul.subs li{margin:0}.pilot{background:#fff4d6;
+.card ul.subs{margin:.1em 0;padding-left:1em}.card ul.subs li{margin:0}.round{background:#e8f4ea;padding:.3em .6em}
+.round.exploratory{background:#fff4d6}.pilot{background:#fff4d6;
 border:1px solid #e3c26b;border-radius:6px;padding:.3em .6em;font-size:.85em;margin:.3em 0}
 .v-qualified{color:#9a6700}
 .v-not-supported{color:#b42318}.v-true-by-construction,.v-not-tested{color:#555}"""
@@ -680,6 +711,9 @@ def _summary_html(report: dict, figure_paths: dict) -> list[str]:
     out = ['<section id="summary"><h2>At a glance</h2>']
     if report.get("pilot"):
         out.append(f'<p class="pilot"><b>Pilot.</b> {e(report["pilot"])}</p>')
+    if report.get("round"):
+        r = report["round"]
+        out.append(f'<p class="round {e(r["kind"])}"><b>{e(r["kind"].capitalize())}.</b> {e(r["text"])}</p>')
     out.append('<div class="cards">')
     for k in sm.claim_cards(report):
         holds = f'<span class="holds">where: {e(k["holds"])}</span>' if k["holds"] else ""

@@ -885,7 +885,11 @@ def compare(x, y, *, direction: str, test: str, alpha: float = 0.01, paired: boo
     """Pre-registered comparison of arm x against arm y (1-D, one value per seed) with a verdict.
 
     direction: "greater" (H1 x > y), "less" (H1 x < y) or "equivalent" (H1 |diff| < margin, test "tost";
-    margin m or (low, upp)). sesoi: TOST within +-sesoi counts as "not reproduced".
+    margin m or (low, upp)). sesoi (> 0, in the metric's units): a minimum-effect test. H1 is then "x - y > sesoi"
+    ("greater") or "x - y < -sesoi" ("less"): the same test runs on x moved by the SESOI, so a tiny but consistent
+    difference no longer reproduces; significance the other way (the effect falls short of the SESOI, or
+    points the opposite way) is "not reproduced". p_zero keeps the test against zero; p_tost_sesoi (TOST
+    within +-sesoi) is reported beside it.
     Returns a flat JSON-safe dict: per-arm n/mean/sd/median, effect + BCa ci, ratio (+ci, positive
     data), hedges_g, p_superiority, p, p_opposite, p_tost_sesoi, verdict, reason, values_x/values_y.
     """
@@ -912,6 +916,8 @@ def compare(x, y, *, direction: str, test: str, alpha: float = 0.01, paired: boo
 
     out = {"test": test, "direction": direction, "alpha": alpha, "paired": paired,
            "margin": margin, "sesoi": sesoi, "seed": seed,
+           "form": "minimum effect" if sesoi is not None else ("equivalence" if direction == "equivalent"
+                                                               else "zero effect"),
            "min_attainable_p": min_attainable_p(test, x.size, y.size)}
     out.update(_summary(x, y, paired, seed))
     p_sesoi = tost(x, y, -sesoi, sesoi, paired) if sesoi is not None else None
@@ -932,36 +938,58 @@ def compare(x, y, *, direction: str, test: str, alpha: float = 0.01, paired: boo
         else:
             reason = (f"{method} p={_fmt_p(p)} and outside-margin p={_fmt_p(p_opp)}, "
                       f"both >= alpha={alpha:g}")
+    elif sesoi is not None:
+        # minimum-effect test: H0 "the effect falls short of the smallest effect of interest" against
+        # H1 "it exceeds it in the pre-registered direction"; the test runs on x moved by the SESOI
+        opposite = "less" if direction == "greater" else "greater"
+        moved = x - sesoi if direction == "greater" else x + sesoi
+        p, method = _one_sided(moved, y, test, direction, paired, seed)
+        p_opp, _ = _one_sided(moved, y, test, opposite, paired, seed)
+        out["p_zero"], _ = _one_sided(x, y, test, direction, paired, seed)
+        bound = f"x - y {'>' if direction == 'greater' else '<'} {'' if direction == 'greater' else '-'}{sesoi:g}"
+        verdict = from_p(p, p_opp, alpha)
+        if verdict == "reproduced":
+            reason = (f"minimum-effect {method} p={_fmt_p(p)} < alpha={alpha:g}: the effect exceeds the smallest "
+                      f"effect of interest in the pre-registered direction ({bound})")
+        elif verdict == "not reproduced":
+            reason = (f"minimum-effect {method} p={_fmt_p(p_opp)} < alpha={alpha:g} the other way: the effect "
+                      f"falls short of the smallest effect of interest {sesoi:g} (or points the opposite way; "
+                      f"against zero p={_fmt_p(out['p_zero'])})")
+        else:
+            reason = (f"minimum-effect {method}: p={_fmt_p(p)} for {bound} and p={_fmt_p(p_opp)} for falling "
+                      f"short of it, both >= alpha={alpha:g} (against zero p={_fmt_p(out['p_zero'])})")
+        method = f"minimum-effect {method} (x moved by the SESOI {sesoi:g})"
     else:
         opposite = "less" if direction == "greater" else "greater"
         p, method = _one_sided(x, y, test, direction, paired, seed)
         p_opp, _ = _one_sided(x, y, test, opposite, paired, seed)
         sign = {"greater": "x > y", "less": "x < y"}
-        sesoi_txt = (f"TOST within ±{sesoi:g} p={_fmt_p(p_sesoi)}" if sesoi is not None else "")
-        verdict = from_p(p, p_opp, alpha, p_sesoi)
+        verdict = from_p(p, p_opp, alpha)
         if verdict == "reproduced":
             reason = (f"one-sided {method} p={_fmt_p(p)} < alpha={alpha:g} in the pre-registered "
                       f"direction ({sign[direction]})")
-            if p_sesoi is not None and p_sesoi < alpha:
-                reason += f"; note the effect is also smaller than the SESOI ({sesoi_txt})"
         elif p_opp < alpha:
             reason = (f"one-sided {method} p={_fmt_p(p_opp)} < alpha={alpha:g} in the opposite "
                       f"direction ({sign[opposite]})")
-        elif verdict == "not reproduced":
-            reason = (f"{sesoi_txt} < alpha={alpha:g}: the mean difference is smaller than the "
-                      f"smallest effect of interest (one-sided {method} p={_fmt_p(p)})")
         else:
             reason = (f"one-sided {method} p={_fmt_p(p)} in the pre-registered direction and "
-                      f"p={_fmt_p(p_opp)} in the opposite one, both >= alpha={alpha:g}"
-                      + (f"; {sesoi_txt}" if sesoi is not None else ""))
+                      f"p={_fmt_p(p_opp)} in the opposite one, both >= alpha={alpha:g}")
     out.update({"method": method, "p": p, "p_opposite": p_opp, "p_tost_sesoi": p_sesoi,
                 "verdict": verdict, "reason": reason,
                 "values_x": x.tolist(), "values_y": y.tolist()})
     return _clean(out)
 
 
+def _trend_moved(arrays, direction, sesoi):
+    """Groups with a linear trend of total size sesoi in the pre-registered direction taken out: group j of k
+    moves by +-j/(k-1) x sesoi, so a trend test on them asks for a first-to-last change beyond the SESOI."""
+    k = len(arrays)
+    sign = 1.0 if direction == "decreasing" else -1.0
+    return [a + sign * sesoi * j / (k - 1) for j, a in enumerate(arrays)]
+
+
 def trend_compare(groups, *, direction: str = "decreasing", alpha: float = 0.01, labels=None,
-                  seed: int = 0, paired: bool = False) -> dict:
+                  seed: int = 0, paired: bool = False, sesoi: float | None = None) -> dict:
     """Pre-registered monotone trend across ordered groups (list of 1-D arrays), with a verdict.
 
     paired=False: Jonckheere-Terpstra (independent groups). paired=True: Page's L with seeds as blocks
@@ -990,14 +1018,29 @@ def trend_compare(groups, *, direction: str = "decreasing", alpha: float = 0.01,
         raise InsufficientSeeds(f"{_PAGE_LABEL if paired else 'Jonckheere-Terpstra'} with {k} groups of "
                                 f"{'/'.join(map(str, sizes))} seeds cannot reach "
                                 f"p < {alpha:g} (smallest attainable p = {floor:.3g}); {advice}")
+    if sesoi is not None and not sesoi > 0:
+        raise ValueError(f"sesoi must be > 0, got {sesoi!r}")
     gs = _groups(arrays)
     opposite = "increasing" if direction == "decreasing" else "decreasing"
     test_fn = _page if paired else _trend
-    stat, p, method = test_fn(gs, direction, seed)
-    _, p_opp, _ = test_fn(gs, opposite, seed)
+    tested = gs if sesoi is None else _groups(_trend_moved(arrays, direction, sesoi))
+    stat, p, method = test_fn(tested, direction, seed)
+    _, p_opp, _ = test_fn(tested, opposite, seed)
+    p_zero = None if sesoi is None else test_fn(gs, direction, seed)[1]
     first, last = gs[0], gs[-1]
     verdict = from_p(p, p_opp, alpha)
-    if verdict == "reproduced":
+    if sesoi is not None:
+        method = f"minimum-effect {method} (a linear {direction} trend of total size {sesoi:g} taken out)"
+        if verdict == "reproduced":
+            reason = (f"one-sided {method} p={_fmt_p(p)} < alpha={alpha:g}: the {direction} trend exceeds the "
+                      f"smallest effect of interest")
+        elif verdict == "not reproduced":
+            reason = (f"one-sided {method} p={_fmt_p(p_opp)} < alpha={alpha:g} the other way: the trend falls "
+                      f"short of the smallest effect of interest (against no trend p={_fmt_p(p_zero)})")
+        else:
+            reason = (f"one-sided {method} p={_fmt_p(p)} and p={_fmt_p(p_opp)} for falling short, both >= "
+                      f"alpha={alpha:g} (against no trend p={_fmt_p(p_zero)})")
+    elif verdict == "reproduced":
         reason = (f"one-sided {method} p={_fmt_p(p)} < alpha={alpha:g} for the pre-registered "
                   f"{direction} trend")
     elif verdict == "not reproduced":
@@ -1007,7 +1050,8 @@ def trend_compare(groups, *, direction: str = "decreasing", alpha: float = 0.01,
         reason = (f"one-sided {method} p={_fmt_p(p)} for the pre-registered {direction} trend and "
                   f"p={_fmt_p(p_opp)} for the opposite one, both >= alpha={alpha:g}")
     out = {"test": "trend", "method": method, "direction": direction, "alpha": alpha, "seed": seed,
-           "paired": paired, "labels": labels, "n_groups": len(gs),
+           "paired": paired, "labels": labels, "n_groups": len(gs), "sesoi": sesoi, "p_zero": p_zero,
+           "form": "zero effect" if sesoi is None else "minimum effect",
            "groups": [{"label": lab, "n": g.size, "mean": g.mean(), "sd": _sd(g),
                        "median": np.median(g), "values": g.tolist()} for lab, g in zip(labels, gs)],
            "min_attainable_p": floor, "statistic": stat, "spearman_rho": _spearman(gs),

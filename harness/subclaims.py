@@ -28,6 +28,10 @@ Verdict words (VERDICT_WORDS), in the order the rule tries them:
     mixed                      decisive evidence both ways (or the construct-valid measures split)
     inconclusive               nothing decisive
 
+Where a sub-claim's checks include confirmatory votes (round 2: claims/round2.py), the votes cap the reading of all
+its checks (with_votes): no "supported" word without a vote for it, an undecided vote reads "inconclusive", a vote
+against turns a supported reading into "not supported" (or "mechanism not supported" for a construct-valid vote).
+
 A claim's headline is "supported" only when every sub-claim (true-by-construction ones aside) is supported and
 no construct-valid check of the claim points significantly the other way ("supported where tested (k not
 tested)" when some did not run in this profile); "not supported" when none has support and one is not
@@ -114,9 +118,68 @@ def _map_for(ids, maps) -> dict | None:
     return next((m for m in maps if m.get("hypothesis") in ids), None)
 
 
+SUPPORTED_FAMILY = ("supported", "supported as measured, mechanism not tested")
+
+
 def subclaim_verdict(decl: dict, recs: dict, maps=(), profile: str = "ci") -> dict:
     """decl: SubClaim.declaration(); recs: hypothesis id -> evidence record (this run); maps: the claim's built
-    robustness maps. Returns the declaration with "verdict", "why" and per-part for/against lists."""
+    robustness maps. Returns the declaration with "verdict", "why", per-part for/against lists and "vote" (the
+    confirmatory votes among its checks: the reading of every check, then capped by the votes, with_votes)."""
+    return with_votes(_reading(decl, recs, maps, profile), recs, profile)
+
+
+def with_votes(out: dict, recs: dict, profile: str = "ci") -> dict:
+    """The confirmatory votes decide what the secondary checks may say. A sub-claim whose votes ran:
+    - votes for the article, or none decisive against: its reading stands where the votes agree with it;
+      an "inconclusive" or "not supported" reading becomes "supported" / "mixed";
+    - a vote inconclusive (none against): a reading in the supported family, or "holds in k of N settings",
+      becomes "inconclusive": no confirmatory test decided it (the secondary reading stays in why);
+    - a vote against: "supported" or "supported as measured, mechanism not tested" (or "holds in ...") becomes
+      "supported as measured, mechanism not supported" when the votes are construct-valid measures, else "not
+      supported".
+    out["vote"] = {"ids", "for", "against", "undecided", "underpowered", "reading"} (reading: the word before)."""
+    # a sub-claim's own votes: those of its claim (a check of another claim named as context does not vote here),
+    # and none for a side statement
+    voting = [i for i in out.get("ran", []) if i in recs and votes(recs[i]["hypothesis"])
+              and recs[i]["hypothesis"].get("claim", out.get("claim")) == out.get("claim") and out.get("kind") != "side"]
+    if not voting or profile == "smoke" or out.get("verdict") in ("not tested", "true by construction"):
+        return out
+    pro, con, und = _split(voting, recs)
+    under = [i for i in und if (recs[i]["hypothesis"].get("planned_power") is not None
+                                and recs[i]["hypothesis"]["planned_power"] < 0.8)]
+    word = out["verdict"]
+    out["vote"] = {"ids": voting, "for": pro, "against": con, "undecided": und, "underpowered": under,
+                   "reading": word}
+    supported_like = word in SUPPORTED_FAMILY or word.startswith("holds in")
+    construct = set(out.get("construct", ()))
+    if con:
+        if supported_like:
+            new = ("supported as measured, mechanism not supported" if set(con) <= construct and
+                   out.get("evidence_for") else "not supported")
+            out["why"] = f"confirmatory vote against: {', '.join(con)}; secondary reading: {word} ({out['why']})"
+            out["verdict"] = new
+        else:
+            out["why"] = f"confirmatory vote against: {', '.join(con)}; {out['why']}"
+    elif und:
+        if supported_like or word == "inconclusive":
+            tail = f" (registered as underpowered: {', '.join(under)})" if under else ""
+            out["why"] = (f"confirmatory vote undecided: {', '.join(und)}{tail}; secondary reading: {word} "
+                          f"({out['why']})")
+            out["verdict"] = "inconclusive"
+        else:
+            out["why"] = f"confirmatory vote undecided: {', '.join(und)}; {out['why']}"
+    else:
+        if word == "inconclusive":
+            out["verdict"] = "supported"
+        elif word == "not supported":
+            out["verdict"] = "mixed"
+        out["why"] = f"confirmatory vote for: {', '.join(pro)}; {out['why']}"
+    return out
+
+
+def _reading(decl: dict, recs: dict, maps=(), profile: str = "ci") -> dict:
+    """The verdict word from every check of the sub-claim (evidence, construct-valid measures, identities,
+    definitions, its map), before the votes (with_votes)."""
     out = dict(decl)
     ev_p, ev_c, ev_u = _split(decl["evidence"], recs)
     co_p, co_c, co_u = _split(decl["construct"], recs)

@@ -184,3 +184,99 @@ def render_forest(report: dict, path) -> Path | None:
 def figure_anchor(fid: str) -> str:
     """The HTML id of a figure (report.html's figure index links to it)."""
     return "fig-" + "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in fid)
+
+
+# ---- the findings table the README opens with ----------------------------------------------------------
+FINDINGS_START = "<!-- findings: generated from results/report.json by harness.summary.findings_table; a test checks it -->"
+FINDINGS_END = "<!-- /findings -->"
+
+
+def _num(v, digits=3):
+    if not isinstance(v, (int, float)) or (isinstance(v, float) and not math.isfinite(v)):
+        return "-"
+    return f"{v:.{digits}g}"
+
+
+def _p(v):
+    if not isinstance(v, (int, float)):
+        return "-"
+    return f"{v:.1e}" if v < 1e-3 else f"{v:.4f}"
+
+
+def findings_table(report: dict) -> str:
+    """Markdown: per article claim its headline, then each sub-claim with its verdict word and the vote that decided
+    it (measure, smallest effect of interest, n, alpha, effect [95% CI], p, vote verdict). Plain words first; the
+    numbers after. Computed from a report dict only."""
+    recs = {r["id"]: r for r in report.get("hypotheses", [])}
+    lines = ["| claim | sub-claim | verdict | vote: what was measured | SESOI | n | alpha | effect [95% CI] | p | vote |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for c in sorted(report.get("claims", []), key=lambda c: id_key(c["id"])):
+        subs = c.get("subclaims") or []
+        if not subs:
+            continue
+        head = (c.get("headline") or {}).get("word") if isinstance(c.get("headline"), dict) else c.get("headline")
+        first = True
+        for s in subs:
+            vote = (s.get("vote") or {}).get("ids") or []
+            cells = []
+            for hid in vote or [None]:
+                r = recs.get(hid) if hid else None
+                if r is None:
+                    cells.append(("-", "-", "-", "-", "-", "-", "-"))
+                    continue
+                h, st = r.get("hypothesis", {}), r.get("stats", {})
+                n = st.get("n_x") or (st.get("groups") or [{}])[0].get("n")
+                ses = h.get("sesoi")
+                ses = f"±{_num(h.get('margin'))} (TOST)" if ses is None and h.get("margin") is not None else _num(ses)
+                ci = st.get("ci") or [None, None]
+                cells.append((f"{hid}: {h.get('title', '')}", ses, str(n or "-"), _num(h.get("alpha"), 2),
+                               f"{_num(st.get('effect'))} [{_num(ci[0])}, {_num(ci[1])}]", _p(st.get("p")),
+                               r.get("verdict", "-")))
+            for j, cell in enumerate(cells):
+                claim_cell = f"**{c['id']}**: {head}" if first else ""
+                sub_cell = f"{s['id']} {s['title']}" if j == 0 else ""
+                word = f"**{s['verdict']}**" if j == 0 else ""
+                lines.append(f"| {claim_cell} | {sub_cell} | {word} | " + " | ".join(cell) + " |")
+                first = False
+    return "\n".join(lines)
+
+
+def readme_findings(readme_text: str) -> str:
+    """The findings block of a README (between FINDINGS_START and FINDINGS_END), stripped."""
+    a, b = readme_text.index(FINDINGS_START) + len(FINDINGS_START), readme_text.index(FINDINGS_END)
+    return readme_text[a:b].strip()
+
+
+def replication_table(primary: dict, replication: dict) -> tuple[str, dict]:
+    """Markdown: per vote of the primary report, its verdict and effect [95% CI] there and in the replication
+    (another seed base, same profile and declarations), and whether they agree: the same verdict, and the
+    replication's effect inside the primary's interval. Returns (markdown, {"votes", "same_verdict",
+    "effect_inside"})."""
+    a = {r["id"]: r for r in primary.get("hypotheses", [])}
+    b = {r["id"]: r for r in replication.get("hypotheses", [])}
+    votes = [r["id"] for r in primary.get("hypotheses", []) if r["hypothesis"].get("confirmatory")
+             and r["hypothesis"].get("role", "evidence") == "evidence"]
+    votes.sort(key=id_key)
+    base_a, base_b = primary.get("run", {}).get("seed_base"), replication.get("run", {}).get("seed_base")
+    lines = [f"| vote | verdict at base {base_a} | effect [95% CI] | verdict at base {base_b} | effect [95% CI] | "
+             "same verdict | effect inside the first interval |", "|---|---|---|---|---|---|---|"]
+    same = inside = 0
+    for hid in votes:
+        ra, rb = a[hid], b.get(hid)
+        sa = ra.get("stats", {})
+        ci = sa.get("ci") or [None, None]
+        if rb is None:
+            lines.append(f"| {hid} | {ra['verdict']} | {_num(sa.get('effect'))} [{_num(ci[0])}, {_num(ci[1])}] | "
+                         "not run | - | - | - |")
+            continue
+        sb = rb.get("stats", {})
+        cb = sb.get("ci") or [None, None]
+        ok_v = ra["verdict"] == rb["verdict"]
+        eb = sb.get("effect")
+        ok_e = (isinstance(eb, (int, float)) and None not in ci and ci[0] <= eb <= ci[1])
+        same += ok_v
+        inside += bool(ok_e)
+        lines.append(f"| {hid} | {ra['verdict']} | {_num(sa.get('effect'))} [{_num(ci[0])}, {_num(ci[1])}] | "
+                     f"{rb['verdict']} | {_num(eb)} [{_num(cb[0])}, {_num(cb[1])}] | {'yes' if ok_v else 'NO'} | "
+                     f"{'yes' if ok_e else 'no'} |")
+    return "\n".join(lines), {"votes": len(votes), "same_verdict": same, "effect_inside": inside}

@@ -55,19 +55,32 @@ def apply_criteria(stats: dict, results: list[tuple]) -> dict:
 
 
 # ---- 3. the pytest outcome -------------------------------------------------------------------
-def outcome(verdict: str, *, expect: str, confirmatory: bool, profile: str) -> tuple[str, str]:
+def outcome(verdict: str, *, expect: str, confirmatory: bool, profile: str,
+            underpowered: bool = False) -> tuple[str, str]:
     """(pytest outcome, why) of a hypothesis. Under smoke nothing is asserted. Reproduced as expected
     passes; a pre-registered "not reproduced" that happens is a strict expected failure (reproducing
-    it fails); an inconclusive confirmatory check fails. An exploratory check is non-gating: whatever it
-    measures against its expectation (inconclusive, or the other verdict) is xfailed with the finding as
-    its reason, never a pass."""
+    it fails); an inconclusive confirmatory check fails. A vote registered as underpowered (Hypothesis.planned_power
+    below 0.8 at the pilot's conservative effect) cannot gate, since its plan could not predict its verdict:
+    whatever it measures other than an expected reproduction is xfailed with the finding as its reason (it still
+    decides its sub-claim), never a pass. An exploratory check is non-gating: whatever it measures against
+    its expectation (inconclusive, or the other verdict) is xfailed with the finding as its reason, never a
+    pass."""
     if profile == "smoke":
         return PASSED, "smoke profile: no verdict asserted"
     if verdict == "inconclusive":
         if not confirmatory:
             return XFAILED, "exploratory, non-gating: INCONCLUSIVE at this budget"
+        if underpowered:
+            return XFAILED, ("INCONCLUSIVE, as its registered plan allowed: underpowered at the pilot's "
+                             "conservative effect (the sub-claim reads inconclusive)")
         return FAILED, ("INCONCLUSIVE: the data decide neither way; an inconclusive check never passes. "
                         "Raise the budget or revisit the design.")
+    if confirmatory and underpowered and not (verdict == expect == "reproduced"):
+        if verdict == expect:
+            return XFAILED, "pre-registered expected failure"
+        return XFAILED, (f"{verdict.upper()} where {expect!r} was expected, from a vote registered as "
+                         "underpowered (its plan could not predict its verdict): a finding that decides its "
+                         "sub-claim, not a pass")
     if verdict == expect == "reproduced":
         return PASSED, "reproduced"
     if not confirmatory and verdict != expect:

@@ -281,3 +281,34 @@ def test_cli_lock_usage_errors_exit_2(args, message):
     assert r.returncode == 2, r.stdout + r.stderr
     assert message in r.stderr
     assert prereg.builtin_lock_path().read_bytes() == before
+
+
+def test_register_round_records_bases_and_hashes_once(tmp_path):
+    path, claims = tmp_path / "lock.json", _pack()
+    prereg.update_lock(claims, path, "freeze", date="2024-05-01")
+    lock = prereg.register_round(claims, path, "2", seed_base=300, replication_base=400, code_hash="c" * 64,
+                                 date="2024-05-02")
+    r = lock["rounds"]["2"]
+    assert r == {"seed_base": 300, "replication_base": 400, "code_hash": "c" * 64,
+                 "declarations": prereg.declarations_hash(claims), "date": "2024-05-02"}
+    assert prereg.load_lock(path) == lock and prereg.check_lock(claims, path) == []
+    assert prereg.round_status(claims, path) == [
+        "round 2: seed base 300, replication base 400, registered 2024-05-02: declarations unchanged since"]
+    # the same registration again is a no-op; other contents are refused, as is a used base
+    assert prereg.register_round(claims, path, "2", seed_base=300, replication_base=400, code_hash="c" * 64) == lock
+    with pytest.raises(ValueError, match="already registered"):
+        prereg.register_round(claims, path, "2", seed_base=301, replication_base=400, code_hash="c" * 64)
+    with pytest.raises(ValueError, match="already belongs"):
+        prereg.register_round(claims, path, "3", seed_base=400, code_hash="c" * 64)
+    # a later amendment shows in the status line
+    changed = _with(claims, claims[0].hypotheses[0].id, notes="amended after round 2")
+    prereg.update_lock(changed, path, "amend")
+    assert prereg.round_status(changed, path)[0].endswith("CHANGED since (record the amendment)")
+
+
+def test_register_round_needs_a_lock_that_matches(tmp_path):
+    path, claims = tmp_path / "lock.json", _pack()
+    prereg.update_lock(claims, path, "freeze")
+    changed = _with(claims, claims[0].hypotheses[0].id, notes="edited")
+    with pytest.raises(ValueError, match="update it before registering"):
+        prereg.register_round(changed, path, "2", seed_base=300, code_hash="c" * 64)

@@ -247,3 +247,43 @@ def test_cli_run_builds_the_pytest_command(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(cli.subprocess, "call", lambda cmd: calls.append(cmd) or 0)
     assert cli.main(["run", "--workers", "0"]) == 0
     assert "-n" not in calls[1] and "--claims-ids" not in calls[1]
+
+
+def test_a_reproduced_null_control_voids_its_checks_verdict():
+    """The decision for null controls: the check reads inconclusive (its measured verdict kept beside it), and a
+    vote's control fails the run while a secondary check's is xfailed (harness.verdict.control_outcome)."""
+    from harness import verdict as vd
+    from harness.report import void_on_null
+    r = {"verdict": "reproduced", "stats": {"reason": "p=0.001"},
+         "null_control": {"control": "aa", "verdict": "reproduced", "p": 0.001}}
+    void_on_null(r)
+    assert r["verdict"] == "inconclusive" and r["verdict_before_null"] == "reproduced"
+    assert "void" in r["stats"]["reason"] and "p=0.001" in r["stats"]["reason"]
+    ok = {"verdict": "reproduced", "stats": {}, "null_control": {"control": "aa", "verdict": "inconclusive"}}
+    void_on_null(ok)
+    assert ok["verdict"] == "reproduced" and "verdict_before_null" not in ok
+    assert vd.control_outcome("reproduced", expect="no effect", profile="ci", gating=True)[0] == vd.FAILED
+    assert vd.control_outcome("reproduced", expect="no effect", profile="ci", gating=False)[0] == vd.XFAILED
+    assert vd.control_outcome("not reproduced", expect="no effect", profile="ci", gating=True)[0] == vd.PASSED
+
+
+def _mini_report(base, verdict, effect, ci):
+    h = {"id": "X.a", "verdict": verdict, "hypothesis": {"confirmatory": True, "role": "evidence", "title": "t",
+                                                         "sesoi": 0.1, "alpha": 0.005},
+         "stats": {"effect": effect, "ci": ci, "p": 0.001, "n_x": 12}}
+    sub = {"id": "X.1", "title": "statement", "verdict": "supported", "vote": {"ids": ["X.a"]}}
+    return {"run": {"seed_base": base}, "hypotheses": [h],
+            "claims": [{"id": "X", "headline": {"word": "supported"}, "subclaims": [sub]}]}
+
+
+def test_findings_and_replication_tables():
+    from harness import summary as sm
+    a, b = _mini_report(300, "reproduced", -0.5, [-0.6, -0.4]), _mini_report(400, "reproduced", -0.45, [-0.5, -0.4])
+    t = sm.findings_table(a)
+    assert "| **X**: supported | X.1 statement | **supported** | X.a: t | 0.1 | 12 | 0.005 | -0.5 [-0.6, -0.4] |" in t
+    table, counts = sm.replication_table(a, b)
+    assert counts == {"votes": 1, "same_verdict": 1, "effect_inside": 1} and "| X.a | reproduced |" in table
+    c = _mini_report(400, "inconclusive", -0.1, [-0.3, 0.1])
+    assert sm.replication_table(a, c)[1] == {"votes": 1, "same_verdict": 0, "effect_inside": 0}
+    readme = f"intro\n{sm.FINDINGS_START}\n{t}\n{sm.FINDINGS_END}\nrest"
+    assert sm.readme_findings(readme) == t

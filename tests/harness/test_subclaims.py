@@ -193,3 +193,25 @@ def test_a_vote_that_survives_its_knock_out_does_not_support_the_mechanism():
     dead = sc.subclaim_verdict(decl(evidence=("A",)), {"A": rec("A", "reproduced")})
     report._apply_knockouts([{"id": "C9", "subclaims": [dead]}], {"rows": [dict(kos["rows"][0], died=True)]}, "ci")
     assert dead["verdict"] == "supported"
+
+
+def test_votes_cap_the_reading_of_the_secondary_checks():
+    """Round 2: no supported word without a confirmatory vote for it."""
+    d = decl(evidence=("A",), construct=("B",))
+    vote = lambda hid, v, **h: {**rec(hid, v, confirmatory=True), "hypothesis": {
+        "stance": "supports", "confirmatory": True, "role": "evidence", **h}}
+    # the construct-valid vote undecided while the worded check holds: inconclusive, the reading kept in why
+    out = verdict(d, rec("A", "reproduced"), vote("B", "inconclusive", planned_power=0.1))
+    assert out["verdict"] == "inconclusive" and out["vote"]["underpowered"] == ["B"]
+    assert "secondary reading: supported as measured, mechanism not tested" in out["why"]
+    # a construct-valid vote against: mechanism not supported; a worded vote against: not supported
+    out = verdict(d, rec("A", "reproduced"), vote("B", "not reproduced"))
+    assert out["verdict"] == "supported as measured, mechanism not supported"
+    out = verdict(decl(evidence=("A",)), vote("A", "not reproduced"))
+    assert out["verdict"] == "not supported" and out["vote"]["against"] == ["A"]
+    # a vote for stands; the secondary checks' disagreement shows as mixed
+    assert verdict(d, rec("A", "reproduced"), vote("B", "reproduced"))["verdict"] == "supported"
+    assert verdict(d, rec("A", "not reproduced"), vote("B", "reproduced"))["verdict"] == "mixed"
+    # no vote among the checks: the reading is the verdict, with no "vote" entry
+    out = verdict(d, rec("A", "reproduced"), rec("B", "inconclusive"))
+    assert out["verdict"] == "supported as measured, mechanism not tested" and "vote" not in out
