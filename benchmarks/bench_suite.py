@@ -2,7 +2,9 @@
 a base revision first (a temporary git worktree run with this checkout's virtual environment), so before and after
 are measured in one sitting on one machine.
 
-Usage:  python benchmarks/bench_suite.py [-n 2] [--profile ci] [--base REV]     (runs the whole suite twice per tree)
+Usage:  python benchmarks/bench_suite.py [-n 2] [--profile ci] [--base REV] [--keep DIR]   (the whole suite twice per tree)
+
+--keep DIR keeps each tree's store and its cold and warm reports there (store-I, report-I-cold, report-I-warm).
 """
 import argparse
 import contextlib
@@ -43,15 +45,18 @@ def main():
     ap.add_argument("-n", type=int, default=2)
     ap.add_argument("--profile", default="ci")
     ap.add_argument("--base", metavar="REV", help="also time this git revision, first")
+    ap.add_argument("--keep", metavar="DIR", help="keep the stores and reports in DIR (created if absent)")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        keep = Path(a.keep).resolve() if a.keep else Path(tmp)
+        keep.mkdir(parents=True, exist_ok=True)
         trees = [("working tree", ROOT)]
         if a.base:
             trees.insert(0, (f"base {a.base}", stack.enter_context(worktree(a.base, Path(tmp) / "base-tree"))))
         for i, (name, tree) in enumerate(trees):
-            store, report = os.path.join(tmp, f"store-{i}"), os.path.join(tmp, f"report-{i}")
+            store = os.path.join(keep, f"store-{i}")
             for label in ("cold", "warm"):
-                wall, rc, tail = run_suite(tree, store, a.n, a.profile, report)
+                wall, rc, tail = run_suite(tree, store, a.n, a.profile, os.path.join(keep, f"report-{i}-{label}"))
                 print(f"{name}: {label}: -n {a.n} profile={a.profile} wall {wall:6.1f} s  exit {rc}  | {tail}",
                       flush=True)
     peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
