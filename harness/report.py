@@ -95,7 +95,8 @@ def build_report(records: list[dict], *, run_info: dict, missing=(), controls=()
         maps = [build_map(decl, {r["id"]: r for r in every}) for decl in claims[cid].get("maps") or []]
         if maps:
             row["robustness"] = maps
-            row["where"] = " ".join(m["words"] + "." for m in maps)
+        if any(m["run"] for m in maps):       # a map with no cell in this profile says nothing
+            row["where"] = " ".join(m["words"] + "." for m in maps if m["run"])
             row["detail"] = f"{row['detail']}. Where it holds: {row['where']}"
         decls = claims[cid].get("subclaims") or []
         row["non_voting"] = sc.non_voting_direction(recs, sc.side_only_ids(decls))

@@ -74,7 +74,7 @@ def claim_cards(report: dict) -> list[dict]:
                     "text": c.get("text", ""), "for": list(c.get("for") or []), "against": list(c.get("against") or []),
                     "undecided": list(c.get("undecided") or []), "exploratory": len(c.get("exploratory") or []),
                     "fwer": c.get("fwer"),
-                    "holds": "; ".join(f"{m['hypothesis']} {m['summary']}" for m in maps) or None})
+                    "holds": "; ".join(f"{m['hypothesis']} {m['summary']}" for m in maps if m.get("run")) or None})
     return out
 
 
@@ -222,7 +222,9 @@ def findings_table(report: dict) -> str:
             for hid in vote or [None]:
                 r = recs.get(hid) if hid else None
                 if r is None:
-                    cells.append(("-", "-", "-", "-", "-", "-", "-"))
+                    why = " ".join(str(s.get("why") or "").split()).replace("|", "/")
+                    cells.append((f"no vote{' (side statement)' if s.get('kind') == 'side' else ''}"
+                                  + (f": {why}" if why else ""), "-", "-", "-", "-", "-", "-"))
                     continue
                 h, st = r.get("hypothesis", {}), r.get("stats", {})
                 n = st.get("n_x") or (st.get("groups") or [{}])[0].get("n")
