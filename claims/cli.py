@@ -130,6 +130,8 @@ def cmd_run(args) -> int:
         cmd += ["--claims-data-dir", ctx.data_dir]
     if ctx.compile != "off":
         cmd += ["--claims-compile", ctx.compile]
+    if ctx.data_draw != "fixed":
+        cmd += ["--claims-data-draw", ctx.data_draw]
     if settings.compare:
         cmd += ["--claims-compare", settings.compare]
     sys.stdout.flush()

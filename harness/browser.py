@@ -78,12 +78,13 @@ def _run(args: list[str], timeout: float) -> subprocess.CompletedProcess:
                               timeout=timeout)
 
 
-def check_page(path, viewport=VIEWPORT, timeout: float = 120.0) -> dict:
+def check_page(path, viewport=VIEWPORT, timeout: float = 120.0, first=FIRST_SCREEN) -> dict:
     """Open report.html headless and return what the probe found (see the module docstring), with
-    "console": the browser's console lines from its log."""
+    "console": the browser's console lines from its log. first: the element ids that must start in the first
+    viewport."""
     page = Path(path).resolve()
     text = page.read_text()
-    probe = _PROBE.replace("%FIRST%", json.dumps(list(FIRST_SCREEN)))
+    probe = _PROBE.replace("%FIRST%", json.dumps(list(first)))
     head = text.find("<head>")
     if head < 0:
         raise BrowserError(f"{page}: no <head> to put the probe in")

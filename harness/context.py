@@ -17,6 +17,7 @@ class RunContext:
     report_dir: str = "claims-report"  # where report.json/.md/.html are written
     data_dir: str | None = None       # the user's data folder (--data-dir / $BNCLAIMS_DATA; harness.userdata)
     compile: str = "off"              # torch.compile mode of batched-engine runs (--compile)
+    data_draw: str = "fixed"          # fixed (every seed: the declared data set) | per-seed (harness.datadraw)
 
     def __post_init__(self):
         if self.profile not in RUN_PROFILES:
@@ -29,6 +30,9 @@ class RunContext:
             raise ValueError(f"store must be a path string or None, got {self.store!r}")
         if self.data_dir is not None and not isinstance(self.data_dir, str):
             raise ValueError(f"data_dir must be a path string or None, got {self.data_dir!r}")
+        from harness.datadraw import MODES
+        if self.data_draw not in MODES:
+            raise ValueError(f"unknown data draw {self.data_draw!r}; choose one of {', '.join(MODES)}")
         if not isinstance(self.report_dir, str) or not self.report_dir:
             raise ValueError(f"report_dir must be a non-empty path string, got {self.report_dir!r}")
 

@@ -181,16 +181,19 @@ def holdout_cells(factors: Factors, design: list[dict], k: int, seed: int = 0) -
     return _decode(rows, fs)
 
 
-def model_terms(factors: Factors, base: dict, interactions: bool = True) -> list[tuple]:
-    """Treatment-coded columns against base: intercept, main effects, then two-factor interactions."""
+def model_terms(factors: Factors, base: dict, interactions=True) -> list[tuple]:
+    """Treatment-coded columns against base: intercept, main effects, then two-factor interactions (all pairs of
+    factors when interactions is True, none when False, else only the given (factor, factor) pairs)."""
     fs = _norm(factors)
     _encode([base], fs)
     other = [[lv for lv in levels if lv != base[f]] for f, levels in fs]
     terms: list[tuple] = [("intercept",)]
     terms += [("main", f, lv) for (f, _), lvs in zip(fs, other) for lv in lvs]
-    if interactions:
+    if interactions is not False:
+        chosen = None if interactions is True else {frozenset(p) for p in interactions}
         for (i, (f, _)), (j, (g, _)) in itertools.combinations(enumerate(fs), 2):
-            terms += [("pair", f, lf, g, lg) for lf in other[i] for lg in other[j]]
+            if chosen is None or frozenset((f, g)) in chosen:
+                terms += [("pair", f, lf, g, lg) for lf in other[i] for lg in other[j]]
     return terms
 
 
@@ -231,7 +234,7 @@ def design_matrix(cells: Sequence[dict], terms: Sequence[Sequence]) -> np.ndarra
 
 
 def fit(cells: Sequence[dict], y: Sequence[float], se: Sequence[float], factors: Factors, base: dict,
-        interactions: bool = True, min_df: int = 2) -> dict:
+        interactions=True, min_df: int = 2) -> dict:
     """Weighted least squares (weights 1/se^2) with an overdispersion factor phi; JSON-serializable result.
 
     Estimable main effects are always kept; interactions enter in term order while they raise the rank
@@ -274,6 +277,43 @@ def fit(cells: Sequence[dict], y: Sequence[float], se: Sequence[float], factors:
         "factors": [[f, list(levels)] for f, levels in fs], "base": dict(base),
         "quantile_dist": "t" if df > 0 and phi > 1.0 else "normal",
     }
+
+
+def select(cells: Sequence[dict], y: Sequence[float], se: Sequence[float], factors: Factors, base: dict,
+           alpha: float = 0.05, min_df: int = 2) -> dict:
+    """fit() with the main effects and the two-factor interactions the data ask for: forward selection of whole
+    factor-pair blocks, each step adding the pair whose F test (the drop in weighted residual chi-square per
+    added column, over the new model's residual chi-square per degree of freedom) has the smallest p, while that
+    p is below alpha and at least min_df residual degrees of freedom remain. A small design cannot estimate every
+    interaction at once; fitting them in a fixed order would spend its degrees of freedom on the first pairs
+    listed, whatever the data say. The model records the pairs kept and each step's test."""
+    fs = _norm(factors)
+    names = [f for f, _ in fs]
+    chosen: list[tuple] = []
+    model = fit(cells, y, se, fs, base, interactions=False, min_df=min_df)
+    steps = []
+    while True:
+        best = None
+        for pair in itertools.combinations(names, 2):
+            if pair in chosen:
+                continue
+            m = fit(cells, y, se, fs, base, interactions=chosen + [pair], min_df=min_df)
+            added = len(m["names"]) - len(model["names"])
+            if added <= 0 or m["df"] < min_df:
+                continue
+            f_stat = ((model["chi2"] - m["chi2"]) / added) / max(m["chi2"] / m["df"], 1e-300)
+            p = float(stats.f.sf(f_stat, added, m["df"]))
+            if best is None or p < best[0]:
+                best = (p, pair, m, f_stat, added)
+        if best is None or best[0] >= alpha:
+            break
+        p, pair, model, f_stat, added = best
+        chosen.append(pair)
+        steps.append({"pair": list(pair), "columns": added, "F": float(f_stat), "p": p, "df": model["df"]})
+    model["pairs"] = [list(p) for p in chosen]
+    model["selection"] = {"alpha": alpha, "steps": steps,
+                          "rule": "forward selection of factor-pair blocks by F test"}
+    return model
 
 
 def predict(model: dict, cells: Sequence[dict], level: float = 0.95) -> list[dict]:

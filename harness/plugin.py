@@ -81,7 +81,8 @@ def _settings_from_options(config) -> options.Settings:
         sent = config.workerinput.get("bnclaims") or {}
         ctx = RunContext(profile=s.ctx.profile, seed_base=s.ctx.seed_base, store=sent.get("store", s.ctx.store),
                          report_dir=sent.get("report_dir", s.ctx.report_dir),
-                         data_dir=sent.get("data_dir", s.ctx.data_dir), compile=s.ctx.compile)
+                         data_dir=sent.get("data_dir", s.ctx.data_dir), compile=s.ctx.compile,
+                         data_draw=s.ctx.data_draw)
         s = options.Settings(ctx, s.ids, s.compare, s.packs, s.shard)    # workers never run the executor
     return s
 
@@ -122,7 +123,8 @@ def pytest_configure_node(node):
 def pytest_report_header(config):
     if _collecting(config):
         ctx = config.stash[_SETTINGS].ctx
-        return f"bnclaims: profile {ctx.profile}, seed base {ctx.seed_base}, store {ctx.store}"
+        return (f"bnclaims: profile {ctx.profile}, seed base {ctx.seed_base}, store {ctx.store}"
+                + (f", data drawn {ctx.data_draw}" if ctx.data_draw != "fixed" else ""))
     return None
 
 
@@ -261,8 +263,8 @@ def claim_items(session) -> list:
     shared ensemble on one worker while other groups go elsewhere; groups come costliest first (member-steps),
     each in registry order, so the longest group does not start last."""
     from harness import registry
-    from harness.design import DeclarationError, controls_of
-    from harness.robustness import MapError, map_hypotheses
+    from harness.design import DeclarationError, controls_of, null_control
+    from harness.robustness import MapError, map_hypotheses, null_cell_ids
 
     profile = session.config.stash[_SETTINGS].ctx.profile
 
@@ -271,7 +273,9 @@ def claim_items(session) -> list:
     except DeclarationError as e:
         raise pytest.UsageError(f"bnclaims: malformed claim declaration: {e}") from None
     entries = []     # (claim, hypothesis, path, is a map cell) in registry order, the cells after their claim's checks
+    nulls = set()    # map cells that run their A/A control too (a map's own false-positive rate)
     for claim in claims:
+        nulls |= null_cell_ids(claim, profile)
         for hyp in claim.hypotheses:
             entries.append((claim, hyp, _module_path(hyp.design.figures or hyp.design.extra, session.config.rootpath),
                             False))
@@ -294,7 +298,8 @@ def claim_items(session) -> list:
         group = scopes[root_of[hyp.id]]
         bucket = items[root_of[hyp.id]]
         bucket.append(ClaimItem.from_parent(group, name=hyp.id, hyp=hyp, claim=claim, path=path))
-        for c in (() if cell else controls_of(hyp)):
+        ctls = controls_of(hyp) if not cell else ([null_control(hyp)] if hyp.id in nulls else [])
+        for c in (c for c in ctls if c is not None):
             bucket.append(ClaimItem.from_parent(group, name=f"{hyp.id}[{c.name}]", hyp=hyp, claim=claim,
                                                 control=c.name, path=path))
     return [it for root in scopes for it in items[root]]
@@ -632,6 +637,7 @@ class _ClaimsReporter:
 
         ctx = self.settings.ctx
         run_info = {"profile": ctx.profile, "seed_base": ctx.seed_base, "ids": self.settings.ids,
+                    **({"data_draw": ctx.data_draw} if ctx.data_draw != "fixed" else {}),
                     "env": environment(import_torch=False),
                     "timing": {"workers": getattr(self.config.option, "numprocesses", None) or 0}}
         if self.settings.shard:

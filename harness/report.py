@@ -92,7 +92,8 @@ def build_report(records: list[dict], *, run_info: dict, missing=(), controls=()
         row = dict(claims[cid])
         row.update(claim_verdict(recs, profile, miss, fwer=claims[cid].get("fwer")))
         row["hypotheses"] = [r["id"] for r in recs] + [m["id"] for m in miss]
-        maps = [build_map(decl, {r["id"]: r for r in every}) for decl in claims[cid].get("maps") or []]
+        maps = [build_map(decl, {r["id"]: r for r in every}, [c for c in controls if is_cell(c["id"])])
+                for decl in claims[cid].get("maps") or []]
         if maps:
             row["robustness"] = maps
         if any(m["run"] for m in maps):       # a map with no cell in this profile says nothing
@@ -104,7 +105,8 @@ def build_report(records: list[dict], *, run_info: dict, missing=(), controls=()
             row.update(judge_claim(decls, by_hid, maps, profile, kos, amendments))
         claim_rows.append(row)
 
-    nulls = [c for c in controls if c.get("kind") == "null" and isinstance(c.get("alpha"), (int, float))]
+    nulls = [c for c in controls if c.get("kind") == "null" and isinstance(c.get("alpha"), (int, float))
+             and not is_cell(c["id"])]          # a map's null cells are counted by its map
     gating = [c for c in nulls if c.get("gating", True)]
     null_rate = {"controls": len(nulls), "reproduced": sum(c.get("verdict") == "reproduced" for c in nulls),
                  "expected_any": 1 - math.prod(1 - c["alpha"] for c in nulls) if nulls else None,
@@ -119,7 +121,7 @@ def build_report(records: list[dict], *, run_info: dict, missing=(), controls=()
                          "family-wise alphas."}
     pilot = (sc.PILOT_NOTE if info.get("seed_base", 0) == sc.PILOT_BASE and profile != "smoke" else None)
     return to_builtin({"schema": REPORT_SCHEMA, "run": info, "claims": claim_rows, "pilot": pilot,
-                       "round": round_banner(info.get("seed_base", 0), profile),
+                       "round": round_banner(info.get("seed_base", 0), profile, info.get("data_draw", "fixed")),
                        "hypotheses": records, "missing": missing, "controls": list(controls),
                        "not_run": sorted((dict(n) for n in not_run), key=lambda n: id_key(n["id"])),
                        "null_controls": null_rate, "multiplicity": multiplicity(records), "timing": timing,
@@ -240,6 +242,11 @@ def render_report(report: dict, outdir) -> dict[str, Path]:
     from harness import summary as sm
     if sm.render_forest(report, figdir / FOREST_FILE) is not None:
         files = {**files, FOREST_ID: FOREST_FILE}
+    for c in report["claims"]:          # designed maps: the model's heat map (first screen and the claim's section)
+        for rm in c.get("robustness") or []:
+            fid = sm.map_figure_id(rm["hypothesis"])
+            if sm.render_map_heat(rm, figdir / f"{fid}.png") is not None:
+                files = {**files, fid: f"{fid}.png"}
     md = outdir / "report.md"
     md.write_text(render_markdown(report, files))
     page = outdir / "report.html"
@@ -418,7 +425,8 @@ def _run_line(report: dict) -> str:
     env = run.get("env") or {}
     versions = ", ".join(f"{k} {env[k]}" for k in ("python", "numpy", "scipy", "torch") if env.get(k))
     return (f"profile **{run.get('profile')}**, seed base {run.get('seed_base', 0)}, "
-            f"{len(report['hypotheses'])} hypotheses with evidence"
+            + (f"data drawn {run['data_draw']}, " if run.get("data_draw", "fixed") != "fixed" else "")
+            + f"{len(report['hypotheses'])} hypotheses with evidence"
             + (f", ids {', '.join(run['ids'])}" if run.get("ids") else "")
             + (f"; {versions}" if versions else ""))
 
@@ -470,8 +478,14 @@ def void_on_null(r: dict) -> None:
                     f"shows an effect without one; measured: {r['verdict_before_null']} ({st.get('reason', '')})")
 
 
-def round_banner(seed_base: int, profile: str) -> dict | None:
-    """The registered round this seed base belongs to (bnclaims' own pack: claims.round2), for the first screen."""
+DATA_DRAW_NOTE = ("Each seed drew its own MNIST-1D data set (--data-draw per-seed), while the round was registered "
+                  "and run with every seed on one sample (data seed 42). This run is a secondary analysis of the "
+                  "same declarations: what the verdicts say about the data-generating process. It does not vote.")
+
+
+def round_banner(seed_base: int, profile: str, data_draw: str = "fixed") -> dict | None:
+    """The registered round this seed base belongs to (bnclaims' own pack: claims.round2), for the first screen; a
+    run whose seeds drew their own data sets says it is not the registered design."""
     if profile == "smoke":
         return None
     try:
@@ -479,7 +493,11 @@ def round_banner(seed_base: int, profile: str) -> dict | None:
     except ImportError:
         return None
     b = round2.banner(int(seed_base))
-    return None if b is None or b["kind"] == "pilot" else b
+    if b is None or b["kind"] == "pilot":
+        return None
+    if data_draw != "fixed":
+        b = {**b, "kind": "secondary analysis", "text": f"{DATA_DRAW_NOTE} {b['text']}"}
+    return b
 
 
 def _summary_md(report: dict, files: dict) -> list[str]:
@@ -495,12 +513,18 @@ def _summary_md(report: dict, files: dict) -> list[str]:
             f"{k['verdict']}: {_card_counts(k)} | {_md_cell(k['non_voting'] or '-')} | "
             f"{_md_cell(k['holds'] or '-')} | {fmt_num(k['fwer'])} |" for k in sm.claim_cards(report)]
     out.append("")
+    for c in report["claims"]:
+        for rm in c.get("robustness") or []:
+            fid = sm.map_figure_id(rm["hypothesis"])
+            if fid in files:
+                out += [f"**{c['id']}, where {rm['hypothesis']} holds.** {_md_cell(rm['model']['words'])}.", "",
+                        f"![{_md_cell(sm.map_caption(rm))}](figures/{files[fid]})", "", f"*{sm.map_caption(rm)}*", ""]
     if FOREST_ID in files:
         out += [f"![{_md_cell(sm.FOREST_CAPTION)}](figures/{files[FOREST_ID]})", "", f"*{sm.FOREST_CAPTION}*", ""]
     _, left = sm.forest_rows(report)
     if left:
         out += [f"Not on the forest plot (no standardized effect): {', '.join(left)}.", ""]
-    figs = [(fid, name) for fid, name in files.items() if fid != FOREST_ID]
+    figs = [(fid, name) for fid, name in files.items() if fid != FOREST_ID and not fid.startswith("map-")]
     if figs:
         out += ["Figures: " + ", ".join(f"[{fid}](figures/{name})" for fid, name in figs) + ".", ""]
     return out
@@ -595,7 +619,8 @@ def render_markdown(report: dict, files: dict[str, str] | None = None) -> str:
                        f"{', '.join(n['profiles'])} (or selected by its id)")
         for rm in c.get("robustness") or []:
             out += ["", f"### Where {rm['hypothesis']} holds: {rm['summary']} (of {rm['grid_cells']} in the survey grid)",
-                    "", _md_cell(rm["words"]) + ".", "", "| cell | effect [95% CI] | p | BH q | verdict | map |",
+                    "", _md_cell(rm["words"]) + ".", ""] + [x for line in _model_lines(rm) for x in (_md_cell(line), "")] + [
+                    "| cell | effect [95% CI] | p | BH q | verdict | map |",
                     "|---|---|---|---|---|---|"]
             out += [f"| {_cell_label(x)} | {fmt_num(x['effect'], 3)} {fmt_ci(x['ci'])} | {fmt_num(x['p'], 3)} | "
                     f"{fmt_num(x['q_bh'], 3)} | {x['verdict']} | {x['status']} |" for x in rm["cells"]]
@@ -645,6 +670,7 @@ figure{display:inline-block;margin:.5em}img{max-width:100%}figcaption{font-size:
 .maps{display:flex;flex-wrap:wrap;gap:1em}table.heat td{text-align:center;min-width:4.5em}
 .m-holds{background:#d9f2e0}.m-fails{background:#f8d7d3}.m-mixed,.m-unclear{background:#fbeecb}.m-underpowered{background:#eee}
 .m-none{background:#eee;color:#888}caption{font-weight:600;text-align:left}
+.mapthumb{display:block;max-width:100%;max-height:105px;margin-top:.2em}.mapheat{margin:.4em 0;max-width:640px}.mapheat img{max-width:100%}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(245px,1fr));gap:.4em;margin:.4em 0;
 align-items:start}
 .card{display:block;border:1px solid #ccc;border-radius:6px;padding:.35em .5em;text-decoration:none;color:#222;
@@ -653,7 +679,7 @@ font-size:.78em;line-height:1.25}.card .foot{display:block;color:#555;font-size:
 .card span.cid,.card span.cid+span{display:inline}#forest{display:block;margin:.5em 0}
 details summary{cursor:pointer}td details{max-width:28em}
 .card ul.subs{margin:.1em 0;padding-left:1em}.card ul.subs li{margin:0}.round{background:#e8f4ea;padding:.3em .6em}
-.round.exploratory{background:#fff4d6}.pilot{background:#fff4d6;
+.round.exploratory,.round.secondary{background:#fff4d6}.pilot{background:#fff4d6;
 border:1px solid #e3c26b;border-radius:6px;padding:.3em .6em;font-size:.85em;margin:.3em 0}
 .v-qualified{color:#9a6700}
 .v-not-supported{color:#b42318}.v-true-by-construction,.v-not-tested{color:#555}"""
@@ -663,7 +689,7 @@ def _cell_label(x: dict) -> str:
     return ", ".join(level_label(f, v) for f, v in x["cell"].items()) or "base (the hypothesis itself)"
 
 
-def _map_html(rm: dict) -> list[str]:
+def _map_html(rm: dict, figure_paths: dict | None = None) -> list[str]:
     """A robustness map: small multiples, one heat strip per factor (each level's cells, coloured by how many
     hold), then every cell that ran."""
     e = html.escape
@@ -683,13 +709,50 @@ def _map_html(rm: dict) -> list[str]:
             out.append(f'<td class="{cls}" title="{row["holds"]} of {row["cells"]} cells hold">{e(str(v))}{base}<br>'
                        f'{fmt_num(row["median_effect"], 3)}<br>{row["holds"]}/{row["cells"]}</td>')
         out.append("</tr></table>")
-    out.append("</div><table><tr><th>cell</th><th>effect [95% CI]</th><th>p</th><th>BH q</th><th>verdict</th>"
+    out.append("</div>")
+    from harness import summary as sm
+    fid = sm.map_figure_id(rm["hypothesis"])
+    path = (figure_paths or {}).get(fid)
+    if path is not None and Path(path).exists():
+        out.append(f'<figure class="mapheat" id="{e(fid)}">{_img(path, sm.map_caption(rm))}'
+                   f'<figcaption>{e(sm.map_caption(rm))}</figcaption></figure>')
+    out += [f"<p>{e(line)}</p>" for line in _model_lines(rm)]
+    out.append("<table><tr><th>cell</th><th>effect [95% CI]</th><th>p</th><th>BH q</th><th>verdict</th>"
                "<th>map</th></tr>")
     for x in rm["cells"]:
         out.append(f'<tr class="m-{e(x["status"])}"><td>{e(_cell_label(x))}</td><td>{fmt_num(x["effect"], 3)} '
                    f'{e(fmt_ci(x["ci"]))}</td><td>{fmt_num(x["p"], 3)}</td><td>{fmt_num(x["q_bh"], 3)}</td>'
                    f'<td class="{_cls(x["verdict"] or "")}">{e(str(x["verdict"]))}</td><td>{e(x["status"])}</td></tr>')
     out.append("</table>")
+    return out
+
+
+def _model_lines(rm: dict) -> list[str]:
+    """A designed map's model in words: design size, fit, predictions over the grid, held-out hits, null cells."""
+    m = rm.get("model")
+    if not m:
+        return []
+    if "counts" not in m:
+        return [f"Model: not fitted ({m.get('error', 'too few cells')})."]
+    fit = m.get("fit") or {}
+    pairs = ", ".join(":".join(p) for p in fit.get("pairs") or []) or "none"
+    out = [f"Design: {m['design_cells']} designed cells and {m['holdout_cells']} held-out cells of the "
+           f"{m['grid_cells']}-cell grid (a strength-2 covering design). Model: main effects and the two-factor "
+           f"interactions selected by F test ({pairs}) on the standardized effect d, weighted by each cell's "
+           f"precision; fitted on {m['fitted_on']} cells, {fit.get('df')} residual df, overdispersion "
+           f"{fmt_num(fit.get('phi'), 3)}.",
+           f"Predicted over the whole grid (95% interval beyond zero on the claimed side: holds; on the other: "
+           f"fails): holds in {m['counts']['holds']}, fails in {m['counts']['fails']}, unknown in "
+           f"{m['counts']['unknown']}. Factors by importance: "
+           + ", ".join(f"{x['factor']} ({fmt_num(x['range'], 3)})" for x in m.get("importance") or []) + "."]
+    h = m.get("holdout")
+    if h:
+        out.append(f"Held-out cells: the predicted sign matched the observed one in {h['hits']} of {h['n']} "
+                   f"(95% CI {fmt_ci(h['ci'])})." if h.get("n") else "Held-out cells: none with a sign to compare.")
+    nc = m.get("null_cells")
+    if nc:
+        out.append(f"Null cells (A/A, both arms the control arm on disjoint seeds): {nc['reproduced']} of {nc['run']} "
+                   f"reproduced (rate {fmt_num(nc['rate'], 3)}, 95% CI {fmt_ci(nc['ci'])}; alpha {fmt_num(nc['alpha'])}).")
     return out
 
 
@@ -715,6 +778,14 @@ def _summary_html(report: dict, figure_paths: dict) -> list[str]:
     if report.get("round"):
         r = report["round"]
         out.append(f'<p class="round {e(r["kind"])}"><b>{e(r["kind"].capitalize())}.</b> {e(r["text"])}</p>')
+    heat = {}
+    for c in report["claims"]:
+        for rm in c.get("robustness") or []:
+            path = figure_paths.get(sm.map_figure_id(rm["hypothesis"]))
+            if path is not None and Path(path).exists():
+                heat.setdefault(c["id"], []).append(_img(path, sm.map_caption(rm)).replace(
+                    "<img ", f'<img class="mapthumb" id="thumb-{e(sm.map_figure_id(rm["hypothesis"]))}" '
+                             f'title="{e(rm["model"]["words"])}" ', 1))
     out.append('<div class="cards">')
     for k in sm.claim_cards(report):
         holds = f'<span class="holds">where: {e(k["holds"])}</span>' if k["holds"] else ""
@@ -726,7 +797,8 @@ def _summary_html(report: dict, figure_paths: dict) -> list[str]:
                    f'<span class="cid">{e(k["id"])}</span> '
                    f'<span class="{_cls(k["headline"])}">{e(k["headline"])}</span>{subs}'
                    f'<span class="foot"><span class="counts">votes: {e(k["verdict"])} ({len(k["for"])} for, '
-                   f'{len(k["against"])} against, {len(k["undecided"])} undecided)</span>{nv}{holds}</span></a>')
+                   f'{len(k["against"])} against, {len(k["undecided"])} undecided)</span>{nv}{holds}</span>'
+                   + "".join(heat.get(k["id"], [])) + '</a>')
     out.append("</div>")
     forest = figure_paths.get(FOREST_ID)
     if forest is not None and Path(forest).exists():
@@ -824,7 +896,7 @@ def render_html(report: dict, figure_paths: dict[str, Path] | None = None) -> st
             out.append(f"<p>{e(n['id'])} ({e(n['title'])}): not run in this profile; runs in "
                        f"{e(', '.join(n['profiles']))} (or selected by its id)</p>")
         for rm in c.get("robustness") or []:
-            out += _map_html(rm)
+            out += _map_html(rm, figure_paths)
         shown = set()
         for spec in (s for r in recs for s in r.get("figures", [])):
             path = figure_paths.get(spec["id"])
@@ -995,9 +1067,11 @@ def merge_reports(reports: list[dict], outdir) -> dict[str, Path]:
     (`--claims-shard K/N`): the same evidence, claims, controls and multiplicity; only timing differs."""
     if not reports:
         raise MergeError("give at least one report")
-    keys = {(r.get("run", {}).get("profile"), r.get("run", {}).get("seed_base"), r.get("schema")) for r in reports}
+    keys = {(r.get("run", {}).get("profile"), r.get("run", {}).get("seed_base"), r.get("schema"),
+             r.get("run", {}).get("data_draw", "fixed")) for r in reports}
     if len(keys) > 1:
-        raise MergeError(f"the reports come from different runs (profile, seed base, schema): {sorted(keys, key=str)}")
+        raise MergeError(f"the reports come from different runs (profile, seed base, schema, data draw): "
+                         f"{sorted(keys, key=str)}")
     labels = [r.get("run", {}).get("shard") for r in reports]
     if any(labels):
         n = str(labels[0]).split("/")[-1]

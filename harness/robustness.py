@@ -31,7 +31,10 @@ DEPTHS = (2, 4, 8)
 ACTIVATIONS = ("relu", "tanh", "sigmoid")
 BATCH_SIZES = (16, 64, 256)
 NORM_FAMILY = ("bn", "gn", "ln", "wn_mobn", "bn_pop")
-FACTORS = ("lr", "depth", "activation", "batch_size", "norm")
+FACTORS = ("lr", "depth", "activation", "batch_size", "norm", "budget")
+BUDGET_LEVELS = ("ci", "full")       # the "budget" factor: the training budget (steps, and the arms' by_profile
+                                     # settings such as width) of that profile, on the cell's own seeds
+DESIGNS = ("full", "covering")
 # a routine's settings that a factor sets, where the routine has them
 ROUTINE_KEYS = {"lr": ("lr", "lr_plain", "lr_affine"), "depth": ("depth",), "batch_size": ("batch_size",),
                 "activation": ("activation",)}
@@ -51,6 +54,14 @@ class RobustnessMap:
     alpha: float = 0.01              # each cell's one-sided test, and the BH level across the cells
     slice_budget: Budget | None = None   # ci-slice cells (None: the primary's ci budget); survey: the ci budget
     note: str = ""
+    design: str = "full"             # the survey's cells: "full" factorial, or "covering": a strength-2 covering
+                                     # design (every pair of levels of every two factors in some cell), from which
+                                     # a model of the effect predicts the whole grid (harness.mapmodel)
+    min_cells: int = 0               # covering: pad the design to this many cells (more df for the model)
+    holdout: int = 0                 # covering: cells outside the design run to validate the model's predictions
+    null_cells: int = 0              # design cells that also run their A/A control (both arms the control arm, on
+                                     # disjoint seeds): the map's own false-positive rate
+    design_seed: int = 0             # seeds the greedy choices of the design and of the held-out cells
 
     def __post_init__(self):
         names = [f for f, _ in self.factors]
@@ -75,6 +86,16 @@ class RobustnessMap:
             raise MapError(f"{where}: a norm factor needs norm_arm (the arm whose normalizer it replaces)")
         if not 0 < self.alpha < 1:
             raise MapError(f"{where}: alpha must be in (0, 1)")
+        if "budget" in levels and any(v not in BUDGET_LEVELS for v in levels["budget"]):
+            raise MapError(f"{where}: budget levels must be among {', '.join(BUDGET_LEVELS)}, got {levels['budget']}")
+        if self.design not in DESIGNS:
+            raise MapError(f"{where}: unknown design {self.design!r}; choose one of {', '.join(DESIGNS)}")
+        for name in ("min_cells", "holdout", "null_cells", "design_seed"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise MapError(f"{where}: {name} must be an int >= 0, got {v!r}")
+        if self.design == "full" and (self.min_cells or self.holdout):
+            raise MapError(f"{where}: min_cells and holdout need design='covering'")
 
     def grid(self) -> list[tuple]:
         """Every cell of the full factorial grid, as its levels off the base (the base cell is ())."""
@@ -84,16 +105,55 @@ class RobustnessMap:
             out.append(tuple((f, v) for (f, _), v in zip(self.factors, combo) if v != base[f]))
         return out
 
+    def _off_base(self, cell: dict) -> tuple:
+        base = dict(self.base)
+        return tuple((f, cell[f]) for f, _ in self.factors if cell[f] != base[f])
+
+    def design_cells(self) -> list[tuple]:
+        """The survey's designed cells (the base first, as ()): the whole grid, or the covering design."""
+        if self.design == "full":
+            return self.grid()
+        from harness import mapmodel
+        return [self._off_base(c) for c in mapmodel.covering_design(self.factors, dict(self.base), self.design_seed,
+                                                                    self.min_cells)]
+
+    def holdout_cells(self) -> list[tuple]:
+        """Cells outside the design, run to test the model's predictions (covering designs only)."""
+        if self.design == "full" or not self.holdout:
+            return []
+        from harness import mapmodel
+        base = dict(self.base)
+        design = [{**base, **dict(c)} for c in self.design_cells()]
+        return [self._off_base(c) for c in mapmodel.holdout_cells(self.factors, design, self.holdout,
+                                                                  self.design_seed)]
+
+    def null_cell_set(self) -> list[tuple]:
+        """The design cells (never the base, whose A/A is the primary's) that also run their A/A control: spread
+        evenly over the design's order."""
+        cells = [c for c in self.design_cells() if c]
+        k = min(self.null_cells, len(cells))
+        return [cells[(i * len(cells)) // k] for i in range(k)] if k else []
+
     def cells(self, profile: str) -> list[tuple]:
-        """The cells a profile runs besides the base: survey the whole grid, the others the ci slice."""
-        return [c for c in self.grid() if c] if profile == "survey" else [tuple(c) for c in self.ci_slice]
+        """The cells a profile runs besides the base: survey the designed cells and the held-out ones, the others
+        the ci slice."""
+        if profile == "survey":
+            return [c for c in self.design_cells() if c] + self.holdout_cells()
+        return [tuple(c) for c in self.ci_slice]
 
     def declaration(self) -> dict:
-        return {"hypothesis": self.hypothesis, "factors": {f: list(v) for f, v in self.factors},
-                "base": dict(self.base), "ci_slice": [dict(c) for c in self.ci_slice], "norm_arm": self.norm_arm,
-                "alpha": self.alpha, "grid_cells": len(self.grid()),
-                "slice_budget": dataclasses.asdict(self.slice_budget) if self.slice_budget else None,
-                "note": self.note}
+        out = {"hypothesis": self.hypothesis, "factors": {f: list(v) for f, v in self.factors},
+               "base": dict(self.base), "ci_slice": [dict(c) for c in self.ci_slice], "norm_arm": self.norm_arm,
+               "alpha": self.alpha, "grid_cells": len(self.grid()),
+               "slice_budget": dataclasses.asdict(self.slice_budget) if self.slice_budget else None,
+               "note": self.note}
+        if self.design != "full" or self.null_cells:        # only then: a full map declared before keeps its hash
+            out["design"] = {"kind": self.design, "min_cells": self.min_cells, "holdout": self.holdout,
+                             "null_cells": self.null_cells, "seed": self.design_seed,
+                             "cells": [dict(c) for c in self.design_cells()],
+                             "holdout_cells": [dict(c) for c in self.holdout_cells()],
+                             "null": [dict(c) for c in self.null_cell_set()]}
+        return out
 
 
 def level_label(factor: str, level) -> str:
@@ -154,13 +214,23 @@ def _arm_for(name, arm, cell: dict, rmap: RobustnessMap):
     return dataclasses.replace(arm, settings=settings)
 
 
+def _with_budget_of(arm, profile: str):
+    """The arm with the named profile's by_profile settings made its ci settings (the budget factor)."""
+    over = dict(arm.by_profile.get(profile, {}))
+    return dataclasses.replace(arm, by_profile={**dict(arm.by_profile), "ci": over}) if over else arm
+
+
 def cell_hypothesis(hyp, rmap: RobustnessMap, cell: tuple, survey: bool = False):
     """The primary hypothesis with the cell's levels applied to every arm: exploratory, no controls. Its ci
-    budget is the map's slice budget, except in the survey, which runs every cell at the primary's budgets."""
+    budget is the map's slice budget, except in the survey, which runs every cell at the primary's budgets.
+    A budget level trains at that profile's steps (and by_profile settings) on the cell's ci seeds."""
     d, c = hyp.design, dict(cell)
+    budget_level = c.pop("budget", "ci")
     lr = float(c.get("lr", 1.0))
     grid_arms = any(a.lrs for a in d.arms.values())
     arms = {name: _arm_for(name, a, c, rmap) for name, a in d.arms.items()}
+    if budget_level != "ci":
+        arms = {name: _with_budget_of(a, budget_level) for name, a in arms.items()}
     metric = d.metric
     if isinstance(metric, dict):
         metric = {k: _scale_metric(m, lr) for k, m in metric.items()}
@@ -169,7 +239,7 @@ def cell_hypothesis(hyp, rmap: RobustnessMap, cell: tuple, survey: bool = False)
     criteria = tuple(dataclasses.replace(cr, metric=_scale_metric(cr.metric, lr)) for cr in d.criteria)
     label = ", ".join(level_label(f, v) for f, v in cell)
 
-    def extra(r, _hyp=hyp.id, _cell=c):
+    def extra(r, _hyp=hyp.id, _cell=dict(cell)):
         return {"map_of": _hyp, "cell": dict(_cell),
                 "lr": {a: (list(r.arms[a].lrs) if r.arms[a].lrs else getattr(r.arms[a].spec, "lr", None))
                        for a in r.arms if r.arms[a].spec is not None}}
@@ -179,6 +249,10 @@ def cell_hypothesis(hyp, rmap: RobustnessMap, cell: tuple, survey: bool = False)
     budgets = dict(hyp.budgets)
     if rmap.slice_budget is not None and not survey:
         budgets.update(ci=rmap.slice_budget, full=rmap.slice_budget)
+    if budget_level != "ci":
+        steps = hyp.budget(budget_level).steps
+        budgets.update(ci=Budget(seeds=budgets["ci"].seeds, steps=steps),
+                       full=Budget(seeds=budgets["full"].seeds, steps=steps))
     notes = (f"Robustness-map cell of {hyp.id} ({label}); exploratory, non-gating, alpha {rmap.alpha:g}, BH across "
              f"the map's cells. Learning-rate levels multiply each arm's tuned rate"
              + (" (a grid arm's whole grid)" if grid_arms else "") + ".")
@@ -201,6 +275,13 @@ def map_hypotheses(claim, profile: str) -> list:
             validate(h, routines.ROUTINES)
             out.append(h)
     return out
+
+
+def null_cell_ids(claim, profile: str) -> set:
+    """Ids of the map cells a profile runs whose A/A control runs too (the survey's null cells)."""
+    if profile != "survey":
+        return set()
+    return {cell_id(m.hypothesis, c) for m in getattr(claim, "maps", ()) for c in m.null_cell_set()}
 
 
 # ---------------------------------------------------------------------------- the map in the report
@@ -245,12 +326,99 @@ def tarone_eligible(floors: list[float], alpha: float) -> list[bool]:
     return [True] * m
 
 
-def build_map(decl: dict, records: dict) -> dict:
-    """decl: RobustnessMap.declaration(); records: id -> evidence record. The cells that ran, BH across them,
-    the summary and the main effects per factor level."""
+def standardized(st: dict) -> tuple[float, float] | None:
+    """(d, its standard error) of a cell: the effect over the per-seed SD implied by its interval, d = effect /
+    (se sqrt(n)) with se = CI width / (2 z), and se(d) = sqrt(1/n + d^2 / (2n)) (as for Cohen's d_z). The same
+    for every test, so cells of any size and scale enter one model. None without effect, interval or n."""
+    eff, ci, n = st.get("effect"), st.get("ci"), st.get("n_x")
+    if not (isinstance(eff, (int, float)) and isinstance(ci, (list, tuple)) and len(ci) == 2
+            and all(isinstance(x, (int, float)) and math.isfinite(x) for x in ci) and isinstance(n, int) and n > 1
+            and math.isfinite(eff)):
+        return None
+    level = st.get("ci_level") or 0.95
+    from scipy.stats import norm
+    se = (ci[1] - ci[0]) / (2 * norm.ppf(0.5 + level / 2))
+    if not se > 0:
+        return None
+    d = eff / (se * math.sqrt(n))
+    return d, math.sqrt(1 / n + d * d / (2 * n))
+
+
+MODEL_DIRECTIONS = {"less": "less", "decreasing": "less", "greater": "greater", "increasing": "greater"}
+
+
+def map_model(decl: dict, cells: list[dict], direction: str | None, null_controls=()) -> dict | None:
+    """The fitted model of a designed map (harness.mapmodel): main effects and the two-factor interactions the
+    design can estimate, on the standardized effect, weighted by each cell's precision; its predictions over
+    the whole grid (holds / fails / unknown: the 95% interval wholly on the claimed side of zero, wholly on the
+    other, or neither); the sign hit rate on the held-out cells; the two most important factors' surface for the
+    heat map; and the map's own false-positive rate from its null cells. None for a full-factorial map, a
+    direction without a sign (equivalence) or too few cells."""
+    d = decl.get("design")
+    if not d or d.get("kind") != "covering" or direction not in MODEL_DIRECTIONS:
+        return None
+    from harness import mapmodel
+    factors = [(f, tuple(v)) for f, v in decl["factors"].items()]
+    base = dict(decl["base"])
+    held = {cell_id(decl["hypothesis"], tuple((f, c[f]) for f in decl["factors"] if f in c))
+            for c in d.get("holdout_cells") or []}
+    fit_rows, test_rows = [], []
+    for c in cells:
+        z = c.get("d")
+        if z is None:
+            continue
+        (test_rows if c["id"] in held else fit_rows).append(c)
+    out = {"design_cells": len(d.get("cells") or []), "holdout_cells": len(held), "grid_cells": decl["grid_cells"],
+           "fitted_on": len(fit_rows), "direction": MODEL_DIRECTIONS[direction], "scale": "standardized effect d"}
+    try:
+        model = mapmodel.select([c["levels"] for c in fit_rows], [c["d"] for c in fit_rows],
+                                [c["d_se"] for c in fit_rows], factors, base)
+    except ValueError as e:
+        out["error"] = str(e)
+        return out
+    side = MODEL_DIRECTIONS[direction]
+    out["fit"] = {k: model[k] for k in ("df", "phi", "chi2", "dropped_main", "pairs", "selection") if k in model}
+    out["terms"] = [{"term": name, "coef": coef, "se": se}
+                    for name, coef, se in zip(model["names"], model["coef"], model["se"])]
+    out["counts"] = mapmodel.summarize(model, side)
+    out["importance"] = [{"factor": f, "range": r} for f, r in mapmodel.importance(model)]
+    top = [x["factor"] for x in out["importance"][:2]]
+    if len(top) == 2:
+        surf = mapmodel.surface(model, top[0], top[1], direction=side)
+        surf["factors"] = top
+        surf["run"] = [{"levels": c["levels"], "status": c["status"], "held_out": c["id"] in held,
+                        "at_base_elsewhere": all(c["levels"][f] == base[f] for f in base if f not in top)}
+                       for c in cells]
+        out["surface"] = surf
+    if test_rows:
+        pred = mapmodel.predict(model, [c["levels"] for c in test_rows])
+        out["holdout"] = mapmodel.sign_hit_rate([p["mean"] for p in pred], [c["d"] for c in test_rows])
+        out["holdout"]["cells"] = [{"id": c["id"], "predicted": p["mean"], "observed": c["d"]}
+                                   for c, p in zip(test_rows, pred)]
+    nulls = [c for c in null_controls if c.get("control") == "aa"]
+    if nulls:
+        from scipy.stats import binomtest
+        k = sum(c.get("verdict") == "reproduced" for c in nulls)
+        ci = binomtest(k, len(nulls)).proportion_ci(method="exact")
+        out["null_cells"] = {"run": len(nulls), "reproduced": k, "rate": k / len(nulls),
+                             "ci": [float(ci.low), float(ci.high)], "alpha": decl["alpha"]}
+    out["words"] = (f"model over the {decl['grid_cells']}-cell grid from {len(fit_rows)} designed cells: holds in "
+                    f"{out['counts']['holds']}, fails in {out['counts']['fails']}, unknown in "
+                    f"{out['counts']['unknown']}"
+                    + (f"; held-out sign hit rate {out['holdout']['hits']} of {out['holdout']['n']}"
+                       if test_rows and out["holdout"].get("n") else "")
+                    + (f"; null cells reproduced {out['null_cells']['reproduced']} of {out['null_cells']['run']}"
+                       if nulls else ""))
+    return out
+
+
+def build_map(decl: dict, records: dict, null_controls=()) -> dict:
+    """decl: RobustnessMap.declaration(); records: id -> evidence record; null_controls: the control records
+    of its cells (the null cells' A/A). The cells that ran, BH across them, the summary, the main effects per
+    factor level, and for a designed (covering) map the fitted model (map_model)."""
     hid, alpha = decl["hypothesis"], decl["alpha"]
     base = decl["base"]
-    cells, stats_of = [], []
+    cells, stats_of, direction = [], [], None
     for rid, r in sorted(records.items()):
         if rid == hid:
             levels = {}
@@ -260,10 +428,13 @@ def build_map(decl: dict, records: dict) -> dict:
             continue
         st = r.get("stats") or {}
         p = st.get("p")
+        z = standardized(st)
         cells.append({"id": rid, "cell": levels, "levels": {f: levels.get(f, base[f]) for f in base},
                       "effect": st.get("effect"), "ci": st.get("ci"), "p": p if isinstance(p, (int, float)) else None,
-                      "verdict": r.get("verdict"), "n": [st.get("n_x"), st.get("n_y")]})
+                      "verdict": r.get("verdict"), "n": [st.get("n_x"), st.get("n_y")],
+                      "d": None if z is None else z[0], "d_se": None if z is None else z[1]})
         stats_of.append(st)
+        direction = direction or (r.get("hypothesis") or {}).get("direction")
     from harness import stats       # scipy is slow to import; only reports need it
     for c, st in zip(cells, stats_of):
         po = st.get("p_opposite")
@@ -314,11 +485,17 @@ def build_map(decl: dict, records: dict) -> dict:
         words += "; underpowered (n too small to reach the threshold) at " + "; ".join(_cell_words(c) for c in under)
     if flips:
         words += "; the effect's sign flips at " + ", ".join(flips)
-    return {"hypothesis": hid, "alpha": alpha, "factors": decl["factors"], "base": base,
-            "grid_cells": decl["grid_cells"], "cells": cells, "holds": k, "run": len(cells),
-            "summary": f"holds in {k} of {len(cells) - len(under)} cells"
-                       + (f" ({len(under)} underpowered)" if under else ""),
-            "words": words, "main_effects": effects}
+    out = {"hypothesis": hid, "alpha": alpha, "factors": decl["factors"], "base": base,
+           "grid_cells": decl["grid_cells"], "cells": cells, "holds": k, "run": len(cells),
+           "summary": f"holds in {k} of {len(cells) - len(under)} cells"
+                      + (f" ({len(under)} underpowered)" if under else ""),
+           "words": words, "main_effects": effects}
+    model = map_model(decl, cells, direction, [c for c in null_controls if c.get("id") in
+                                               {x["id"] for x in cells}])
+    if model is not None:
+        out["model"] = model
+        out["words"] = f"{words}; {model['words']}" if "words" in model else words
+    return out
 
 
 def _cell_words(c) -> str:

@@ -74,7 +74,7 @@ def claim_cards(report: dict) -> list[dict]:
                     "text": c.get("text", ""), "for": list(c.get("for") or []), "against": list(c.get("against") or []),
                     "undecided": list(c.get("undecided") or []), "exploratory": len(c.get("exploratory") or []),
                     "fwer": c.get("fwer"),
-                    "holds": "; ".join(f"{m['hypothesis']} {m['summary']}" for m in maps if m.get("run")) or None})
+                    "holds": "; ".join(_map_summary(m) for m in maps if m.get("run")) or None})
     return out
 
 
@@ -282,3 +282,87 @@ def replication_table(primary: dict, replication: dict) -> tuple[str, dict]:
                      f"{rb['verdict']} | {_num(eb)} [{_num(cb[0])}, {_num(cb[1])}] | {'yes' if ok_v else 'NO'} | "
                      f"{'yes' if ok_e else 'no'} |")
     return "\n".join(lines), {"votes": len(votes), "same_verdict": same, "effect_inside": inside}
+
+
+def _map_summary(m: dict) -> str:
+    """A map in a few words for its claim's card: the model's grid counts where it has one, else the cells run."""
+    model = m.get("model") or {}
+    if "counts" not in model:
+        return f"{m['hypothesis']} {m['summary']}"
+    c, h = model["counts"], model.get("holdout") or {}
+    return (f"{m['hypothesis']} predicted to hold in {c['holds']}, fail in {c['fails']}, unknown in {c['unknown']} "
+            f"of {c['grid_cells']} cells" + (f" (held-out signs {h['hits']}/{h['n']})" if h.get("n") else ""))
+
+
+# ---- the heat map of a designed robustness map ----------------------------------------------------------
+MAP_STATUS_COLOURS = {"holds": "#1a7f37", "fails": "#cf222e"}      # a run cell's map status; others grey
+
+
+def map_figure_id(hypothesis: str) -> str:
+    return f"map-{hypothesis}"
+
+
+def map_caption(rm: dict) -> str:
+    m = rm["model"]
+    f1, f2 = m["surface"]["factors"]
+    return (f"{rm['hypothesis']}: the model's predicted standardized effect over {f1} x {f2}, the other factors at "
+            f"their base levels (green: the direction the claim states; H holds, F fails, ? unknown, from the 95% "
+            f"interval); dots: the cells run at those two levels (filled: the others at base too), coloured by "
+            f"their own map status. Over the whole {m['grid_cells']}-cell grid: holds in {m['counts']['holds']}, "
+            f"fails in {m['counts']['fails']}, unknown in {m['counts']['unknown']}.")
+
+
+def render_map_heat(rm: dict, path) -> Path | None:
+    """Draw a designed map's heat map (its model's surface over the two most important factors) to a
+    deterministic PNG; None where the map has no fitted surface."""
+    surf = ((rm.get("model") or {}).get("surface"))
+    if not surf:
+        return None
+    import matplotlib
+    import sys
+    if "matplotlib.pyplot" not in sys.modules:
+        matplotlib.use("Agg")
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    f1, f2 = surf["factors"]
+    rows, cols = surf["rows"], surf["cols"]
+    sign = -1.0 if rm["model"]["direction"] == "less" else 1.0
+    z = sign * np.array(surf["mean"], dtype=float)             # + : the direction the claim states
+    lim = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
+    fig = Figure(figsize=(1.6 + 0.75 * len(cols), 1.2 + 0.5 * len(rows)), dpi=90)
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    im = ax.imshow(z, cmap="PiYG", vmin=-max(lim, 1e-9), vmax=max(lim, 1e-9), aspect="auto")
+    mark = {"holds": "H", "fails": "F", "unknown": "?"}
+    for i in range(len(rows)):
+        for j in range(len(cols)):
+            st = (surf.get("status") or [[None] * len(cols)] * len(rows))[i][j]
+            ax.text(j, i - 0.18, f"{mark.get(st, '')} {sign * z[i, j]:+.2f}", ha="center", va="center", fontsize=7)
+    at = {}
+    for c in surf.get("run") or []:
+        lv = c["levels"]
+        if lv.get(f1) in rows and lv.get(f2) in cols:
+            at.setdefault((rows.index(lv[f1]), cols.index(lv[f2])), []).append(c)
+    for (i, j), cs in sorted(at.items()):
+        for k, c in enumerate(cs):
+            x = j - 0.3 + 0.6 * (k + 0.5) / len(cs)
+            colour = MAP_STATUS_COLOURS.get(c["status"], "#777777")
+            ax.plot([x], [i + 0.25], marker="o", ms=4.5, color=colour, linestyle="none",
+                    markerfacecolor=colour if c["at_base_elsewhere"] else "white", markeredgewidth=1.0)
+    ax.set_xticks(range(len(cols)))
+    ax.set_xticklabels([str(v) for v in cols], fontsize=7)
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels([str(v) for v in rows], fontsize=7)
+    ax.set_xlabel(f2, fontsize=8)
+    ax.set_ylabel(f1, fontsize=8)
+    ax.set_title(f"Where {rm['hypothesis']} holds (model)", fontsize=9)
+    cb = fig.colorbar(im, ax=ax, fraction=0.05)
+    cb.ax.tick_params(labelsize=6)
+    cb.set_label("d, + = as claimed", fontsize=7)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png", metadata={"Software": None})
+    return path

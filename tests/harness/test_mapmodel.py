@@ -255,3 +255,21 @@ def test_sign_hit_rate_known_values():
     assert M.sign_hit_rate([0.0, float("nan")], [1.0, 1.0])["rate"] is None
     with pytest.raises(ValueError):
         M.sign_hit_rate([1.0], [1.0, 2.0])
+
+
+def test_select_adds_the_interaction_the_data_hold_and_no_other():
+    factors = [("a", (0, 1, 2, 3)), ("b", ("x", "y", "z")), ("c", ("p", "q", "r")), ("d", ("u", "v"))]
+    base = {"a": 0, "b": "x", "c": "p", "d": "u"}
+    cells = M.covering_design(factors, base, seed=1, min_cells=22)
+    rng = np.random.default_rng(3)
+
+    def truth(c, inter):
+        return 0.5 * c["a"] - (0.4 if c["d"] == "v" else 0.0) + (inter if (c["b"] == "z" and c["c"] == "r") else 0.0)
+
+    se = np.full(len(cells), 0.1)
+    y = np.array([truth(c, 2.0) for c in cells]) + rng.normal(0, 0.1, len(cells))
+    m = M.select(cells, y, se, factors, base)
+    assert m["pairs"] == [["b", "c"]] and m["selection"]["steps"][0]["p"] < 1e-6 and m["df"] >= 2
+    y0 = np.array([truth(c, 0.0) for c in cells]) + rng.normal(0, 0.1, len(cells))
+    m0 = M.select(cells, y0, se, factors, base)
+    assert m0["pairs"] == [] and m0["names"] == M.fit(cells, y0, se, factors, base, interactions=False)["names"]

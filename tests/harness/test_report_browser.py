@@ -44,3 +44,15 @@ def test_the_browser_check_sees_a_broken_page(tmp_path):
     assert any("#nowhere" in p for p in found)
     assert any("undefinedFunction" in p for p in found)
     assert any("#summary does not start in the first" in p for p in found)
+
+
+@needs_chromium
+def test_a_designed_maps_heat_map_decodes_on_the_first_screen(tmp_path):
+    from test_designed_maps import designed_report
+    page = designed_report(tmp_path)["html"]
+    result = browser.check_page(page)
+    assert browser.problems(result) == []
+    assert result["images"] >= 2                      # the thumbnail on the first screen, the full heat map below
+    probe = browser.check_page(page, first=("summary", "thumb-map-M9.a"))
+    assert probe["first_viewport"] == {"summary": True, "thumb-map-M9.a": True}
+    browser.screenshot(page, tmp_path / "designed-map-first-screen.png")
