@@ -72,6 +72,18 @@ def _why_fixed(rec: dict) -> str:
     return "; ".join(fixed)
 
 
+def _cannot_draw(hid: str) -> str | None:
+    """Why no arm of this hypothesis can draw its data per seed (harness.datadraw), or None where one can."""
+    from harness import datadraw, registry
+    h = next(iter(registry.find([hid])), None)
+    if h is None or h.design is None:
+        return None
+    whys = [datadraw.why_fixed(a) for a in h.design.arms.values()]
+    if any(w is None for w in whys):
+        return None
+    return "no arm can draw its data: " + "; ".join(sorted(set(whys)))
+
+
 def table(fixed: dict, drawn: dict) -> tuple[str, dict]:
     from claims import round2
     a = {r["id"]: r for r in fixed.get("hypotheses", [])}
@@ -86,7 +98,7 @@ def table(fixed: dict, drawn: dict) -> tuple[str, dict]:
             tally["votes"] += 1
             r, s = a.get(v.id), b.get(v.id)
             if r is None or s is None:
-                why = "not in the one-sample report" if r is None else "not run with a per-seed draw"
+                why = "not in the one-sample report" if r is None else _cannot_draw(v.id) or "not run with a per-seed draw"
                 tally["not_drawn"].append(f"{v.id} ({why})")
                 continue
             why = _why_fixed(s)

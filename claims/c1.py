@@ -737,16 +737,30 @@ HYPOTHESES = (C1A, C1A2, C1A3, C1B, C1B2, C1C, C1C2, C1C3, C1D, C1D2, C1E, C1F, 
 # lr x10 (0.2; the dossier's pilot saw the sign of gradient ICS flip at layer 4 at lr 0.1) and tanh. C1.a
 # reads only the probes at t < 500, so a slice cell trains 600 steps (7 seeds: the smallest n whose exact
 # paired Wilcoxon reaches the map's alpha 0.01).
+# Issue 27: the survey runs a strength-2 covering design of the grid (with the training budget as a factor), six
+# held-out cells to test the fitted model and four null cells, not the full factorial.
 MAP = rb.RobustnessMap(
     "C1.a", factors=(("lr", rb.LR_FACTORS), ("depth", rb.DEPTHS), ("activation", rb.ACTIVATIONS),
                      ("batch_size", rb.BATCH_SIZES), ("norm", rb.NORM_FAMILY)),
     base=(("lr", 1.0), ("depth", 4), ("activation", "relu"), ("batch_size", 64), ("norm", "bn")),
-    ci_slice=(), norm_arm="bn", slice_budget=Budget(seeds=7, steps=600),
-    note="lr levels multiply both arms' rate (0.02); the norm factor replaces BN in the BN arm; probed layers "
-         "beyond a smaller depth are dropped.")
+    ci_slice=(), norm_arm="bn", slice_budget=Budget(seeds=7, steps=600), min_cells=25,
+    survey_budget=Budget(seeds=8, steps=600), **rb.SURVEY,
+    note="the old primary (gradient ICS at one rate), beside the construct-valid map of C1.c3; lr levels multiply "
+         "both arms' rate (0.02); the norm factor replaces BN in the BN arm; probed layers beyond a smaller depth "
+         "are dropped. C1.a reads only the probes before step 500, so a survey cell trains 600 steps on 8 seeds "
+         "and there is no budget factor (more steps cannot change what it reads).")
+
+# The construct-valid measure (C1.3's vote): distributional ICS of the next layer's input. Its routine probes
+# hidden layers 1 and 3, so depth starts at 4; its full budget equals its ci budget (400 steps: C1.c3 reads the
+# probes after step 100), so it has no budget factor.
+MAP_C1C3 = rb.RobustnessMap(
+    "C1.c3", factors=(("lr", rb.LR_FACTORS), ("depth", (4, 6, 8)), ("activation", rb.ACTIVATIONS),
+                      ("batch_size", rb.BATCH_SIZES)),
+    base=(("lr", 1.0), ("depth", 4), ("activation", "relu"), ("batch_size", 64)), min_cells=18, **rb.SURVEY,
+    note="lr levels multiply both arms' rate (0.2); no budget factor: the full profile trains the same 400 steps.")
 
 CLAIM = Claim(
-    id="C1", maps=(MAP,),
+    id="C1", maps=(MAP, MAP_C1C3),
     article_text="Batch normalization does not remove, or even reduce, internal covariate shift; its benefit "
                  "must come from somewhere else.",
     source=f"{SANTURKAR} Sec. 2 (Def. 2.1, Figs. 1-3, 8); {IOFFE} Sec. 2, 4.1, Fig. 1",

@@ -709,13 +709,20 @@ C3D3 = Hypothesis(
 # ---------------------------------------------------------------------- where C3.c1 holds (issue 14)
 # The recovery routine has settings for the rate (both phases), depth and batch size; it has no activation
 # setting (ReLU) and the claim is about BN itself, so no norm factor: 60 cells. ci slice: depth 4.
-MAP = rb.RobustnessMap(
-    "C3.c1", factors=(("lr", rb.LR_FACTORS), ("depth", (2, 4, 8)), ("batch_size", (16, 64, 128, 256))),
-    base=(("lr", 1.0), ("depth", 2), ("batch_size", 128)), ci_slice=((("depth", 4),),),
-    note="lr levels multiply both phases' rates (plain 0.05, gamma/beta 0.1); BN is inserted after hidden layer 1.")
+_C3_FACTORS = (("lr", rb.LR_FACTORS), ("depth", (2, 4, 8)), ("batch_size", (16, 64, 128, 256)),
+               ("budget", rb.BUDGET_LEVELS))
+_C3_BASE = (("lr", 1.0), ("depth", 2), ("batch_size", 128), ("budget", "ci"))
+MAP = rb.RobustnessMap(      # issue 27: a covering design with the budget as a factor; the old primary (KS)
+    "C3.c1", factors=_C3_FACTORS, base=_C3_BASE, ci_slice=((("depth", 4),),), min_cells=20, **rb.SURVEY,
+    note="lr levels multiply both phases' rates (plain 0.05, gamma/beta 0.1); BN is inserted after hidden layer 1; "
+         "budget=full trains the full profile's 1500 steps.")
+# the construct-valid measure (C3.1's vote, Wasserstein-1): the same cells, so the same runs (the store shares them)
+MAP_C3C6 = rb.RobustnessMap(
+    "C3.c6", factors=_C3_FACTORS, base=_C3_BASE, min_cells=20, **rb.SURVEY,
+    note="the cells of C3.c1's map (the same runs), read by Wasserstein-1 over the original SD.")
 
 CLAIM = Claim(
-    id="C3", maps=(MAP,),
+    id="C3", maps=(MAP, MAP_C3C6),
     article_text="BN's learned scale and shift (gamma, beta) can recover the activations' original distribution; "
                  "with them a layer's mean and variance are governed by two parameters instead of by all "
                  "earlier layers.",

@@ -323,7 +323,7 @@ def cmd_lock(args) -> int:
             return 2
         if not diffs:
             print(f"frozen: {sum(len(c.hypotheses) for c in claims)} hypotheses match {path}")
-            for line in prereg.round_status(claims, path):
+            for line in prereg.round_status(claims, path, _round_votes()):
                 print(line)
             return 0
         print(f"{len(diffs)} difference(s) from {path}:")
@@ -350,9 +350,18 @@ def cmd_lock(args) -> int:
         except (OSError, ValueError) as e:
             _err(f"cannot register round {round2.ROUND}: {e}")
             return 2
-        for line in prereg.round_status(claims, path):
+        for line in prereg.round_status(claims, path, _round_votes()):
             print(line)
     return 0
+
+
+def _round_votes() -> list[str]:
+    """The hypothesis ids that vote in bnclaims' own registered round (none where its pack is absent)."""
+    try:
+        from claims import round2
+    except ImportError:
+        return []
+    return [v.id for votes in round2.VOTES.values() for v in votes]
 
 
 def build_parser() -> argparse.ArgumentParser:

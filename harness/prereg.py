@@ -246,17 +246,27 @@ def register_round(claims, lock_path, name: str, *, seed_base: int, replication_
     return new
 
 
-def round_status(claims, lock) -> list[str]:
-    """One line per registered round: its bases, and whether the declarations still hash as registered."""
+def round_status(claims, lock, votes=()) -> list[str]:
+    """One line per registered round: its bases, and whether the declarations still hash as registered; where they
+    do not, the ids the lock's updates dated after the registration added, changed or removed, and whether any of
+    them is one of the round's votes (votes: their hypothesis ids)."""
     lock = _as_lock(lock)
     now = declarations_hash(claims)
     out = []
     for name, r in sorted((lock.get("rounds") or {}).items()):
         same = r.get("declarations") == now
-        out.append(f"round {name}: seed base {r.get('seed_base')}"
-                   + (f", replication base {r['replication_base']}" if r.get("replication_base") is not None else "")
-                   + f", registered {r.get('date')}: declarations "
-                   + ("unchanged since" if same else "CHANGED since (record the amendment)"))
+        line = (f"round {name}: seed base {r.get('seed_base')}"
+                + (f", replication base {r['replication_base']}" if r.get("replication_base") is not None else "")
+                + f", registered {r.get('date')}: declarations "
+                + ("unchanged since" if same else "CHANGED since (record the amendment)"))
+        if not same:
+            later = [u for u in lock.get("updates") or [] if str(u.get("date", "")) > str(r.get("date", ""))]
+            ids = sorted({i for u in later for k in ("added", "changed", "removed") for i in u.get(k) or []})
+            if ids:
+                hit = sorted(set(ids) & set(votes))
+                line += (f"; updated after it: {', '.join(ids)}; "
+                         + (f"VOTES CHANGED: {', '.join(hit)}" if hit else "no vote of the round changed"))
+        out.append(line)
     return out
 
 

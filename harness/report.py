@@ -94,6 +94,9 @@ def build_report(records: list[dict], *, run_info: dict, missing=(), controls=()
         row["hypotheses"] = [r["id"] for r in recs] + [m["id"] for m in miss]
         maps = [build_map(decl, {r["id"]: r for r in every}, [c for c in controls if is_cell(c["id"])])
                 for decl in claims[cid].get("maps") or []]
+        for m in maps:                    # a map's amendments show under the map
+            if amendments.get(f"{m['hypothesis']}@map"):
+                m["amendments"] = amendments[f"{m['hypothesis']}@map"]
         if maps:
             row["robustness"] = maps
         if any(m["run"] for m in maps):       # a map with no cell in this profile says nothing
@@ -728,10 +731,17 @@ def _map_html(rm: dict, figure_paths: dict | None = None) -> list[str]:
 
 
 def _model_lines(rm: dict) -> list[str]:
-    """A designed map's model in words: design size, fit, predictions over the grid, held-out hits, null cells."""
+    """A designed map's amendments, then its model in words: design size, fit, predictions over the grid,
+    held-out hits, null cells."""
+    out = [f"Amended {a['date']}{' (after data)' if a.get('after_data') else ''}: {a['change']} Why: {a['reason']}"
+           for a in rm.get("amendments") or []]
     m = rm.get("model")
     if not m:
-        return []
+        return out
+    return out + _model_words(m)
+
+
+def _model_words(m: dict) -> list[str]:
     if "counts" not in m:
         return [f"Model: not fitted ({m.get('error', 'too few cells')})."]
     fit = m.get("fit") or {}

@@ -35,6 +35,7 @@ FACTORS = ("lr", "depth", "activation", "batch_size", "norm", "budget")
 BUDGET_LEVELS = ("ci", "full")       # the "budget" factor: the training budget (steps, and the arms' by_profile
                                      # settings such as width) of that profile, on the cell's own seeds
 DESIGNS = ("full", "covering")
+SURVEY = {"design": "covering", "holdout": 6, "null_cells": 4}     # the survey's designed maps (issue 27)
 # a routine's settings that a factor sets, where the routine has them
 ROUTINE_KEYS = {"lr": ("lr", "lr_plain", "lr_affine"), "depth": ("depth",), "batch_size": ("batch_size",),
                 "activation": ("activation",)}
@@ -62,6 +63,9 @@ class RobustnessMap:
     null_cells: int = 0              # design cells that also run their A/A control (both arms the control arm, on
                                      # disjoint seeds): the map's own false-positive rate
     design_seed: int = 0             # seeds the greedy choices of the design and of the held-out cells
+    survey_budget: Budget | None = None  # the survey cells' ci budget (None: the primary's), e.g. fewer steps
+                                         # where the measure reads only the first ones; budget=full keeps the
+                                         # full profile's steps
 
     def __post_init__(self):
         names = [f for f, _ in self.factors]
@@ -147,6 +151,8 @@ class RobustnessMap:
                "alpha": self.alpha, "grid_cells": len(self.grid()),
                "slice_budget": dataclasses.asdict(self.slice_budget) if self.slice_budget else None,
                "note": self.note}
+        if self.survey_budget is not None:
+            out["survey_budget"] = dataclasses.asdict(self.survey_budget)
         if self.design != "full" or self.null_cells:        # only then: a full map declared before keeps its hash
             out["design"] = {"kind": self.design, "min_cells": self.min_cells, "holdout": self.holdout,
                              "null_cells": self.null_cells, "seed": self.design_seed,
@@ -249,6 +255,8 @@ def cell_hypothesis(hyp, rmap: RobustnessMap, cell: tuple, survey: bool = False)
     budgets = dict(hyp.budgets)
     if rmap.slice_budget is not None and not survey:
         budgets.update(ci=rmap.slice_budget, full=rmap.slice_budget)
+    if rmap.survey_budget is not None and survey:
+        budgets.update(ci=rmap.survey_budget)
     if budget_level != "ci":
         steps = hyp.budget(budget_level).steps
         budgets.update(ci=Budget(seeds=budgets["ci"].seeds, steps=steps),

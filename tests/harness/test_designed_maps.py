@@ -40,7 +40,9 @@ def test_a_covering_map_runs_a_design_that_covers_every_pair_of_levels():
 
 
 def test_a_full_map_declared_before_keeps_its_declaration():
-    assert "design" not in c1.MAP.declaration()
+    full = rb.RobustnessMap("C1.a", factors=c1.MAP.factors, base=c1.MAP.base, norm_arm="bn")
+    assert "design" not in full.declaration() and "survey_budget" not in full.declaration()
+    assert c1.MAP.declaration()["design"]["kind"] == "covering"
     with pytest.raises(rb.MapError, match="need design='covering'"):
         rb.RobustnessMap("C4.a", factors=FACTORS, base=BASE, holdout=3)
     with pytest.raises(rb.MapError, match="budget levels"):

@@ -302,8 +302,11 @@ def test_register_round_records_bases_and_hashes_once(tmp_path):
         prereg.register_round(claims, path, "3", seed_base=400, code_hash="c" * 64)
     # a later amendment shows in the status line
     changed = _with(claims, claims[0].hypotheses[0].id, notes="amended after round 2")
-    prereg.update_lock(changed, path, "amend")
-    assert prereg.round_status(changed, path)[0].endswith("CHANGED since (record the amendment)")
+    prereg.update_lock(changed, path, "amend", date="2024-05-03")
+    hid = claims[0].hypotheses[0].id
+    assert prereg.round_status(changed, path)[0].endswith(
+        f"CHANGED since (record the amendment); updated after it: {hid}; no vote of the round changed")
+    assert prereg.round_status(changed, path, votes=[hid])[0].endswith(f"VOTES CHANGED: {hid}")
 
 
 def test_register_round_needs_a_lock_that_matches(tmp_path):

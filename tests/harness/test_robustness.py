@@ -48,7 +48,8 @@ def test_a_cell_applies_its_levels_to_every_arm():
     assert bn.model.norm == "gn" and none.model.norm == "none"                      # only the norm arm
     assert not cell.confirmatory and not cell.votes and cell.alpha == 0.01 and cell.design.controls == ()
     assert cell.budget("ci") == Budget(seeds=7, steps=600)                           # the slice budget
-    assert rb.cell_hypothesis(h, c1.MAP, (("lr", 10.0),), survey=True).budget("ci") == h.budget("ci")
+    assert rb.cell_hypothesis(h, c1.MAP, (("lr", 10.0),), survey=True).budget("ci") == c1.MAP.survey_budget
+    assert rb.cell_hypothesis(h, _map(), (("lr", 10.0),), survey=True).budget("ci") == h.budget("ci")
     # a grid arm scales its whole grid and the rate its metric and gates read
     from claims import santurkar as s
     smap = rb.RobustnessMap("S.a", factors=(("lr", rb.LR_FACTORS),), base=(("lr", 1.0),))
@@ -68,8 +69,10 @@ def test_routine_arms_take_the_levels_they_have_settings_for():
 
 
 def test_every_declared_map_builds_its_cells():
+    survey = {m.hypothesis: len(m.design_cells()) - 1 + len(m.holdout_cells()) for m in c4.CLAIM.maps}
+    assert survey == {"C4.a": 25, "C4.a2": 25}          # designed cells (less the base) and held-out cells
     for claim, profile, n in ((c1.CLAIM, "ci", 0), (c2.CLAIM, "ci", 0), (c3.CLAIM, "ci", 1), (c4.CLAIM, "ci", 1),
-                              (c4.CLAIM, "survey", 59), (c2.CLAIM, "survey", 134)):
+                              (c4.CLAIM, "survey", 50), (c2.CLAIM, "survey", 19)):
         cells = rb.map_hypotheses(claim, profile)
         assert len(cells) == n and all(rb.is_cell(h.id) and not h.votes for h in cells)
     cell = rb.map_hypotheses(c1.CLAIM, "survey")[0]
