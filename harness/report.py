@@ -503,6 +503,16 @@ def round_banner(seed_base: int, profile: str, data_draw: str = "fixed") -> dict
     return b
 
 
+def _selection_note(report: dict) -> str | None:
+    """What the first screen says when the run selected checks by id: its headlines come from them alone."""
+    ids = (report.get("run") or {}).get("ids") or []
+    if not ids:
+        return None
+    shown = ", ".join(ids[:12]) + (f" and {len(ids) - 12} more" if len(ids) > 12 else "")
+    return (f"This run ran only the checks selected by id ({shown}), so the claim headlines below are built from "
+            f"those checks alone, not from the whole suite; a claim whose votes were not selected has no vote here.")
+
+
 def _summary_md(report: dict, files: dict) -> list[str]:
     from harness import summary as sm
     out = ["## At a glance", ""]
@@ -510,6 +520,8 @@ def _summary_md(report: dict, files: dict) -> list[str]:
         out += [f"> **Pilot.** {report['pilot']}", ""]
     if report.get("round"):
         out += [f"> **{report['round']['kind'].capitalize()}.** {report['round']['text']}", ""]
+    if _selection_note(report):
+        out += [f"> **Selected checks.** {_selection_note(report)}", ""]
     out += ["| claim | headline | sub-claims | voting evidence | non-voting evidence | where it holds | "
             "family-wise alpha |", "|---|---|---|---|---|---|---|"]
     out += [f"| [{k['id']}](#{k['id'].lower()}) | **{k['headline']}** | {_md_cell(_subclaim_list(k) or '-')} | "
@@ -788,6 +800,8 @@ def _summary_html(report: dict, figure_paths: dict) -> list[str]:
     if report.get("round"):
         r = report["round"]
         out.append(f'<p class="round {e(r["kind"])}"><b>{e(r["kind"].capitalize())}.</b> {e(r["text"])}</p>')
+    if _selection_note(report):
+        out.append(f'<p class="pilot"><b>Selected checks.</b> {e(_selection_note(report))}</p>')
     heat = {}
     for c in report["claims"]:
         for rm in c.get("robustness") or []:

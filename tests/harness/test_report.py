@@ -287,3 +287,14 @@ def test_findings_and_replication_tables():
     assert sm.replication_table(a, c)[1] == {"votes": 1, "same_verdict": 0, "effect_inside": 0}
     readme = f"intro\n{sm.FINDINGS_START}\n{t}\n{sm.FINDINGS_END}\nrest"
     assert sm.readme_findings(readme) == t
+
+
+def test_a_run_of_selected_ids_says_its_headlines_come_from_them_alone(records, tmp_path):
+    from harness.report import render_markdown
+    picked = build_report(records, run_info={"profile": "ci", "seed_base": 0, "ids": ["A1.a", "B2"]})
+    files = {"a1_curve": "a1_curve.png", "a1_side": "a1_side.png"}
+    md = render_markdown(picked, files)
+    glance = md.split("## At a glance", 1)[1]
+    assert "**Selected checks.** This run ran only the checks selected by id (A1.a, B2)" in glance
+    whole = build_report(records, run_info={"profile": "ci", "seed_base": 0})
+    assert "Selected checks" not in render_markdown(whole, files)
