@@ -339,6 +339,8 @@ def standardized(st: dict) -> tuple[float, float] | None:
     (se sqrt(n)) with se = CI width / (2 z), and se(d) = sqrt(1/n + d^2 / (2n)) (as for Cohen's d_z). The same
     for every test, so cells of any size and scale enter one model. None without effect, interval or n."""
     eff, ci, n = st.get("effect"), st.get("ci"), st.get("n_x")
+    if n is None and st.get("groups"):              # a trend test: the smallest group's n
+        n = min((g.get("n") for g in st["groups"] if isinstance(g.get("n"), int)), default=None)
     if not (isinstance(eff, (int, float)) and isinstance(ci, (list, tuple)) and len(ci) == 2
             and all(isinstance(x, (int, float)) and math.isfinite(x) for x in ci) and isinstance(n, int) and n > 1
             and math.isfinite(eff)):

@@ -70,6 +70,8 @@ def test_the_standardized_effect_is_the_effect_over_the_per_seed_sd():
     d, d_se = rb.standardized(st)
     assert d == pytest.approx(0.5, rel=1e-4) and d_se == pytest.approx(math.sqrt(1 / n + 0.25 / (2 * n)), rel=1e-4)
     assert rb.standardized({"effect": 1.0, "ci": [None, 1.0], "n_x": 5}) is None
+    trend = {"effect": eff, "ci": st["ci"], "ci_level": 0.95, "groups": [{"n": n}, {"n": n + 2}, {"n": n}]}
+    assert rb.standardized(trend) == pytest.approx((d, d_se))
 
 
 def _records(m, truth, noise=0.02, seed=0):
