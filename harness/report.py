@@ -499,7 +499,7 @@ def round_banner(seed_base: int, profile: str, data_draw: str = "fixed") -> dict
     if b is None or b["kind"] == "pilot":
         return None
     if data_draw != "fixed":
-        b = {**b, "kind": "secondary analysis", "text": f"{DATA_DRAW_NOTE} {b['text']}"}
+        b = {**b, "kind": "secondary analysis", "text": f"{DATA_DRAW_NOTE} The registered round: {b['text']}"}
     return b
 
 
