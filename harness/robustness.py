@@ -338,6 +338,8 @@ def standardized(st: dict) -> tuple[float, float] | None:
     """(d, its standard error) of a cell: the effect over the per-seed SD implied by its interval, d = effect /
     (se sqrt(n)) with se = CI width / (2 z), and se(d) = sqrt(1/n + d^2 / (2n)) (as for Cohen's d_z). The same
     for every test, so cells of any size and scale enter one model. None without effect, interval or n."""
+    if st.get("undefined"):                         # seeds lost to divergence: the effect is of a selection
+        return None
     eff, ci, n = st.get("effect"), st.get("ci"), st.get("n_x")
     if n is None and st.get("groups"):              # a trend test: the smallest group's n
         n = min((g.get("n") for g in st["groups"] if isinstance(g.get("n"), int)), default=None)

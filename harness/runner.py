@@ -293,9 +293,41 @@ def _ordered(hyp, arms) -> list:
 
 def _test(res: Result) -> dict:
     hyp = res.hyp
+    values = [np.asarray(res.values[a], float) for a in hyp.arms]
+    if not all(np.isfinite(v).all() for v in values):
+        return _undefined(res, values)
     if hyp.direction in ("decreasing", "increasing"):
         return checks.compare_trend(hyp, res.ctx, [res.values[a] for a in hyp.arms])
     return checks.compare_arms(hyp, res.ctx, res.values[hyp.arms[0]], res.values[hyp.arms[1]])
+
+
+def _undefined(res: Result, values: list) -> dict:
+    """Where a metric is undefined (NaN or inf: a run that diverged, and a reduction with no penalty for it) the
+    check is a measured outcome, not a crash: inconclusive, with the seeds it lost per arm. The test on the seeds
+    left (paired: the pairs with every arm finite) is recorded beside it for reading only: dropping diverged seeds
+    selects the runs that trained, so it never gives a verdict."""
+    hyp = res.hyp
+    finite = [np.isfinite(v) for v in values]
+    if hyp.paired and len({len(v) for v in values}) == 1:
+        keep = np.logical_and.reduce(finite)
+        kept = [v[keep] for v in values]
+    else:
+        kept = [v[f] for v, f in zip(values, finite)]
+    lost = {a: int((~f).sum()) for a, f in zip(hyp.arms, finite)}
+    why = (f"the metric is undefined (NaN or inf: diverged) for {', '.join(f'{n} of {len(v)} seeds of {a}' for (a, n), v in zip(lost.items(), values) if n)}"
+           f"; a test on the {min(len(k) for k in kept)} seeds left would select the runs that trained, so no verdict")
+    try:
+        if hyp.direction in ("decreasing", "increasing"):
+            st = checks.compare_trend(hyp, res.ctx, kept)
+        else:
+            st = checks.compare_arms(hyp, res.ctx, kept[0], kept[1])
+        st = {**st, "reason": f"{why} (on the seeds left: {st.get('verdict')}, p {st.get('p')})"}
+    except ValueError as e:          # too few seeds left for the test (harness.stats.InsufficientSeeds included)
+        st = {"test": hyp.test, "direction": hyp.direction, "alpha": hyp.alpha, "effect": None, "ci": None,
+              "p": None, "reason": f"{why} ({e})"}
+        if len(kept) == 2:
+            st.update(n_x=int(len(kept[0])), n_y=int(len(kept[1])))
+    return {**st, "verdict": "inconclusive", "undefined": lost}
 
 
 _OPS = {"<": np.less, ">": np.greater, "<=": np.less_equal, ">=": np.greater_equal}

@@ -106,3 +106,21 @@ def test_the_report_says_a_per_seed_run_is_a_secondary_analysis_not_the_register
     assert registered["kind"] != "secondary analysis"
     assert drawn["kind"] == "secondary analysis" and "does not vote" in drawn["text"]
     assert registered["text"] in drawn["text"]
+
+
+@reduction("D.nan_for_seed_1")
+def nan_for_seed_1(arrays):
+    v = np.asarray(arrays["eval_train_loss"][-1], float).copy()
+    v[1] = np.nan                                  # as a reduction of a run that diverged
+    return v
+
+
+def test_a_metric_undefined_for_a_diverged_seed_is_inconclusive_not_a_crash(tmp_path):
+    arms = {"bn": Arm(SPEC.replace(model_norm="bn")), "none": Arm(SPEC)}
+    hyp = dataclasses.replace(HYP, design=Design(arms, Metric("D.nan_for_seed_1")))
+    ev = runner.run_check(hyp, CLAIM, RunContext(store=str(tmp_path)))
+    assert ev["verdict"] == "inconclusive" and ev["stats"]["undefined"] == {"bn": 1, "none": 1}
+    assert "1 of 7 seeds of bn" in ev["stats"]["reason"] and "no verdict" in ev["stats"]["reason"]
+    assert ev["stats"]["n_x"] == 6                 # the pairs left, for reading only
+    from harness import robustness as rb
+    assert rb.standardized(ev["stats"]) is None    # and no map model reads it
