@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import math
 from dataclasses import dataclass
 
@@ -372,8 +373,11 @@ def map_model(decl: dict, cells: list[dict], direction: str | None, null_control
     from harness import mapmodel
     factors = [(f, tuple(v)) for f, v in decl["factors"].items()]
     base = dict(decl["base"])
-    held = {cell_id(decl["hypothesis"], tuple((f, c[f]) for f in decl["factors"] if f in c))
-            for c in d.get("holdout_cells") or []}
+    def key(levels: dict) -> tuple:       # by levels, not by id: a report read back has its keys sorted
+        return tuple(sorted((f, json.dumps(v)) for f, v in levels.items()))
+
+    held_levels = {key({**base, **dict(c)}) for c in d.get("holdout_cells") or []}
+    held = {c["id"] for c in cells if key(c["levels"]) in held_levels}
     fit_rows, test_rows = [], []
     for c in cells:
         z = c.get("d")

@@ -104,6 +104,10 @@ def test_the_model_recovers_a_known_effect_and_predicts_held_out_signs():
     recs = _records(m, truth)
     nulls = [{"id": rb.cell_id("C4.a", c), "control": "aa", "verdict": "not reproduced"} for c in m.null_cell_set()]
     out = rb.build_map(m.declaration(), recs, nulls)
+    # a report read back from JSON has its keys sorted: the held-out cells are still found by their levels
+    sorted_decl = json.loads(json.dumps(m.declaration(), sort_keys=True))
+    again = rb.build_map(sorted_decl, json.loads(json.dumps(recs, sort_keys=True)), nulls)
+    assert again["model"]["holdout"]["n"] == 6 and again["model"]["counts"] == out["model"]["counts"]
     model = out["model"]
     json.dumps(out)
     assert model["fitted_on"] == len(m.design_cells()) and model["holdout_cells"] == 6
