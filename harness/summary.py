@@ -129,6 +129,15 @@ FOREST_CAPTION = ("Forest plot: every hypothesis's standardized effect (d_z or H
                   "axis is linear within +-2 and logarithmic beyond.")
 
 
+def _save(fig, path) -> Path:
+    """Lay out and write a figure as a deterministic PNG (no software stamp), creating its folder."""
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png", metadata={"Software": None})
+    return path
+
+
 def render_forest(report: dict, path) -> Path | None:
     """Draw the forest plot to a deterministic PNG; None when no hypothesis has a standardized effect."""
     rows, _ = forest_rows(report)
@@ -174,11 +183,7 @@ def render_forest(report: dict, path) -> Path | None:
     ax.tick_params(axis="x", labelsize=7)
     ax.grid(axis="x", alpha=0.3)
     ax.set_title("Every hypothesis at a glance", fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", metadata={"Software": None})
-    return path
+    return _save(fig, path)
 
 
 def figure_anchor(fid: str) -> str:
@@ -361,8 +366,4 @@ def render_map_heat(rm: dict, path) -> Path | None:
     cb = fig.colorbar(im, ax=ax, fraction=0.05)
     cb.ax.tick_params(labelsize=6)
     cb.set_label("d, + = as claimed", fontsize=7)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", metadata={"Software": None})
-    return path
+    return _save(fig, path)
