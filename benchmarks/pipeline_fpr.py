@@ -258,28 +258,8 @@ def subset(run, idx, grid: bool, total: int):
         return {lr: subset(r, idx, False, total) for lr, r in run.items()}
     out = {}
     for key, v in run.items():
-        axis = seed_axis(key, np.asarray(v), total)
+        axis = checks.seed_axis(key, np.asarray(v), total)
         out[key] = v if axis is None else np.take(v, idx, axis)
-    return out
-
-
-def seed_axis(key, v, n: int):
-    """The engine's seed axis (harness.checks.member_axis) where it has n members, else the first axis that
-    has (a routine's per-seed arrays, [K] even where the name reads like an engine curve)."""
-    axis = checks.member_axis(key, v)
-    if axis is not None and (v.ndim <= axis or v.shape[axis] != n):
-        axis = next((i for i, m in enumerate(v.shape) if m == n), None)
-    return axis
-
-
-def concat(parts: list, grid: bool, n: int):
-    """Join runs of n members each along their seed axes (a grid arm: per rate)."""
-    if grid:
-        return {lr: concat([p[lr] for p in parts], False, n) for lr in parts[0]}
-    out = {}
-    for key, v in parts[0].items():
-        axis = seed_axis(key, np.asarray(v), n)
-        out[key] = v if axis is None else np.concatenate([np.asarray(p[key]) for p in parts], axis)
     return out
 
 
@@ -301,7 +281,7 @@ def resampled(hyp, ctx, splits: int, rng) -> dict | None:
     d = res.design = runner._tuned(res, d, memo)      # a rate tuned on other seeds is tuned as in the check
     offsets = [0] + [aa.seeds[a] for a in compared if a in aa.seeds]
     pool = [runner._run_arm(arm, [s + o for s in res.seeds], ctx, memo) for o in offsets]
-    pool = concat(pool, grid, n)
+    pool = runner.join_seeds(pool, grid, n)
     total = n * len(offsets)
     hits = 0
     for _ in range(splits):

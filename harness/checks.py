@@ -214,6 +214,16 @@ def sequential_stage(hyp, x, y, stage: int):
     return stats, plan, decided
 
 
+def seed_axis(key: str, v: np.ndarray, n: int):
+    """The axis of a result array that holds its n members: the engine's (member_axis) where it has n, else the
+    first axis of length n (a routine keeps per-seed arrays on axis 0 even where the name reads like an engine
+    curve); None for an array without one (the same for every member, e.g. probe steps)."""
+    axis = member_axis(key, v)
+    if axis is not None and (v.ndim <= axis or v.shape[axis] != n):
+        axis = next((i for i, m in enumerate(v.shape) if m == n), None)
+    return axis
+
+
 def concat_members(runs: list) -> dict:
     """Join ensemble results along the seed axis (probe/eval arrays: axis 1; per-seed arrays: axis 0)."""
     if len(runs) == 1:

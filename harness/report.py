@@ -520,8 +520,9 @@ def _summary_md(report: dict, files: dict) -> list[str]:
         out += [f"> **Pilot.** {report['pilot']}", ""]
     if report.get("round"):
         out += [f"> **{report['round']['kind'].capitalize()}.** {report['round']['text']}", ""]
-    if _selection_note(report):
-        out += [f"> **Selected checks.** {_selection_note(report)}", ""]
+    note = _selection_note(report)
+    if note:
+        out += [f"> **Selected checks.** {note}", ""]
     out += ["| claim | headline | sub-claims | voting evidence | non-voting evidence | where it holds | "
             "family-wise alpha |", "|---|---|---|---|---|---|---|"]
     out += [f"| [{k['id']}](#{k['id'].lower()}) | **{k['headline']}** | {_md_cell(_subclaim_list(k) or '-')} | "
@@ -784,10 +785,10 @@ def _cls(verdict: str) -> str:
     return "v-" + re.sub(r"[^a-z]+", "-", verdict.split(" (")[0].split(":")[0].lower()).strip("-")
 
 
-def _img(path, caption: str) -> str:
-    """An embedded PNG whose alt text is its caption."""
+def _img(path, caption: str, attrs: str = "") -> str:
+    """An embedded PNG whose alt text is its caption; attrs: further attributes, already escaped."""
     data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
-    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(caption)}">'
+    return f'<img {attrs + " " if attrs else ""}src="data:image/png;base64,{data}" alt="{html.escape(caption)}">'
 
 
 def _summary_html(report: dict, figure_paths: dict) -> list[str]:
@@ -800,16 +801,17 @@ def _summary_html(report: dict, figure_paths: dict) -> list[str]:
     if report.get("round"):
         r = report["round"]
         out.append(f'<p class="round {e(r["kind"])}"><b>{e(r["kind"].capitalize())}.</b> {e(r["text"])}</p>')
-    if _selection_note(report):
-        out.append(f'<p class="pilot"><b>Selected checks.</b> {e(_selection_note(report))}</p>')
+    note = _selection_note(report)
+    if note:
+        out.append(f'<p class="pilot"><b>Selected checks.</b> {e(note)}</p>')
     heat = {}
     for c in report["claims"]:
         for rm in c.get("robustness") or []:
             path = figure_paths.get(sm.map_figure_id(rm["hypothesis"]))
             if path is not None and Path(path).exists():
-                heat.setdefault(c["id"], []).append(_img(path, sm.map_caption(rm)).replace(
-                    "<img ", f'<img class="mapthumb" id="thumb-{e(sm.map_figure_id(rm["hypothesis"]))}" '
-                             f'title="{e(rm["model"]["words"])}" ', 1))
+                heat.setdefault(c["id"], []).append(_img(
+                    path, sm.map_caption(rm), f'class="mapthumb" id="thumb-{e(sm.map_figure_id(rm["hypothesis"]))}" '
+                                              f'title="{e(rm["model"]["words"])}"'))
     out.append('<div class="cards">')
     for k in sm.claim_cards(report):
         holds = f'<span class="holds">where: {e(k["holds"])}</span>' if k["holds"] else ""

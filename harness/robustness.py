@@ -506,8 +506,8 @@ def build_map(decl: dict, records: dict, null_controls=()) -> dict:
            "summary": f"holds in {k} of {len(cells) - len(under)} cells"
                       + (f" ({len(under)} underpowered)" if under else ""),
            "words": words, "main_effects": effects}
-    model = map_model(decl, cells, direction, [c for c in null_controls if c.get("id") in
-                                               {x["id"] for x in cells}])
+    ids = {x["id"] for x in cells}
+    model = map_model(decl, cells, direction, [c for c in null_controls if c.get("id") in ids])
     if model is not None:
         out["model"] = model
         out["words"] = f"{words}; {model['words']}" if "words" in model else words

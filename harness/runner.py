@@ -84,26 +84,21 @@ def _user_data(routine: str, ctx) -> dict:
 def _run_arm(arm: ds.Arm, seeds, ctx, memo: dict):
     """The runs of one arm on these seeds; with --data-draw per-seed (harness.datadraw), one run per seed, each on
     its own draw of the data set, joined along the seed axis."""
-    if getattr(ctx, "data_draw", "fixed") == "per-seed" and arm.constant is None and datadraw.why_fixed(arm) is None:
+    if ctx.data_draw == "per-seed" and datadraw.why_fixed(arm) is None:
         parts = _all_runs(lambda s=s: _run_fixed(datadraw.for_seed(arm, s), [s], ctx, memo) for s in seeds)
         return join_seeds(parts, bool(arm.lrs)) if parts else None
     return _run_fixed(arm, seeds, ctx, memo)
 
 
-def join_seeds(parts: list, grid: bool):
-    """Join one-seed runs along their seed axes (a grid arm: per rate): the engine's axis (checks.member_axis)
-    where it has length 1, else the first axis of length 1 (a routine's per-seed arrays); an array without one
-    (the same for every seed, e.g. probe steps) is taken from the first run."""
+def join_seeds(parts: list, grid: bool, n: int = 1):
+    """Join runs of n members each along their seed axes (checks.seed_axis; a grid arm: per rate); an array
+    without one (the same for every seed, e.g. probe steps) is taken from the first run."""
     if grid:
-        return {lr: join_seeds([p[lr] for p in parts], False) for lr in parts[0]}
-    if len(parts) == 1:
-        return parts[0]
+        return {lr: join_seeds([p[lr] for p in parts], False, n) for lr in parts[0]}
     out = {}
     for key, v in parts[0].items():
         v = np.asarray(v)
-        axis = checks.member_axis(key, v)
-        if axis is not None and (v.ndim <= axis or v.shape[axis] != 1):
-            axis = next((i for i, m in enumerate(v.shape) if m == 1), None)
+        axis = checks.seed_axis(key, v, n)
         out[key] = v if axis is None else np.concatenate([np.asarray(p[key]) for p in parts], axis)
     return out
 

@@ -129,6 +129,19 @@ FOREST_CAPTION = ("Forest plot: every hypothesis's standardized effect (d_z or H
                   "axis is linear within +-2 and logarithmic beyond.")
 
 
+def _figure(figsize):
+    """A matplotlib Figure on the Agg canvas (no pyplot state; Agg unless pyplot is already loaded)."""
+    import matplotlib
+    import sys
+    if "matplotlib.pyplot" not in sys.modules:
+        matplotlib.use("Agg")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=figsize, dpi=90)
+    FigureCanvasAgg(fig)
+    return fig
+
+
 def _save(fig, path) -> Path:
     """Lay out and write a figure as a deterministic PNG (no software stamp), creating its folder."""
     fig.tight_layout()
@@ -143,13 +156,6 @@ def render_forest(report: dict, path) -> Path | None:
     rows, _ = forest_rows(report)
     if not rows:
         return None
-    import matplotlib
-    import sys
-    if "matplotlib.pyplot" not in sys.modules:
-        matplotlib.use("Agg")
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     claims = []
     for r in rows:
         if r["claim"] not in claims:
@@ -161,8 +167,7 @@ def render_forest(report: dict, path) -> Path | None:
             ticks.append((y, f"{r['id']}  {r['title'][:38]}"))
             y += 1.0
         y += 0.6                                           # a gap between claims
-    fig = Figure(figsize=(9.0, 0.9 + 0.17 * y), dpi=90)
-    FigureCanvasAgg(fig)
+    fig = _figure((9.0, 0.9 + 0.17 * y))
     ax = fig.subplots()
     for r in rows:
         colour = VERDICT_COLOURS.get(r["verdict"], "#777777")
@@ -323,28 +328,22 @@ def render_map_heat(rm: dict, path) -> Path | None:
     surf = ((rm.get("model") or {}).get("surface"))
     if not surf:
         return None
-    import matplotlib
-    import sys
-    if "matplotlib.pyplot" not in sys.modules:
-        matplotlib.use("Agg")
     import numpy as np
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
     f1, f2 = surf["factors"]
     rows, cols = surf["rows"], surf["cols"]
-    sign = -1.0 if rm["model"]["direction"] == "less" else 1.0
-    z = sign * np.array(surf["mean"], dtype=float)             # + : the direction the claim states
+    mean = np.array(surf["mean"], dtype=float)
+    z = mean * (-1.0 if rm["model"]["direction"] == "less" else 1.0)     # + : the direction the claim states
     lim = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
-    fig = Figure(figsize=(1.6 + 0.75 * len(cols), 1.2 + 0.5 * len(rows)), dpi=90)
-    FigureCanvasAgg(fig)
+    fig = _figure((1.6 + 0.75 * len(cols), 1.2 + 0.5 * len(rows)))
     ax = fig.subplots()
     im = ax.imshow(z, cmap="PiYG", vmin=-max(lim, 1e-9), vmax=max(lim, 1e-9), aspect="auto")
     mark = {"holds": "H", "fails": "F", "unknown": "?"}
+    status = surf.get("status") or [[None] * len(cols) for _ in rows]
     for i in range(len(rows)):
         for j in range(len(cols)):
-            st = (surf.get("status") or [[None] * len(cols)] * len(rows))[i][j]
-            ax.text(j, i - 0.18, f"{mark.get(st, '')} {sign * z[i, j]:+.2f}", ha="center", va="center", fontsize=7)
+            ax.text(j, i - 0.18, f"{mark.get(status[i][j], '')} {mean[i, j]:+.2f}", ha="center", va="center",
+                    fontsize=7)
     at = {}
     for c in surf.get("run") or []:
         lv = c["levels"]
