@@ -99,15 +99,16 @@ def main():
     for claim in registry.claims():
         hyps = {h.id: h for h in claim.hypotheses}
         nulls = rb.null_cell_ids(claim, "survey")
+        all_cells = rb.map_hypotheses(claim, "survey")      # every map of the claim, built and validated once
         for m in claim.maps:
             cost, worst, runs = 0.0, 0.0, 0
-            mine = [h for h in rb.map_hypotheses(claim, "survey") if h.id.split(rb.SEP)[0] == m.hypothesis]
+            mine = [h for h in all_cells if h.id.split(rb.SEP)[0] == m.hypothesis]
             cells = [(hyps[m.hypothesis], False)] + [(h, False) for h in mine] + [(h, True) for h in mine
                                                                                    if h.id in nulls]
             for h, null in cells:
                 cell_cost = 0.0
                 for name, (arm, seeds) in runs_of(h, ctx, null).items():
-                    cls = _cls(name, arm)
+                    cls = _cls(name, arm) + (len(seeds),)     # a class is timed with its own number of members
                     if cls not in timed:
                         timed[cls] = _timed(arm, ctx.seeds(h), a.steps)
                     fixed, per_step = timed[cls]
