@@ -29,8 +29,8 @@ import time
 import numpy as np
 import torch
 
-from harness import engine
-from harness.spec import COMPILE_MODES, ModelSpec, TrainSpec
+from bnclaims.harness import engine
+from bnclaims.harness.spec import COMPILE_MODES, ModelSpec, TrainSpec
 
 TOLERANCE = 1e-5            # batched against reference in tests/harness/test_engine.py
 ENGINES = ("loop", "batched", "compiled")
@@ -84,7 +84,7 @@ def step_flops(spec, d_in: int = 40, d_out: int = 10) -> float:
     """Matmul FLOPs of one training step of one member: 2 per multiply-add forward, 4 backward (input and weight
     gradients), except that the first layer computes no input gradient. Norms, activations, the loss and the
     optimizer are not counted (they are the overhead the fraction of peak shows)."""
-    from harness.nets import layer_dims
+    from bnclaims.harness.nets import layer_dims
     b = spec.batch_size
     macs = [fi * fo * b for fi, fo in layer_dims(spec.model, d_in, d_out)]
     return sum(2 * m + (2 if i == 0 else 4) * m for i, m in enumerate(macs))

@@ -28,7 +28,7 @@ def run_tree(tree: Path, tmp: Path, label: str, workers: int, ids) -> tuple[floa
     store, report = tmp / f"{label}-store", tmp / f"{label}-report"
     env = dict(os.environ, PYTHONPATH=str(tree))
     env.pop("BNCLAIMS_STORE", None)
-    cmd = [sys.executable, "-m", "claims.cli", "run", "--profile", "ci", "--store", str(store), "--report", str(report),
+    cmd = [sys.executable, "-m", "bnclaims.harness.cli", "run", "--profile", "ci", "--store", str(store), "--report", str(report),
            "--workers", str(workers), *ids]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True)

@@ -24,7 +24,7 @@ from scipy import stats as sps
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness import summary as sm  # noqa: E402
+from bnclaims.harness.report import summary as sm  # noqa: E402
 
 
 def spread(rec: dict) -> tuple[float, int] | None:
@@ -74,7 +74,8 @@ def _why_fixed(rec: dict) -> str:
 
 def _cannot_draw(hid: str) -> str | None:
     """Why no arm of this hypothesis can draw its data per seed (harness.datadraw), or None where one can."""
-    from harness import datadraw, registry
+    from bnclaims.harness.run import datadraw
+    from bnclaims.harness.declare import registry
     h = next(iter(registry.find([hid])), None)
     if h is None or h.design is None:
         return None
@@ -85,7 +86,7 @@ def _cannot_draw(hid: str) -> str | None:
 
 
 def table(fixed: dict, drawn: dict) -> tuple[str, dict]:
-    from claims import round2
+    from bnclaims.claims import round2
     a = {r["id"]: r for r in fixed.get("hypotheses", [])}
     b = {r["id"]: r for r in drawn.get("hypotheses", [])}
     head = ["sub-claim", "vote", "one sample: effect [95% CI]", "verdict", "own draw per seed: effect [95% CI]",

@@ -9,8 +9,8 @@ import time
 import numpy as np
 import torch
 
-from harness import engine
-from harness.spec import ModelSpec, TrainSpec
+from bnclaims.harness import engine
+from bnclaims.harness.spec import ModelSpec, TrainSpec
 
 
 def agreement(device):

@@ -20,8 +20,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from harness import userdata as ud  # noqa: E402
-from harness.vgg import VGGSpec, train  # noqa: E402
+from bnclaims.harness import userdata as ud  # noqa: E402
+from bnclaims.harness.vgg import VGGSpec, train  # noqa: E402
 
 
 def sync(device):
@@ -51,8 +51,8 @@ def paper_smoke(device, width, data_dir, steps, seeds=(0, 1, 2, 3)):
     steps: one seed batch per arm, probes three times."""
     import numpy as np
     os.environ["BNCLAIMS_DEVICE"] = device          # read when harness.engine loads, before the routine runs
-    from claims import paper
-    from harness.routines import paper_vgg
+    from bnclaims.claims import paper
+    from bnclaims.harness.routines import paper_vgg
     if data_dir is None:
         folder = Path(tempfile.mkdtemp())
         ud.write_synthetic(ud.CIFAR10, folder, records=1000)

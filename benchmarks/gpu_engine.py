@@ -39,9 +39,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench_engine import TOLERANCE, cpu_model  # noqa: E402   (the engine tolerance, 1e-5)
 from gpu_check import sync  # noqa: E402
-from claims import c2, c4  # noqa: E402
-from harness import engine  # noqa: E402
-from harness.spec import COMPILE_MODES  # noqa: E402
+from bnclaims.claims import c2, c4  # noqa: E402
+from bnclaims.harness import engine  # noqa: E402
+from bnclaims.harness.spec import COMPILE_MODES  # noqa: E402
 
 
 def shapes() -> dict:

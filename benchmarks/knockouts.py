@@ -47,8 +47,8 @@ def _num(x):
 
 
 def run_one(k, ctx) -> dict:
-    from claims import knockouts as ko
-    from harness import runner
+    from bnclaims.claims import knockouts as ko
+    from bnclaims.harness.run import runner
     claim, hyp = ko.find_vote(k.vote)
     kh = ko.knocked_out(k, hyp)
     vote_ev = runner.run_check(hyp, claim, ctx)
@@ -88,8 +88,8 @@ def main(argv=None):
     ap.add_argument("--list", action="store_true", help="print the declared knock-outs and exit (runs nothing)")
     args = ap.parse_args(argv)
 
-    from claims import knockouts as ko
-    from harness.context import RunContext
+    from bnclaims.claims import knockouts as ko
+    from bnclaims.harness.run.context import RunContext
     table_ = ko.by_key()
     if args.list:
         for k in table_.values():

@@ -64,8 +64,11 @@ from scipy import stats as sps
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness import checks, design as ds, registry, runner, stats as st, store as run_store, verdict as vd  # noqa: E402
-from harness.context import RunContext  # noqa: E402
+from bnclaims.harness.run import checks, runner
+from bnclaims.harness.declare import design as ds, registry
+from bnclaims.harness.stats import core as st, verdict as vd
+from bnclaims.harness import store as run_store  # noqa: E402
+from bnclaims.harness.run.context import RunContext  # noqa: E402
 
 RESERVED_BASES = frozenset({0, 300, 400})   # the pilot, the confirmatory round and its replication: never used here
 REAL_BASE = 5000            # real A/A replicate r: seed base REAL_BASE + r
@@ -573,7 +576,7 @@ def main(argv=None):
     ids = [i.strip() for i in a.only.split(",") if i.strip()] + list(a.ids or [])
     hyps = selected(ids)
     claims = {c.id: c for c in registry.claims()}
-    from harness import engine  # noqa: F401  (one torch thread, imported before any realisation is timed)
+    from bnclaims.harness import engine  # noqa: F401  (one torch thread, imported before any realisation is timed)
     max_cpu_s = a.max_cpu_s if a.max_cpu_s > 0 else None
     with cheap_intervals(), _fresh_store(a.fresh_store) as fresh:
         if a.real_reps:

@@ -20,7 +20,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness import power, registry  # noqa: E402
+from bnclaims.harness.stats import power
+from bnclaims.harness.declare import registry  # noqa: E402
 
 
 def pilot_data(rec, hyp):
@@ -34,7 +35,7 @@ def pilot_data(rec, hyp):
 
 
 def plans(pilot_report: str):
-    from claims import round2
+    from bnclaims.claims import round2
     pilot = {r["id"]: r for r in json.loads(Path(pilot_report).read_text())["hypotheses"]}
     hyps = {h.id: h for h in registry.all_hypotheses()}
     claims = {c.id: c for c in registry.claims()}

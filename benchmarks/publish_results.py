@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness import summary as sm  # noqa: E402
+from bnclaims.harness.report import summary as sm  # noqa: E402
 
 
 def publish(src: Path, to: Path, browser: bool = True) -> dict:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness import summary as sm  # noqa: E402
+from bnclaims.harness.report import summary as sm  # noqa: E402
 
 
 def main():

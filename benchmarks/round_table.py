@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness import summary as sm  # noqa: E402
+from bnclaims.harness.report import summary as sm  # noqa: E402
 
 
 def _fmt(v, digits=3):
@@ -20,7 +20,7 @@ def _fmt(v, digits=3):
 
 
 def table(primary: dict, replication: dict | None, plan: dict) -> str:
-    from claims import round2
+    from bnclaims.claims import round2
     a = {r["id"]: r for r in primary.get("hypotheses", [])}
     b = {r["id"]: r for r in (replication or {}).get("hypotheses", [])}
     base_b = (replication or {}).get("run", {}).get("seed_base")

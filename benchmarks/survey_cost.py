@@ -24,12 +24,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness import registry, robustness as rb, routines, runner  # noqa: E402
-from harness.context import RunContext  # noqa: E402
+from bnclaims.harness.declare import registry, maps as rb
+from bnclaims.harness import routines
+from bnclaims.harness.run import runner  # noqa: E402
+from bnclaims.harness.run.context import RunContext  # noqa: E402
 
 
 def _key(arm, seeds):
-    from harness.spec import spec_dict
+    from bnclaims.harness.spec import spec_dict
     if arm.spec is not None:
         return ("spec", json.dumps(spec_dict(arm.spec), sort_keys=True), tuple(arm.lrs), tuple(seeds))
     return ("routine", arm.routine, json.dumps(arm.settings, sort_keys=True, default=str), tuple(seeds))
@@ -48,7 +50,7 @@ def _timed(arm, seeds, steps: int) -> tuple[float, float]:
 
 def _short(arm, seeds, steps: int) -> float:
     """Wall seconds of a short run of this arm (all its members)."""
-    from harness import engine
+    from bnclaims.harness import engine
     if arm.spec is not None:
         spec = arm.spec.replace(steps=steps, eval_every=max(steps, 1))
         t0 = time.perf_counter()
@@ -65,7 +67,7 @@ def _short(arm, seeds, steps: int) -> float:
 
 def runs_of(hyp, ctx, null: bool = False):
     """{arm: (resolved arm, seeds)} a cell trains; null: the arms its A/A control adds (disjoint seeds)."""
-    from harness import design as ds
+    from bnclaims.harness.declare import design as ds
     seeds = ctx.seeds(hyp)
     d, offsets = hyp.design, {}
     if null:
@@ -88,7 +90,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--steps", type=int, default=20, help="steps of each timing run")
     a = ap.parse_args()
-    from harness import engine  # noqa: F401  (one torch thread)
+    from bnclaims.harness import engine  # noqa: F401  (one torch thread)
     ctx = RunContext(profile="survey")
     total, t_bench = 0.0, time.perf_counter()
     print("| map | design | cells run (designed + held-out) of the grid | null cells | unique runs | cost classes "

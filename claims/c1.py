@@ -8,12 +8,13 @@ import warnings
 
 import numpy as np
 
-from harness import checks, robustness as rb
-from harness.design import Arm, Control, Criterion, Design, Metric, reduction
-from harness.evidence import figure, panels
-from harness.hypothesis import Budget, Claim, Hypothesis, FWER
+from bnclaims.harness.run import checks
+from bnclaims.harness.declare import maps as rb
+from bnclaims.harness.declare.design import Arm, Control, Criterion, Design, Metric, reduction
+from bnclaims.harness.declare.evidence import figure, panels
+from bnclaims.harness.declare.vocabulary import Budget, Claim, Hypothesis, FWER
 
-from harness.spec import ModelSpec, TrainSpec
+from bnclaims.harness.spec import ModelSpec, TrainSpec
 
 # family-wise alpha 0.01 of the claim, split evenly (Bonferroni) over the hypotheses that voted when it was set:
 # C1.a, C1.b and C1.d. C1.d no longer votes (issue 24: it tests the mechanism, sub-claim C1.4); the split is

@@ -9,12 +9,13 @@ from functools import partial
 
 import numpy as np
 
-from harness import checks, robustness as rb
-from harness.design import Arm, Control, Criterion, Design, Metric, reduction
-from harness.evidence import figure, panels, series
-from harness.hypothesis import Budget, Claim, Hypothesis, FWER
+from bnclaims.harness.run import checks
+from bnclaims.harness.declare import maps as rb
+from bnclaims.harness.declare.design import Arm, Control, Criterion, Design, Metric, reduction
+from bnclaims.harness.declare.evidence import figure, panels, series
+from bnclaims.harness.declare.vocabulary import Budget, Claim, Hypothesis, FWER
 
-from harness.spec import ModelSpec, TrainSpec
+from bnclaims.harness.spec import ModelSpec, TrainSpec
 
 # family-wise alpha 0.01 of the claim, split evenly (Bonferroni) over its voting hypotheses as first declared: C2.a,
 # C2.c and C2.d. C2.c stopped voting in issue 24 (careless against equally careless); C2.a and C2.d keep the alpha

@@ -10,12 +10,13 @@ import itertools
 
 import numpy as np
 
-from harness import checks, robustness as rb
-from harness.design import SEED_OFFSET, Arm, Control, Design, Metric, errors, reduction
-from harness.evidence import figure, panels, series
-from harness.hypothesis import Budget, Claim, Hypothesis, FWER
+from bnclaims.harness.run import checks
+from bnclaims.harness.declare import maps as rb
+from bnclaims.harness.declare.design import SEED_OFFSET, Arm, Control, Design, Metric, errors, reduction
+from bnclaims.harness.declare.evidence import figure, panels, series
+from bnclaims.harness.declare.vocabulary import Budget, Claim, Hypothesis, FWER
 
-from harness.spec import ModelSpec, TrainSpec
+from bnclaims.harness.spec import ModelSpec, TrainSpec
 
 # family-wise alpha 0.01 of the claim, split evenly (Bonferroni) over its voting hypotheses as first declared: C3.c1
 # and C3.d1. C3.d1 stopped voting in issue 24 (met trivially); C3.c1 keeps the alpha it was declared with, so half
@@ -60,7 +61,7 @@ def identity_errors(runs=None, perturb: str | None = None) -> dict:
     import torch
     import torch.nn.functional as F
 
-    from harness import engine  # noqa: F401  (one torch thread, as every run: rounding depends on it)
+    from bnclaims.harness import engine  # noqa: F401  (one torch thread, as every run: rounding depends on it)
     out, eps = {}, 1e-5
     g = torch.Generator().manual_seed(0)
     for kind, b, h in itertools.product(KINDS, (2, 16, 256), (1, 64)):
@@ -87,7 +88,7 @@ def moment_errors(perturb: str | None = None) -> dict:
     import torch
     import torch.nn.functional as F
 
-    from harness import engine  # noqa: F401  (one torch thread, as every run)
+    from bnclaims.harness import engine  # noqa: F401  (one torch thread, as every run)
     out, eps = {}, 1e-5
     for seed, b in itertools.product(range(3), (16, 128)):
         g = torch.Generator().manual_seed(100 + seed)

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness import checks, robustness as rb
-from harness.design import Arm, Control, Criterion, Design, Metric, reduction
-from harness.evidence import figure, panels, series
-from harness.hypothesis import Budget, Claim, Hypothesis
-from harness.spec import ModelSpec, TrainSpec
+from bnclaims.harness.run import checks
+from bnclaims.harness.declare import maps as rb
+from bnclaims.harness.declare.design import Arm, Control, Criterion, Design, Metric, reduction
+from bnclaims.harness.declare.evidence import figure, panels, series
+from bnclaims.harness.declare.vocabulary import Budget, Claim, Hypothesis
+from bnclaims.harness.spec import ModelSpec, TrainSpec
 
 LN10 = checks.CHANCE_LOSS     # chance-level NLL: the pre-declared value of a diverged seed's loss
 CHANCE = checks.CHANCE_ACC    # chance accuracy: the pre-declared value of a diverged seed's accuracy

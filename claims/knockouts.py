@@ -27,7 +27,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from harness import design as ds
+from bnclaims.harness.declare import design as ds
 
 EXPECTS = ("dies",)
 SUFFIX = "~ko"          # a knocked-out hypothesis's id: the vote's id + SUFFIX (+ ":" + variant name)
@@ -190,7 +190,7 @@ def declarations_sha256() -> str:
 
 def find_vote(vote: str):
     """(claim, hypothesis) of a registered hypothesis id."""
-    from claims import registry
+    from bnclaims.claims import registry
     for claim in registry.CLAIMS:
         for h in claim.hypotheses:
             if h.id == vote:
@@ -246,7 +246,7 @@ def knocked_out(ko: KnockOut, hyp=None):
 def validate_all() -> list:
     """Build and validate (harness.design.validate) every knock-out; returns the knocked-out hypotheses.
     A vote that lost its vote since (confirmatory=False) keeps its knock-out: it is still run and reported."""
-    from harness import routines
+    from bnclaims.harness import routines
     out = []
     for ko in by_key().values():
         _, hyp = find_vote(ko.vote)

@@ -3,12 +3,12 @@
 Santurkar's loss-range measure and gate (claims/santurkar.py), LayerNorm in place of BN: normalization
 with no batch statistics at all. Declarations only; the runner does the rest.
 """
-from harness.checks import band_series
-from harness.design import Control, Design, Metric
-from harness.evidence import figure
-from harness.hypothesis import Claim, Hypothesis
+from bnclaims.harness.run.checks import band_series
+from bnclaims.harness.declare.design import Control, Design, Metric
+from bnclaims.harness.declare.evidence import figure
+from bnclaims.harness.declare.vocabulary import Claim, Hypothesis
 
-from claims import santurkar as s
+from bnclaims.claims import santurkar as s
 
 KEY = "probe_land_loss_range"
 MEASURE = Metric("S.landscape", {"key": KEY, "fill": s.FILLS[KEY]}, at_lr=s.LR_EDGE)

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness import checks
-from harness.design import Arm, Criterion, Design, Metric, reduction
-from harness.evidence import figure
-from harness.hypothesis import Budget, Claim, Hypothesis
+from bnclaims.harness.run import checks
+from bnclaims.harness.declare.design import Arm, Criterion, Design, Metric, reduction
+from bnclaims.harness.declare.evidence import figure
+from bnclaims.harness.declare.vocabulary import Budget, Claim, Hypothesis
 
 LN10 = checks.CHANCE_LOSS
 ONLY = ("smoke", "paper")

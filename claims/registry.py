@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from harness.hypothesis import Claim
+from bnclaims.harness.declare.vocabulary import Claim
 
-from claims import c1, c2, c3, c4, layernorm, paper, round2, santurkar, side, subclaims, yang
+from bnclaims.claims import c1, c2, c3, c4, layernorm, paper, round2, santurkar, side, subclaims, yang
 
 
 def _with_subclaims(claim: Claim) -> Claim:

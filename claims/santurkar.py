@@ -11,11 +11,11 @@ import warnings
 
 import numpy as np
 
-from harness import checks
-from harness.design import Arm, Control, Criterion, Design, Metric, errors, reduction
-from harness.evidence import figure, series
-from harness.hypothesis import Budget, Claim, Hypothesis
-from harness.spec import TrainSpec
+from bnclaims.harness.run import checks
+from bnclaims.harness.declare.design import Arm, Control, Criterion, Design, Metric, errors, reduction
+from bnclaims.harness.declare.evidence import figure, series
+from bnclaims.harness.declare.vocabulary import Budget, Claim, Hypothesis
+from bnclaims.harness.spec import TrainSpec
 
 LN10 = checks.CHANCE_LOSS      # chance-level cross-entropy on 10 classes: the penalty for diverged steps
 LR_EDGE = 0.3                  # near the no-BN stability edge (dossier pilot: no BN diverges at 3)

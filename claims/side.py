@@ -20,12 +20,12 @@ import dataclasses
 
 import numpy as np
 
-from harness import checks
-from harness.design import REDUCTIONS, Arm, Control, Criterion, Design, Metric, reduction
-from harness.evidence import figure, series
-from harness.hypothesis import Budget, Hypothesis
+from bnclaims.harness.run import checks
+from bnclaims.harness.declare.design import REDUCTIONS, Arm, Control, Criterion, Design, Metric, reduction
+from bnclaims.harness.declare.evidence import figure, series
+from bnclaims.harness.declare.vocabulary import Budget, Hypothesis
 
-from claims import c2
+from bnclaims.claims import c2
 
 LN10 = checks.CHANCE_LOSS
 FAIL_LOSS = 2.0                # a seed "failed to train": loss above 2 at the step budget (chance is ln 10 = 2.303)

@@ -10,12 +10,12 @@ import math
 
 import numpy as np
 
-from harness import checks
-from harness.design import SEED_OFFSET, Arm, Control, Design, Metric, errors, reduction
-from harness.evidence import figure, series
-from harness.hypothesis import Budget, Claim, Hypothesis, FWER
+from bnclaims.harness.run import checks
+from bnclaims.harness.declare.design import SEED_OFFSET, Arm, Control, Design, Metric, errors, reduction
+from bnclaims.harness.declare.evidence import figure, series
+from bnclaims.harness.declare.vocabulary import Budget, Claim, Hypothesis, FWER
 
-from harness.spec import TrainSpec
+from bnclaims.harness.spec import TrainSpec
 
 # family-wise alpha 0.01 of the claim, split evenly (Bonferroni) over its voting hypotheses: Y.b and Y.c (Y.a, an
 # equivalence test since issue 24, and Y.d, Y.d2 are exploratory)

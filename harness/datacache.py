@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .paths import data_cache_dir
+from bnclaims.harness.paths import data_cache_dir
 
 SIDECAR_FORMAT = 1
 RECIPE = 1            # how make_dataset is called (default arguments, args.seed = seed, float32/int64 casts); bump on change
@@ -45,7 +45,7 @@ def digest(name: str, seed: int) -> str:
     if key not in _MEMO:
         if name == "mnist1d":
             return mnist1d(seed)[1]
-        from . import data                     # torch: these sets are drawn from torch generators
+        from bnclaims.harness import data  # torch: these sets are drawn from torch generators
         ds = data.load(name, int(seed))
         _MEMO[key] = (None, arrays_digest({k: getattr(ds, k).numpy() for k in _NAMES}))
     return _MEMO[key][1]

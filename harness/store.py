@@ -60,7 +60,7 @@ def environment_key() -> dict:
     thread count (importing harness.engine pins it to one), and a hash of the harness code that
     produces the numbers, so an edited engine never reuses stale entries."""
     import sys
-    if "harness.engine" in sys.modules:       # torch is loaded and pinned: read what it runs with
+    if "bnclaims.harness.engine" in sys.modules:       # torch is loaded and pinned: read what it runs with
         import torch
         version, threads = torch.__version__, torch.get_num_threads()
     else:                                     # torch not loaded (importing it costs seconds): the same values
@@ -251,7 +251,7 @@ class RunStore:
 
     def __init__(self, root: str | os.PathLike | None = None, lock_timeout: float = -1):
         if root is None:
-            from harness.paths import store_dir
+            from bnclaims.harness.paths import store_dir
             root = store_dir()
         # Absolute now, so a later chdir (tests do that) cannot move the store.
         self.root = Path(os.path.abspath(os.fspath(root)))

@@ -15,7 +15,7 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from harness.spec import TrainSpec
+from ..spec import TrainSpec
 
 
 def named_data(settings: dict) -> tuple:
@@ -86,24 +86,24 @@ def get(name: str) -> Routine:
 
 
 # The harness's own routines (each module holds one, with its tests in tests/harness/test_routine_*.py).
-register("recovery_after_insertion", "harness.routines.recovery:run",
+register("recovery_after_insertion", "bnclaims.harness.routines.recovery:run",
          doc="train a plain MLP, insert BN (gamma=1, beta=0) after one layer, train only gamma/beta (C3.c)")
-register("bn_other_batch_stats", "harness.routines.bn_stats:run", uses=("harness.routines.steps",),
+register("bn_other_batch_stats", "bnclaims.harness.routines.bn_stats:run", uses=("bnclaims.harness.routines.steps",),
          doc="BN MLP whose training statistics come from another (large) batch; Monte Carlo BN at test (C4.d, C4.e)")
-register("paper_vgg", "harness.routines.paper_vgg:run", uses=("harness.vgg", "harness.userdata", "harness.routines.steps"),
+register("paper_vgg", "bnclaims.harness.routines.paper_vgg:run", uses=("bnclaims.harness.vgg", "bnclaims.harness.userdata", "bnclaims.harness.routines.steps"),
          user_data="cifar10",
          doc="VGG-11 on CIFAR-10 from the user's folder, seeds batched; curves, landscape and ICS probes (paper profile)")
-register("paper_ioffe_mnist", "harness.routines.paper_mnist:run", uses=("harness.userdata", "harness.routines.steps"),
+register("paper_ioffe_mnist", "bnclaims.harness.routines.paper_mnist:run", uses=("bnclaims.harness.userdata", "bnclaims.harness.routines.steps"),
          user_data="mnist",
          doc="Ioffe's 3x100 sigmoid MLP on MNIST from the user's folder, 50,000 steps; sigmoid-input quantiles")
-register("grad_norms_at_init", "harness.routines.grad_norms:run", engine="analytic",
+register("grad_norms_at_init", "bnclaims.harness.routines.grad_norms:run", engine="analytic",
          doc="squared gradient norms per layer of a deep BN MLP at initialization (Yang et al. 2019)")
-register("spec_grid", "harness.routines.spec_grid:run", data_sets=cell_data, doc="several engine specs over one rate grid on the same seeds, side by side (issue 24 side checks: depth pair, init x rate spread)")
-register("mlp_ics_next_input", "harness.routines.ics:run", doc="the engine's MLP run with its ICS probe, plus the moments of each probed layer's next-layer input (C1.a3, C1.c3)")
-register("curvature_along_gradient", "harness.routines.curvature:run", uses=("harness.routines.steps",),
+register("spec_grid", "bnclaims.harness.routines.spec_grid:run", data_sets=cell_data, doc="several engine specs over one rate grid on the same seeds, side by side (issue 24 side checks: depth pair, init x rate spread)")
+register("mlp_ics_next_input", "bnclaims.harness.routines.ics:run", doc="the engine's MLP run with its ICS probe, plus the moments of each probed layer's next-layer input (C1.a3, C1.c3)")
+register("curvature_along_gradient", "bnclaims.harness.routines.curvature:run", uses=("bnclaims.harness.routines.steps",),
          doc="S.a's MLP trained with the engine's pieces; curvature along g by Hessian-vector products, per-unit effective-rate units (S.h)")
-register("ghost_to_fit", "harness.routines.fit_matched:run", uses=("harness.routines.steps",),
+register("ghost_to_fit", "bnclaims.harness.routines.fit_matched:run", uses=("bnclaims.harness.routines.steps",),
          doc="ghost-batch BN MLP read when each seed's train accuracy first reaches a target (C4.g, C4.g2)")
-register("minibatch_noise", "harness.routines.noise_scale:run", uses=("harness.routines.steps",),
+register("minibatch_noise", "bnclaims.harness.routines.noise_scale:run", uses=("bnclaims.harness.routines.steps",),
          doc="BN or plain MLP: mini-batch gradient and loss noise at fixed weights along training (C4.h, C4.h2)")
-register("depth_pair", "harness.routines.depth_pair:run", data_sets=default_data, doc="a BN net (default init) and a plain He-init net of one depth, side by side on the same seeds (Y.d2)")
+register("depth_pair", "bnclaims.harness.routines.depth_pair:run", data_sets=default_data, doc="a BN net (default init) and a plain He-init net of one depth, side by side on the same seeds (Y.d2)")

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from harness import data, engine, nets
-from harness.routines import steps
-from harness.spec import ModelSpec, TrainSpec
+from .. import data, engine, nets
+from . import steps
+from ..spec import ModelSpec, TrainSpec
 
 MODES = ("batch", "large")
 

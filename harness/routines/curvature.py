@@ -24,9 +24,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from harness import data, engine, nets
-from harness.routines import steps as steps_mod
-from harness.spec import ModelSpec, TrainSpec
+from .. import data, engine, nets
+from . import steps as steps_mod
+from ..spec import ModelSpec, TrainSpec
 
 # Norms whose scale invariance is per unit (per row of the preceding weight matrix): each unit is normalized over
 # the batch by its own statistics. LayerNorm / GroupNorm are invariant only to scaling a whole layer or group and

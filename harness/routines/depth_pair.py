@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness import engine
-from harness.spec import TrainSpec
+from .. import engine
+from ..spec import TrainSpec
 
 NETS = {"bn": {"model_norm": "bn", "model_init": "default"}, "plain": {"model_norm": "none", "model_init": "he"}}
 KEYS = ("train_loss", "diverged_at", "eval_train_loss", "eval_train_acc")

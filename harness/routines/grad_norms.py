@@ -38,7 +38,7 @@ def sq_norms(settings: dict, seed: int) -> np.ndarray:
     import torch
     import torch.nn.functional as F
 
-    from harness import engine  # noqa: F401  (sets one torch thread per process)
+    from .. import engine  # noqa: F401  (sets one torch thread per process)
     if settings["activation"] not in ACTIVATIONS:
         raise ValueError(f"unknown activation {settings['activation']!r}; choose one of {', '.join(ACTIVATIONS)}")
     act = {"relu": torch.relu, "tanh": torch.tanh, "linear": lambda t: t}[settings["activation"]]

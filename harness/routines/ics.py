@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from harness import data, engine, nets
-from harness.spec import STATELESS_NORMS, ModelSpec, TrainSpec
+from .. import data, engine, nets
+from ..spec import STATELESS_NORMS, ModelSpec, TrainSpec
 
 # norms without injected noise whose arrays the engine writes the same way (wn_mobn keeps no running variance)
 NOISE_FREE_NORMS = ("none", "bn", "bn_noaffine", "ln", "gn", "bn_detach", "affine_only", "bn_pop", "ghost_bn")

@@ -26,9 +26,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from harness import data, engine, nets
-from harness.routines import steps
-from harness.spec import ModelSpec, TrainSpec
+from .. import data, engine, nets
+from . import steps
+from ..spec import ModelSpec, TrainSpec
 
 NORMS = ("bn", "none")
 KEYS = ("loss_mean", "loss_var", "grad_trcov", "grad_sq", "grad_trcov_w", "grad_sq_w")

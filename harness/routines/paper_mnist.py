@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from harness import data, engine, nets, userdata
-from harness.routines import steps
-from harness.spec import ModelSpec, TrainSpec
+from .. import data, engine, nets, userdata
+from . import steps
+from ..spec import ModelSpec, TrainSpec
 
 QUANTILES = (0.15, 0.5, 0.85)
 

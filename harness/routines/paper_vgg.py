@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from harness import userdata, vgg
-from harness.routines.steps import diverged_at
+from .. import userdata, vgg
+from .steps import diverged_at
 
 
 def run(settings: dict, seeds: list[int]) -> dict[str, np.ndarray]:
@@ -25,7 +25,7 @@ def run(settings: dict, seeds: list[int]) -> dict[str, np.ndarray]:
     Not compiled: torch.compile of this grouped-convolution step disagreed with eager on CPU for every member
     but the first (train loss off by 1e-2 after one step, torch 2.13), so --compile leaves it eager."""
     s, seeds = settings, [int(sd) for sd in seeds]
-    from harness import engine                 # one torch thread, the run's device
+    from .. import engine  # one torch thread, the run's device
     dev = torch.device(engine.DEVICE)
     xtr, ytr, xte, yte = _data(s["_data_dir"], s["data_sha256"])
     xtr, ytr, xte, yte = xtr.to(dev), ytr.to(dev), xte.to(dev), yte.to(dev)

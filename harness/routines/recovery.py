@@ -11,8 +11,8 @@ import dataclasses
 import numpy as np
 import torch
 
-from harness import data, engine, nets
-from harness.spec import ModelSpec, TrainSpec
+from .. import data, engine, nets
+from ..spec import ModelSpec, TrainSpec
 
 
 def run(settings: dict, seeds: list[int]) -> dict[str, np.ndarray]:

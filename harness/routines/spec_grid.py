@@ -24,8 +24,8 @@ import re
 
 import numpy as np
 
-from harness import engine
-from harness.spec import TrainSpec
+from .. import engine
+from ..spec import TrainSpec
 
 LABEL = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 

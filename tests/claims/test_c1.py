@@ -4,9 +4,9 @@ The per-hypothesis checks and their controls are collected from the declarations
 import numpy as np
 import pytest
 
-from claims import c1
-from harness import design as ds
-from harness.runner import Result
+from bnclaims.claims import c1
+from bnclaims.harness.declare import design as ds
+from bnclaims.harness.run.runner import Result
 
 
 # ------------------------------------------------------------------ gradient ICS
@@ -199,7 +199,7 @@ def test_issue24_declarations():
 def test_c1a2_gate_passes_the_pilots_plain_losses_and_still_fails_a_plateau():
     """The amended gate (loss <= 2.1 at step 1000): the seed-base-0 plain losses at step 1000 (1.70-1.91) pass;
     a seed still on its plateau (2.25-2.31) fails."""
-    from harness import runner
+    from bnclaims.harness.run import runner
     (gate, _) = c1.C1A2.design.criteria
     assert gate.op == "<=" and gate.value == 2.1 and gate.on_fail == "inconclusive"
     for loss, ok in ((1.91, True), (2.25, False)):

@@ -1,8 +1,10 @@
 """C2 reductions on small synthetic arrays, and the declarations the plugin collects."""
 import numpy as np
 
-from claims import c2
-from harness import design, routines, runner
+from bnclaims.claims import c2
+from bnclaims.harness.declare import design
+from bnclaims.harness import routines
+from bnclaims.harness.run import runner
 
 
 def arrays(curves, steps=(100, 200, 300), test_acc=None):

@@ -4,11 +4,12 @@ The per-hypothesis checks and their controls are collected from the declarations
 import numpy as np
 import pytest
 
-from claims import c4
-from harness import checks, routines
-from harness import design as ds
-from harness.context import RunContext
-from harness.runner import resolve_arm
+from bnclaims.claims import c4
+from bnclaims.harness.run import checks
+from bnclaims.harness import routines
+from bnclaims.harness.declare import design as ds
+from bnclaims.harness.run.context import RunContext
+from bnclaims.harness.run.runner import resolve_arm
 
 
 # ------------------------------------------------------------------ reductions

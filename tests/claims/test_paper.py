@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from harness import userdata as ud
+from bnclaims.harness import userdata as ud
 
 SMOKE = {"batch": 8, "width": 0.0625, "probe_every": 2, "eval_every": 2, "eval_rows": 0, "lr": 0.1, "steps": 4,
          "probe_factors": [0.5, 2.0], "probe_layers": [2, 8]}
@@ -16,7 +16,7 @@ SMOKE = {"batch": 8, "width": 0.0625, "probe_every": 2, "eval_every": 2, "eval_r
 def cli(*args, cwd, env_extra=None):
     env = {k: v for k, v in os.environ.items() if k != "BNCLAIMS_DATA"}
     env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "claims.cli", *args], capture_output=True, text=True, cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "bnclaims.harness.cli", *args], capture_output=True, text=True, cwd=cwd,
                           env=env)
 
 
@@ -31,7 +31,7 @@ def settings(folder, **kw):
 
 
 def test_probes_move_nothing_and_members_are_independent(folder):
-    from harness.routines import paper_vgg
+    from bnclaims.harness.routines import paper_vgg
     probed = paper_vgg.run(settings(folder), [0, 1])
     plain = paper_vgg.run(settings(folder, probe_every=0), [0, 1])
     np.testing.assert_array_equal(probed["train_loss"], plain["train_loss"])     # weights and BN stats restored
@@ -45,7 +45,7 @@ def test_probes_move_nothing_and_members_are_independent(folder):
 
 def test_the_key_names_the_bytes_not_the_folder(folder, tmp_path):
     import shutil
-    from harness import checks
+    from bnclaims.harness.run import checks
     copy = tmp_path / "copy"
     shutil.copytree(folder, copy)
     a = checks.routine_key("paper_vgg", settings(folder), [0])
@@ -59,7 +59,7 @@ def test_the_key_names_the_bytes_not_the_folder(folder, tmp_path):
 
 
 def test_the_paper_profile_runs_only_the_paper_checks():
-    from harness import registry
+    from bnclaims.harness.declare import registry
     hyps = registry.all_hypotheses()
     assert {h.id for h in hyps if h.runs_in("paper")} == {f"P.{c}" for c in "abcdefgh"}
     assert not any(h.runs_in("ci") for h in hyps if h.claim == "P")
@@ -90,7 +90,7 @@ def test_paper_profile_usage_errors_exit_2(tmp_path, folder):
 
 
 def test_ioffe_mnist_routine_on_a_synthetic_folder(tmp_path):
-    from harness.routines import paper_mnist
+    from bnclaims.harness.routines import paper_mnist
     root = ud.synthetic_folder(ud.MNIST, tmp_path)
     s = {"lr": 1.0, "batch_size": 8, "init": "glorot", "eval_every": 2, "probe_rows": 16, "steps": 4, "norm": "bn",
          "data_sha256": ud.verified_digest(ud.MNIST, root, allow_synthetic=True), "_data_dir": str(root)}

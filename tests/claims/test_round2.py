@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from claims import round2, subclaims
-from harness import prereg, registry
+from bnclaims.claims import round2, subclaims
+from bnclaims.harness.declare import prereg, registry
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAN = json.loads((ROOT / "claims" / "power_plan.json").read_text())["plans"]

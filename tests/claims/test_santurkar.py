@@ -5,9 +5,10 @@ import math
 import numpy as np
 import pytest
 
-from claims import santurkar as s
-from harness import runner, verdict
-from harness.context import RunContext
+from bnclaims.claims import santurkar as s
+from bnclaims.harness.run import runner
+from bnclaims.harness.stats import verdict
+from bnclaims.harness.run.context import RunContext
 
 LANDSCAPE = (s.SA, s.SB, s.SC, s.SD)
 LP = (*s.SE_SPEED.values(), *s.SE_DRIFT.values())

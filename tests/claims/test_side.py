@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from claims import side
-from harness.design import REDUCTIONS
-from harness.routines import spec_grid
+from bnclaims.claims import side
+from bnclaims.harness.declare.design import REDUCTIONS
+from bnclaims.harness.routines import spec_grid
 
 LN10 = math.log(10)
 
@@ -109,7 +109,7 @@ def test_depth_gap_counts_divergence_as_chance():
 
 def test_depth_failure_trend_can_say_no_and_yes():
     """The declared test on the declared reduction: flat failure rates give no trend, rising ones do."""
-    from harness import stats as st
+    from bnclaims.harness.stats import core as st
     rng = np.random.default_rng(0)
     k = 20
     flat = [side.failure_flags(np.where(rng.random(k) < 0.1, 2.3, 0.5)) for _ in side.DEPTHS]

@@ -5,9 +5,10 @@ import math
 import numpy as np
 import pytest
 
-from claims import yang as y
-from harness import routines, runner
-from harness.context import RunContext
+from bnclaims.claims import yang as y
+from bnclaims.harness import routines
+from bnclaims.harness.run import runner
+from bnclaims.harness.run.context import RunContext
 
 
 def geometric(factors, depth=y.DEPTH):
@@ -158,7 +159,7 @@ def test_yd2_gap_and_arms():
 
 
 def test_depth_pair_bn_half_is_the_yd_spec():
-    from harness.routines import depth_pair
+    from bnclaims.harness.routines import depth_pair
     sp = depth_pair.specs({**y.YD2.design.arms["depth=16"].settings, "steps": 100})
     assert sp["bn"] == y.depth_spec(16, y.YD_WIDTH["ci"], 100)
 

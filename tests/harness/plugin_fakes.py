@@ -9,10 +9,10 @@ from __future__ import annotations
 PACK = '''
 import numpy as np
 
-from harness import routines
-from harness.design import Arm, Control, Design, Metric, reduction
-from harness.evidence import figure, panels, series
-from harness.hypothesis import Budget, Claim, Hypothesis
+from bnclaims.harness import routines
+from bnclaims.harness.declare.design import Arm, Control, Design, Metric, reduction
+from bnclaims.harness.declare.evidence import figure, panels, series
+from bnclaims.harness.declare.vocabulary import Budget, Claim, Hypothesis
 
 routines.register("fake_values", "fakeclaims:values", engine="analytic", torch=False)
 

@@ -5,10 +5,19 @@ from pathlib import Path
 
 import pytest
 
-import claims
-from harness import registry
-from harness.design import AA, SEED_OFFSET, DeclarationError, control_kind, controls_of, null_control, validate, validate_claim
-from harness.hypothesis import FWER, Budget, Hypothesis
+from bnclaims import claims
+from bnclaims.harness.declare import registry
+from bnclaims.harness.declare.design import (
+    AA,
+    SEED_OFFSET,
+    DeclarationError,
+    control_kind,
+    controls_of,
+    null_control,
+    validate,
+    validate_claim,
+)
+from bnclaims.harness.declare.vocabulary import FWER, Budget, Hypothesis
 
 
 def builtin():
@@ -42,7 +51,7 @@ def test_identities_and_manipulation_checks_do_not_vote():
 def test_seeds_follow_the_power_plan():
     plan = json.loads((Path(claims.__file__).parent / "power_plan.json").read_text())["plans"]
     hyps = {h.id: h for h in registry.all_hypotheses(("builtin",))}
-    from harness import prereg
+    from bnclaims.harness.declare import prereg
     amended = prereg.load_amendments()
     for hid, p in plan.items():
         if not hyps[hid].votes:          # lost its vote by a recorded amendment (issue 24: C1.d, C2.c, C3.d1)
@@ -105,7 +114,7 @@ def test_identical_run_controls_are_called_plumbing():
 def test_exploratory_checks_are_non_gating_whatever_they_find():
     """An exploratory check's unexpected verdict is xfailed with the finding as its reason (never a pass);
     a confirmatory one fails."""
-    from harness import verdict as vd
+    from bnclaims.harness.stats import verdict as vd
     out = lambda v, e, c: vd.outcome(v, expect=e, confirmatory=c, profile="ci")[0]
     assert out("not reproduced", "reproduced", False) == vd.XFAILED
     assert out("reproduced", "not reproduced", False) == vd.XFAILED
@@ -118,7 +127,7 @@ def test_exploratory_checks_are_non_gating_whatever_they_find():
 def test_an_underpowered_vote_xfails_only_when_inconclusive():
     """A vote registered as underpowered (Hypothesis.planned_power below 0.8) cannot gate: only an expected
     reproduction passes, anything else is xfailed with the finding (never a pass)."""
-    from harness import verdict as vd
+    from bnclaims.harness.stats import verdict as vd
     out = lambda v, e: vd.outcome(v, expect=e, confirmatory=True, profile="ci", underpowered=True)
     assert out("inconclusive", "reproduced")[0] == vd.XFAILED and "plan" in out("inconclusive", "reproduced")[1]
     assert vd.outcome("inconclusive", expect="reproduced", confirmatory=True, profile="ci")[0] == vd.FAILED

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import arrays
-from harness.spec import ModelSpec, TrainSpec
+from bnclaims.harness import arrays
+from bnclaims.harness.spec import ModelSpec, TrainSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
     TrainSpec(model=ModelSpec(depth=3, width=8), steps=4, eval_every=2, probes=("drift",), probe_every=2),
 ], ids=["bn-probes", "plain"])
 def test_engine_output_matches_the_schema(spec, engine):
-    from harness import engine as eng
+    from bnclaims.harness import engine as eng
     out, _info = eng.train(spec, [0, 1], engine)
     arrays.validate_run(out, spec, 2)
 

@@ -17,7 +17,7 @@ def bnclaims_run(tmp_path, *args, **env):
     """`bnclaims run` on one cheap check, in tmp_path, with these environment settings (and no store variable)."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("BNCLAIMS_")}
     environ.update(XDG_CACHE_HOME=str(tmp_path / "cache"), **env)
-    return subprocess.run([sys.executable, "-m", "claims.cli", "run", "C1.a", "--profile", "smoke", "--workers", "0",
+    return subprocess.run([sys.executable, "-m", "bnclaims.harness.cli", "run", "C1.a", "--profile", "smoke", "--workers", "0",
                            *args], capture_output=True, text=True, cwd=tmp_path, env=environ, timeout=120)
 
 

@@ -6,7 +6,7 @@ import pytest
 
 
 def cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "claims.cli", *args], capture_output=True, text=True, cwd=cwd)
+    return subprocess.run([sys.executable, "-m", "bnclaims.harness.cli", *args], capture_output=True, text=True, cwd=cwd)
 
 
 @pytest.mark.parametrize("args, message", [
@@ -29,7 +29,7 @@ def test_usage_errors_exit_2(args, message, tmp_path):
 
 
 def test_list_shows_every_registered_hypothesis_and_its_controls():
-    from harness import registry
+    from bnclaims.harness.declare import registry
     r = cli("list")
     assert r.returncode == 0, r.stderr
     for h in registry.all_hypotheses():
@@ -47,7 +47,7 @@ def _report(path, base, effect, verdict):
 def test_compare_markdown_and_the_saved_history(tmp_path):
     """compare --markdown writes a pull-request comment with old and new intervals side by side; without
     arguments compare reads the last two reports that `run --save` numbered in the history."""
-    from claims.cli import save_report, saved_reports
+    from bnclaims.harness.cli import save_report, saved_reports
     rep = tmp_path / "claims-report"
     rep.mkdir()
     _report(rep / "report.json", 0, -0.6, "reproduced")
@@ -68,7 +68,7 @@ def test_compare_markdown_and_the_saved_history(tmp_path):
 
 def test_a_reader_that_leaves_early_ends_list_quietly():
     """`bnclaims list | head -1`: the listing stops without a traceback when its reader closes the pipe."""
-    proc = subprocess.Popen([sys.executable, "-m", "claims.cli", "list"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, "-m", "bnclaims.harness.cli", "list"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdout.close()           # gone before the listing starts (40 KB would otherwise fit in the pipe's buffer)
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 0 and "Traceback" not in err, err

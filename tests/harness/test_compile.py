@@ -5,8 +5,8 @@ import os
 import numpy as np
 import pytest
 
-from harness import engine
-from harness.spec import ModelSpec, TrainSpec, spec_dict, spec_hash
+from bnclaims.harness import engine
+from bnclaims.harness.spec import ModelSpec, TrainSpec, spec_dict, spec_hash
 
 TOL = 1e-5
 
@@ -55,10 +55,10 @@ def test_compiled_step_matches_eager():
 
 
 def test_the_compile_option_reaches_batched_engine_arms_only(tmp_path):
-    from harness import options
-    from harness.design import Arm
-    from harness.hypothesis import Budget, Hypothesis
-    from harness.runner import resolve_arm
+    from bnclaims.harness.plugin import options
+    from bnclaims.harness.declare.design import Arm
+    from bnclaims.harness.declare.vocabulary import Budget, Hypothesis
+    from bnclaims.harness.run.runner import resolve_arm
     ctx = options.settings({"claims_compile": "default"}, tmp_path).ctx
     hyp = Hypothesis(id="X.a", claim="X", title="t", statement="s", source="s", stance="supports", metric="m",
                      arms=("a", "b"), direction="less", test="welch", budgets={"ci": Budget(seeds=5, steps=7)})

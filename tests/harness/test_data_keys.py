@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import checks, data, datacache, store
-from harness.context import RunContext
-from harness.spec import TrainSpec
+from bnclaims.harness.run import checks
+from bnclaims.harness import data, datacache, store
+from bnclaims.harness.run.context import RunContext
+from bnclaims.harness.spec import TrainSpec
 
 SPEC = TrainSpec(steps=4, eval_every=4, batch_size=50).replace(model_depth=1, model_width=8)
 ROOT = Path(__file__).resolve().parents[2]
@@ -168,7 +169,7 @@ def test_routine_keys_carry_the_data_their_settings_read(gen):
 
 
 def test_a_worker_with_other_data_refuses_the_job_before_training(gen):
-    from harness import executor
+    from bnclaims.harness.run import executor
     job = checks.Job({**checks.run_key(SPEC, [0]), "data": {"mnist1d/42": "0" * 64}}, "engine",
                      (SPEC, (0,), "batched", None))
     with pytest.raises(executor.ExecutorError, match="worker data sets .* differ from the client's"):
@@ -178,7 +179,7 @@ def test_a_worker_with_other_data_refuses_the_job_before_training(gen):
 def test_the_mnist1d_key_is_read_without_torch(gen, tmp_path):
     """A warm run reads its entries without importing torch; the data digest keeps it so (and mnist1d unimported)."""
     key = checks.run_key(SPEC, [0, 1])
-    code = ("import json, sys; from harness import checks; from harness.spec import TrainSpec; "
+    code = ("import json, sys; from bnclaims.harness.run import checks; from bnclaims.harness.spec import TrainSpec; "
             "spec = TrainSpec(steps=4, eval_every=4, batch_size=50).replace(model_depth=1, model_width=8); "
             "k = checks.run_key(spec, [0, 1]); assert 'torch' not in sys.modules and 'mnist1d' not in sys.modules; "
             "print(json.dumps(k['data']))")

@@ -6,11 +6,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from harness import checks, datadraw, options, runner
-from harness.context import RunContext
-from harness.design import Arm, Design, Metric, reduction
-from harness.hypothesis import Budget, Claim, Hypothesis
-from harness.spec import ModelSpec, TrainSpec
+from bnclaims.harness.run import checks, datadraw, runner
+from bnclaims.harness.plugin import options
+from bnclaims.harness.run.context import RunContext
+from bnclaims.harness.declare.design import Arm, Design, Metric, reduction
+from bnclaims.harness.declare.vocabulary import Budget, Claim, Hypothesis
+from bnclaims.harness.spec import ModelSpec, TrainSpec
 
 SPEC = TrainSpec(model=ModelSpec(depth=2, width=16), lr=0.1, steps=20, eval_every=10)
 HYP = Hypothesis(id="D.a", claim="D", title="t", statement="BN lowers the final train loss", source="test",
@@ -99,8 +100,8 @@ def test_a_bad_data_draw_is_a_usage_error_before_anything_runs(tmp_path):
 
 
 def test_the_report_says_a_per_seed_run_is_a_secondary_analysis_not_the_registered_round():
-    from harness import report
-    from claims import round2
+    from bnclaims.harness.report import build as report
+    from bnclaims.claims import round2
     registered = report.round_banner(round2.SEED_BASE, "ci")
     drawn = report.round_banner(round2.SEED_BASE, "ci", "per-seed")
     assert registered["kind"] != "secondary analysis"
@@ -122,5 +123,5 @@ def test_a_metric_undefined_for_a_diverged_seed_is_inconclusive_not_a_crash(tmp_
     assert ev["verdict"] == "inconclusive" and ev["stats"]["undefined"] == {"bn": 1, "none": 1}
     assert "1 of 7 seeds of bn" in ev["stats"]["reason"] and "no verdict" in ev["stats"]["reason"]
     assert ev["stats"]["n_x"] == 6                 # the pairs left, for reading only
-    from harness import robustness as rb
+    from bnclaims.harness.declare import maps as rb
     assert rb.standardized(ev["stats"]) is None    # and no map model reads it

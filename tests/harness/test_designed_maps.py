@@ -7,10 +7,11 @@ import math
 import numpy as np
 import pytest
 
-from harness import mapmodel, robustness as rb
-from harness.hypothesis import Budget
+from bnclaims.harness.stats import mapmodel
+from bnclaims.harness.declare import maps as rb
+from bnclaims.harness.declare.vocabulary import Budget
 
-from claims import c1, c4
+from bnclaims.claims import c1, c4
 
 FACTORS = (("lr", rb.LR_FACTORS), ("depth", (2, 3, 4, 8)), ("activation", rb.ACTIVATIONS), ("budget", rb.BUDGET_LEVELS))
 BASE = (("lr", 1.0), ("depth", 3), ("activation", "relu"), ("budget", "ci"))
@@ -136,10 +137,10 @@ def test_a_full_map_gets_no_model():
 def designed_report(tmp_path):
     """A report with one designed map (records made as the runner would), written to tmp_path/rep."""
     import dataclasses
-    from harness.context import RunContext
-    from harness.evidence import make_evidence
-    from harness.hypothesis import Claim, Hypothesis
-    from harness.report import write_reports
+    from bnclaims.harness.run.context import RunContext
+    from bnclaims.harness.declare.evidence import make_evidence
+    from bnclaims.harness.declare.vocabulary import Claim, Hypothesis
+    from bnclaims.harness.report.build import write_reports
 
     m = _map(hypothesis="M9.a")
     h = Hypothesis(id="M9.a", claim="M9", title="BN lowers the loss", statement="s", source="paper, fig. 1",

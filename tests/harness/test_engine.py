@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from harness import engine
-from harness.spec import ModelSpec, TrainSpec
+from bnclaims.harness import engine
+from bnclaims.harness.spec import ModelSpec, TrainSpec
 
 SEEDS = [3, 4, 5]
 
@@ -69,7 +69,7 @@ def test_deep_linear_and_masks_match_reference():
 def test_ghost_bn_against_per_chunk_batch_norm():
     """Ghost BN checked against an independent computation: F.batch_norm on each ghost chunk."""
     import torch.nn.functional as F
-    from harness import norms
+    from bnclaims.harness import norms
     g = torch.Generator().manual_seed(0)
     k, h, b, ghost = 3, 5, 32, 8
     z = torch.randn(k, h, b, generator=g) * 3 + 1
@@ -87,7 +87,7 @@ def test_ghost_bn_against_per_chunk_batch_norm():
 
 
 def test_bn_and_plain_arms_share_linear_init():
-    from harness.nets import init_params
+    from bnclaims.harness.nets import init_params
     p1 = init_params(ModelSpec(norm="none"), 40, 10, 7)
     p2 = init_params(ModelSpec(norm="bn"), 40, 10, 7)
     assert all(torch.equal(x["w"], y["w"]) for x, y in zip(p1, p2))
@@ -193,7 +193,7 @@ def test_in_place_step_equals_adding_the_deltas(kind, momentum):
 def test_evaluation_in_chunks_of_rows_matches_one_pass(monkeypatch):
     """evaluate() forwards a few hundred rows at a time; eval mode treats rows alone, so chunks give one pass's
     losses and accuracies up to float rounding of the sums."""
-    from harness import data, nets
+    from bnclaims.harness import data, nets
     spec = TrainSpec(model=ModelSpec(depth=2, width=32, norm="bn"), steps=30, eval_every=10)
     ds = data.load(spec.data, spec.data_seed)
     net = nets.StackedNet(spec.model, ds.x.shape[1], ds.n_out, [0, 1])
@@ -278,8 +278,8 @@ def test_bad_spec_values_raise_clearly():
 
 _SCRIPT = """
 import json, sys
-from harness import engine
-from harness.spec import ModelSpec, TrainSpec
+from bnclaims.harness import engine
+from bnclaims.harness.spec import ModelSpec, TrainSpec
 spec = TrainSpec(model=ModelSpec(depth=2, width=32, norm="noisy_bn"), steps=25, eval_every=10, momentum=0.9)
 a, info = engine.train(spec, [0, 1])
 print(json.dumps({"loss": a["train_loss"].tolist(), "acc": a["eval_test_acc"].tolist(), "threads": info["threads"]}))

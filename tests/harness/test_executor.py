@@ -17,10 +17,11 @@ import pytest
 
 pytest.importorskip("distributed", reason="the dask extra is not installed (pip install -c constraints.txt '.[dask]')")
 
-from harness import checks, executor, registry, runner  # noqa: E402
-from harness.context import RunContext  # noqa: E402
-from harness.design import controls_of  # noqa: E402
-from harness.spec import TrainSpec  # noqa: E402
+from bnclaims.harness.run import checks, executor, runner
+from bnclaims.harness.declare import registry  # noqa: E402
+from bnclaims.harness.run.context import RunContext  # noqa: E402
+from bnclaims.harness.declare.design import controls_of  # noqa: E402
+from bnclaims.harness.spec import TrainSpec  # noqa: E402
 
 # a smoke-budget selection with every kind of job: engine ensembles, a learning-rate grid tuned on other seeds
 # (a second planning wave), a routine, and controls

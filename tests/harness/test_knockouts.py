@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from claims import knockouts as ko
-from harness import engine, nets, norms
-from harness import spec as specmod
-from harness.design import Arm
-from harness.spec import ModelSpec, TrainSpec
+from bnclaims.claims import knockouts as ko
+from bnclaims.harness import engine, nets, norms
+from bnclaims.harness import spec as specmod
+from bnclaims.harness.declare.design import Arm
+from bnclaims.harness.spec import ModelSpec, TrainSpec
 
 EPS = 1e-5
 
@@ -108,7 +108,7 @@ def test_every_knockout_builds_validates_and_changes_only_arms():
 
 
 def test_every_vote_has_a_knockout_or_a_reason():
-    from claims import registry
+    from bnclaims.claims import registry
     votes = {h.id for c in registry.CLAIMS for h in c.hypotheses if h.votes}
     declared = {k.vote for k in ko.KNOCKOUTS}
     assert votes <= declared | set(ko.NO_KNOCKOUT), sorted(votes - declared - set(ko.NO_KNOCKOUT))

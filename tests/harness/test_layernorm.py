@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from harness import engine, norms
-from harness.spec import ModelSpec, TrainSpec
+from bnclaims.harness import engine, norms
+from bnclaims.harness.spec import ModelSpec, TrainSpec
 
 K, H, B, EPS = 3, 32, 16, 1e-5
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from harness import mapmodel as M
+from bnclaims.harness.stats import mapmodel as M
 
 LR = ("lr", (0.1, 0.316, 1.0, 3.16, 10.0))
 NORM = ("norm", ("bn", "gn", "ln", "wn_mobn", "bn_pop"))

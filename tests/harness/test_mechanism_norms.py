@@ -14,8 +14,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from harness import engine, nets, norms, spec as specmod
-from harness.spec import ModelSpec, TrainSpec
+from bnclaims.harness import engine, nets, norms, spec as specmod
+from bnclaims.harness.spec import ModelSpec, TrainSpec
 
 K, H, B, EPS = 3, 32, 16, 1e-5
 TOL = dict(atol=1e-6, rtol=1e-6)
@@ -183,7 +183,7 @@ def test_noisy_plain_net_without_noise_is_the_plain_net():
 def test_validation_split_is_never_trained_on_and_matches_reference():
     """val_rows carves the last training rows off: the training data order never reaches them, they are
     evaluated like train and test, and the final logits come back; batched and reference agree."""
-    from harness import data
+    from bnclaims.harness import data
     spec = TrainSpec(model=ModelSpec(depth=2, width=32, norm="bn"), steps=20, eval_every=10, lr=0.1, val_rows=500)
     a, b = engine.train(spec, [0, 1], "batched")[0], engine.train(spec, [0, 1], "reference")[0]
     full = data.load("mnist1d")

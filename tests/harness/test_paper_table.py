@@ -6,8 +6,8 @@ The paper's recipe: Adam, lr 1e-2, batch 100, 6000 steps, early stopping for mod
 import numpy as np
 import pytest
 
-from harness import checks
-from harness.spec import ModelSpec, TrainSpec
+from bnclaims.harness.run import checks
+from bnclaims.harness.spec import ModelSpec, TrainSpec
 
 RECIPE = dict(optimizer="adam", lr=1e-2, batch_size=100, steps=6000, eval_every=250)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import registry
+from bnclaims.harness.declare import registry
 
 PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "pipeline_fpr.py"
 

@@ -73,13 +73,13 @@ def test_two_shards_merged_give_the_unsharded_report(fake):
     ids1, ids2 = {h["id"] for h in j1["hypotheses"]}, {h["id"] for h in j2["hypotheses"]}
     assert ids1 and ids2 and not ids1 & ids2 and j1["run"]["shard"] == "1/2"
     assert {i[:2] for i in ids1} != {i[:2] for i in ids2}          # whole claims (their shared ensembles) per shard
-    r = subprocess.run([sys.executable, "-m", "claims.cli", "merge", "s1/report.json", "s2/report.json", "--out", "m"],
+    r = subprocess.run([sys.executable, "-m", "bnclaims.harness.cli", "merge", "s1/report.json", "s2/report.json", "--out", "m"],
                        cwd=fake.path, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     whole = json.loads((fake.path / "whole" / "report.json").read_text())
     merged = json.loads((fake.path / "m" / "report.json").read_text())
     assert strip_volatile(merged) == strip_volatile(whole)
-    r = subprocess.run([sys.executable, "-m", "claims.cli", "merge", "s1/report.json", "s1/report.json"],
+    r = subprocess.run([sys.executable, "-m", "bnclaims.harness.cli", "merge", "s1/report.json", "s1/report.json"],
                        cwd=fake.path, capture_output=True, text=True)
     assert r.returncode == 2 and "give each of 1/N ... N/N exactly once" in r.stderr
     assert one.ret == two.ret == 1                                  # the fake pack fails on purpose
@@ -105,7 +105,7 @@ def test_an_empty_shard_still_reports_and_a_lost_shard_fails_the_merge(fake):
         run(fake, "--claims-report", f"s{k}", "--claims-shard", f"{k}/3")
     counts = [len(json.loads((fake.path / f"s{k}" / "report.json").read_text())["hypotheses"]) for k in (1, 2, 3)]
     assert sorted(counts) == [0, 0, 6]
-    merge = [sys.executable, "-m", "claims.cli", "merge", "--out", "m"]
+    merge = [sys.executable, "-m", "bnclaims.harness.cli", "merge", "--out", "m"]
     ok = subprocess.run(merge + [f"s{k}/report.json" for k in (1, 2, 3)], cwd=fake.path, capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     lost = subprocess.run(merge + ["s1/report.json", "s2/report.json"], cwd=fake.path, capture_output=True, text=True)

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from harness import power as P
-from harness import stats as S
+from bnclaims.harness.stats import power as P
+from bnclaims.harness.stats import core as S
 
 
 # ---------------------------------------------------------------- minimum-effect tests

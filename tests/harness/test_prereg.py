@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import prereg, registry
-from harness.design import Arm, Control, Design, Metric
-from harness.hypothesis import Budget, Claim, Hypothesis
+from bnclaims.harness.declare import prereg, registry
+from bnclaims.harness.declare.design import Arm, Control, Design, Metric
+from bnclaims.harness.declare.vocabulary import Budget, Claim, Hypothesis
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,7 +32,7 @@ def test_committed_lock_matches_the_builtin_declarations():
 
 
 def test_lock_and_amendments_are_files_of_the_claims_package():
-    import claims
+    from bnclaims import claims
     pkg = Path(claims.__file__).resolve().parent
     assert prereg.builtin_lock_path() == pkg / "prereg.lock.json"
     assert prereg.builtin_amendments_path() == pkg / "amendments.json"
@@ -54,9 +54,9 @@ PROBE = textwrap.dedent("""
     import json, sys
     tmp = sys.argv[1]
     sys.path.insert(0, tmp)
-    import claims, harness
-    from claims.registry import CLAIMS
-    from harness import prereg
+    from bnclaims import claims, harness
+    from bnclaims.claims.registry import CLAIMS
+    from bnclaims.harness.declare import prereg
     lock = prereg.builtin_lock_path()
     out = {"files": [claims.__file__, harness.__file__, prereg.__file__, str(lock)],
            "lines": prereg.check_lock(CLAIMS, lock), "diff": prereg.lock_diff(CLAIMS, lock)}
@@ -71,7 +71,7 @@ PROBE = textwrap.dedent("""
 
 def test_the_lock_test_fails_on_an_edited_declaration(tmp_path):
     for pkg in ("claims", "harness"):
-        shutil.copytree(ROOT / pkg, tmp_path / pkg, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        shutil.copytree(ROOT / pkg, tmp_path / "bnclaims" / pkg, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     env = {**os.environ, "PYTHONPATH": str(tmp_path), "PYTHONDONTWRITEBYTECODE": "1"}
 
     def run(*args):
@@ -84,14 +84,14 @@ def test_the_lock_test_fails_on_an_edited_declaration(tmp_path):
 
     # Freeze the copy as it is (the checkout's own lock may lag behind work in progress), through the CLI:
     # the copy's entry point resolves to the copy, and so does the lock it writes.
-    r = run("-m", "claims.cli", "lock", "--reason", "baseline of the copy")
+    r = run("-m", "bnclaims.harness.cli", "lock", "--reason", "baseline of the copy")
     assert r.returncode == 0, r.stdout + r.stderr
-    r = run("-m", "claims.cli", "lock", "--check")
+    r = run("-m", "bnclaims.harness.cli", "lock", "--check")
     assert r.returncode == 0 and "frozen" in r.stdout, r.stdout + r.stderr
-    assert str(tmp_path / "claims" / "prereg.lock.json") in r.stdout
+    assert str(tmp_path / "bnclaims" / "claims" / "prereg.lock.json") in r.stdout
 
     # Edit one declaration of the copy: the title of the first hypothesis in claims/c2.py.
-    src = tmp_path / "claims" / "c2.py"
+    src = tmp_path / "bnclaims" / "claims" / "c2.py"
     text = src.read_text(encoding="utf-8")
     m = re.search(r'id="(C2\.[\w.]+)",\s*claim="C2",[^\n]*?\btitle="', text)
     assert m, "no `id=..., claim=\"C2\", title=\"...` declaration found in claims/c2.py to edit"
@@ -108,7 +108,7 @@ def test_the_lock_test_fails_on_an_edited_declaration(tmp_path):
     assert msg and f"changed: {edited}" in msg
     assert 'bnclaims lock --reason "..."' in msg and "claims/amendments.json" in msg
 
-    r = run("-m", "claims.cli", "lock", "--check")
+    r = run("-m", "bnclaims.harness.cli", "lock", "--check")
     assert r.returncode == 1, r.stdout + r.stderr
     assert f"changed: {edited}" in r.stdout and "bnclaims lock --reason" in r.stdout
 
@@ -261,7 +261,7 @@ def test_load_amendments_rejects_a_malformed_file(tmp_path, content, message):
 # --- the command line ------------------------------------------------------------------------------
 
 def cli(*args):
-    return subprocess.run([sys.executable, "-m", "claims.cli", *args], capture_output=True, text=True, cwd=ROOT)
+    return subprocess.run([sys.executable, "-m", "bnclaims.harness.cli", *args], capture_output=True, text=True, cwd=ROOT)
 
 
 def test_cli_lock_check_passes_on_the_committed_lock():

@@ -8,13 +8,28 @@ import os
 import numpy as np
 import pytest
 
-from claims import cli
-from harness.context import RunContext
-from harness.evidence import (environment, figure, make_evidence, panels, series, to_builtin,
-                              validate_evidence)
-from harness.hypothesis import Budget, Claim, Hypothesis
-from harness.report import (build_report, claim_verdict, compare_reports, format_comparison, id_key,
-                            load_report, multiplicity, write_reports)
+from bnclaims.harness import cli
+from bnclaims.harness.run.context import RunContext
+from bnclaims.harness.declare.evidence import (
+    environment,
+    figure,
+    make_evidence,
+    panels,
+    series,
+    to_builtin,
+    validate_evidence,
+)
+from bnclaims.harness.declare.vocabulary import Budget, Claim, Hypothesis
+from bnclaims.harness.report.build import (
+    build_report,
+    claim_verdict,
+    compare_reports,
+    format_comparison,
+    id_key,
+    load_report,
+    multiplicity,
+    write_reports,
+)
 
 pytest_plugins = ["pytester"]
 
@@ -252,8 +267,8 @@ def test_cli_run_builds_the_pytest_command(monkeypatch, tmp_path, capsys):
 def test_a_reproduced_null_control_voids_its_checks_verdict():
     """The decision for null controls: the check reads inconclusive (its measured verdict kept beside it), and a
     vote's control fails the run while a secondary check's is xfailed (harness.verdict.control_outcome)."""
-    from harness import verdict as vd
-    from harness.report import void_on_null
+    from bnclaims.harness.stats import verdict as vd
+    from bnclaims.harness.report.build import void_on_null
     r = {"verdict": "reproduced", "stats": {"reason": "p=0.001"},
          "null_control": {"control": "aa", "verdict": "reproduced", "p": 0.001}}
     void_on_null(r)
@@ -277,7 +292,7 @@ def _mini_report(base, verdict, effect, ci):
 
 
 def test_findings_and_replication_tables():
-    from harness import summary as sm
+    from bnclaims.harness.report import summary as sm
     a, b = _mini_report(300, "reproduced", -0.5, [-0.6, -0.4]), _mini_report(400, "reproduced", -0.45, [-0.5, -0.4])
     t = sm.findings_table(a)
     assert "| **X**: supported | X.1 statement | **supported** | X.a: t | 0.1 | 12 | 0.005 | -0.5 [-0.6, -0.4] |" in t
@@ -290,7 +305,7 @@ def test_findings_and_replication_tables():
 
 
 def test_a_run_of_selected_ids_says_its_headlines_come_from_them_alone(records, tmp_path):
-    from harness.report import render_markdown
+    from bnclaims.harness.report.build import render_markdown
     picked = build_report(records, run_info={"profile": "ci", "seed_base": 0, "ids": ["A1.a", "B2"]})
     files = {"a1_curve": "a1_curve.png", "a1_side": "a1_side.png"}
     md = render_markdown(picked, files)

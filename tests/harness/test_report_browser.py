@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import browser
+from bnclaims.harness.report import browser
 from plugin_fakes import run
 
 pytest_plugins = ["pytester"]

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import summary as sm
+from bnclaims.harness.report import summary as sm
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "results" / "report.json"
@@ -19,7 +19,7 @@ def report():
 
 
 def test_results_are_the_registered_round(report):
-    from claims import round2
+    from bnclaims.claims import round2
     run = report["run"]
     assert (run["profile"], run["seed_base"]) == ("ci", round2.SEED_BASE)
     r = report["round"]
@@ -31,7 +31,7 @@ def test_readme_opens_with_the_findings_table_of_the_results(report):
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert sm.readme_findings(readme) == sm.findings_table(report), (
         "README's findings table differs from results/report.json; regenerate it with "
-        "`python -c \"import json; from harness import summary as sm; "
+        "`python -c \"import json; from bnclaims.harness.report import summary as sm; "
         "print(sm.findings_table(json.load(open('results/report.json'))))\"`")
     first = readme.index(sm.FINDINGS_START)
     assert first < readme.index("Run the claims"), "the findings open the README, before the commands"
@@ -41,7 +41,7 @@ def test_readme_opens_with_the_findings_table_of_the_results(report):
 
 
 def test_every_vote_of_the_round_is_in_the_results(report):
-    from claims import round2
+    from bnclaims.claims import round2
     recs = {r["id"]: r for r in report["hypotheses"]}
     for sid, vs in round2.VOTES.items():
         for v in vs:

@@ -3,12 +3,12 @@ import json
 
 import pytest
 
-from harness import prereg, registry, robustness as rb
-from harness.context import RunContext
-from harness.hypothesis import Budget
-from harness.options import OptionError, settings
+from bnclaims.harness.declare import prereg, registry, maps as rb
+from bnclaims.harness.run.context import RunContext
+from bnclaims.harness.declare.vocabulary import Budget
+from bnclaims.harness.plugin.options import OptionError, settings
 
-from claims import c1, c2, c3, c4
+from bnclaims.claims import c1, c2, c3, c4
 
 
 def _map(**kw):
@@ -51,7 +51,7 @@ def test_a_cell_applies_its_levels_to_every_arm():
     assert rb.cell_hypothesis(h, c1.MAP, (("lr", 10.0),), survey=True).budget("ci") == c1.MAP.survey_budget
     assert rb.cell_hypothesis(h, _map(), (("lr", 10.0),), survey=True).budget("ci") == h.budget("ci")
     # a grid arm scales its whole grid and the rate its metric and gates read
-    from claims import santurkar as s
+    from bnclaims.claims import santurkar as s
     smap = rb.RobustnessMap("S.a", factors=(("lr", rb.LR_FACTORS),), base=(("lr", 1.0),))
     sc = rb.cell_hypothesis(s.SA, smap, (("lr", 0.1),))
     assert sc.design.arms["bn"].lrs == pytest.approx((0.03, 0.003))

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from harness import engine, routines
-from harness.routines import bn_stats
-from harness.spec import ModelSpec, TrainSpec
+from bnclaims.harness import engine, routines
+from bnclaims.harness.routines import bn_stats
+from bnclaims.harness.spec import ModelSpec, TrainSpec
 
 SEEDS = [3, 4]
 SETTINGS = {"data": "mnist1d", "data_seed": 42, "depth": 3, "width": 32, "batch_size": 128, "lr": 0.1,
@@ -51,7 +51,7 @@ def test_running_statistics_passes_are_eval_mode(runs):
 def test_renorm_forward_is_the_given_statistics_with_batch_gradients():
     """Batch Renormalization's r, d: the forward value is normalization by the given statistics, while the
     gradient still flows through the mini-batch moments (unlike constants)."""
-    from harness import nets
+    from bnclaims.harness import nets
     net = nets.StackedNet(ModelSpec(depth=2, width=8, norm="bn"), 5, 3, SEEDS)
     g = torch.Generator().manual_seed(0)
     x, ref_x = torch.randn(2, 16, 5, generator=g), torch.randn(2, 64, 5, generator=g) * 2 + 1

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from harness import engine, nets, routines
-from harness.routines import curvature as cv
-from harness.spec import ModelSpec, TrainSpec
+from bnclaims.harness import engine, nets, routines
+from bnclaims.harness.routines import curvature as cv
+from bnclaims.harness.spec import ModelSpec, TrainSpec
 
 F64 = torch.float64
 
@@ -189,7 +189,7 @@ def runs():
 
 def test_registered():
     r = routines.get("curvature_along_gradient")
-    assert r.load() is cv.run and "harness.routines.steps" in r.uses
+    assert r.load() is cv.run and "bnclaims.harness.routines.steps" in r.uses
 
 
 @pytest.mark.parametrize("norm", ["bn", "none"])

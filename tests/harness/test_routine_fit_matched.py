@@ -3,9 +3,9 @@ or above the target, flags a seed that never gets there, and stops once every se
 import numpy as np
 import pytest
 
-from harness import engine, routines
-from harness.routines import fit_matched as fm
-from harness.spec import ModelSpec, TrainSpec
+from bnclaims.harness import engine, routines
+from bnclaims.harness.routines import fit_matched as fm
+from bnclaims.harness.spec import ModelSpec, TrainSpec
 
 SEEDS = [1, 2]
 SETTINGS = {"data": "mnist1d", "data_seed": 42, "depth": 3, "width": 32, "batch_size": 128, "lr": 0.1,

@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from harness import routines
-from harness.routines import grad_norms
+from bnclaims.harness import routines
+from bnclaims.harness.routines import grad_norms
 
 TINY = {"batch": 6, "depth": 4, "width": 8, "d_in": 5, "classes": 3, "bn_eps": 1e-5}
 

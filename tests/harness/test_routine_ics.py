@@ -4,17 +4,17 @@ import numpy as np
 import pytest
 import torch
 
-from harness import data, engine, nets, routines
-from harness.routines import depth_pair, ics
-from harness.spec import ModelSpec, TrainSpec
+from bnclaims.harness import data, engine, nets, routines
+from bnclaims.harness.routines import depth_pair, ics
+from bnclaims.harness.spec import ModelSpec, TrainSpec
 
 SETTINGS = {"depth": 4, "width": 16, "activation": "relu", "norm": "bn", "lr": 0.2, "batch_size": 32, "steps": 12,
             "eval_every": 5, "probe_every": 3, "probe_layers": [1, 3], "data": "mnist1d", "data_seed": 42}
 
 
 def test_registered():
-    assert routines.get("mlp_ics_next_input").target == "harness.routines.ics:run"
-    assert routines.get("depth_pair").target == "harness.routines.depth_pair:run"
+    assert routines.get("mlp_ics_next_input").target == "bnclaims.harness.routines.ics:run"
+    assert routines.get("depth_pair").target == "bnclaims.harness.routines.depth_pair:run"
 
 
 @pytest.mark.parametrize("norm", ["bn", "none"])
@@ -94,7 +94,7 @@ def test_normalization_removes_a_rescaling_of_the_earlier_layers_step(case):
     tanh: with ReLU a step of any size can carry a pre-activation across the kink, a jump in G' that does not
     scale with the step (seed 11 at lr 1e-4 and 2e-4: |G - G'|/|G| = 0.0089 both times), so the linear regime
     this test needs does not exist there."""
-    from claims import c1
+    from bnclaims.claims import c1
     if case == "dln":
         specs, seeds = [_dln_spec(lr) for lr in (1e-3, 2e-3)], [11, 12]
     else:

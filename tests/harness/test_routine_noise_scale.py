@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from harness import data, engine, nets, routines
-from harness.routines import noise_scale as ns
-from harness.spec import ModelSpec, TrainSpec
+from bnclaims.harness import data, engine, nets, routines
+from bnclaims.harness.routines import noise_scale as ns
+from bnclaims.harness.spec import ModelSpec, TrainSpec
 
 SETTINGS = {"data": "mnist1d", "data_seed": 42, "depth": 3, "width": 32, "batch_size": 128, "momentum": 0.9,
             "bn_eps": 1e-5, "bn_momentum": 0.1, "steps": 20, "probe_every": 10, "stop_loss": 0.0}
@@ -58,7 +58,7 @@ def test_linear_model_known_noise_scale():
     np.testing.assert_allclose(got["loss_mean"], resid.pow(2).mean().item(), rtol=1e-5)
     assert abs(np.mean(got["loss_var"]) * b / resid.pow(2).var().item() - 1) < 0.03
     # the simple noise scale the reduction forms: B tr(C) / |G|^2 ~ tr(S^2) / |G|^2
-    from claims import c4
+    from bnclaims.claims import c4
     arrays = {"batch_size": np.array(b), **{key: got[key][None] for key in ns.KEYS}}
     assert abs(np.mean(c4.noise_curve(arrays, "grad")) / (tr_s2 / g2) - 1) < 0.03
 

@@ -6,9 +6,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from harness import data, nets, routines
-from harness.routines import recovery
-from harness.spec import ModelSpec
+from bnclaims.harness import data, nets, routines
+from bnclaims.harness.routines import recovery
+from bnclaims.harness.spec import ModelSpec
 
 # A tiny budget: a few steps of each phase, 2 seeds, a narrow net (seconds on one thread).
 SETTINGS = {"data": "mnist1d", "data_seed": 42, "depth": 2, "width": 32, "insert_layer": 1,

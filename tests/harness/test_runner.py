@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import checks, runner
-from harness.context import RunContext
-from harness.design import Arm, Control, Criterion, Design, Metric, errors, reduction
-from harness.hypothesis import Budget, Claim, Hypothesis
-from harness.spec import ModelSpec, TrainSpec
+from bnclaims.harness.run import checks, runner
+from bnclaims.harness.run.context import RunContext
+from bnclaims.harness.declare.design import Arm, Control, Criterion, Design, Metric, errors, reduction
+from bnclaims.harness.declare.vocabulary import Budget, Claim, Hypothesis
+from bnclaims.harness.spec import ModelSpec, TrainSpec
 
 SPEC = TrainSpec(model=ModelSpec(depth=2, width=16), lr=0.1, steps=40, eval_every=20)
 HYP = Hypothesis(id="T.a", claim="T", title="t", statement="BN lowers the final train loss", source="test",
@@ -120,9 +120,9 @@ def test_fixed_comparator_arm(tmp_path):
 # ---- store-key rule: a key covers all the code that produced the entry's numbers ----------------
 
 def _keys(root: Path) -> tuple[str, str]:
-    code = ("from harness import checks, routines, store\n"
-            "from harness.spec import TrainSpec\n"
-            "routines.register('edited_routine', 'harness.routines.edited:run')\n"
+    code = ("from bnclaims.harness import routines, store\nfrom bnclaims.harness.run import checks\n"
+            "from bnclaims.harness.spec import TrainSpec\n"
+            "routines.register('edited_routine', 'bnclaims.harness.routines.edited:run')\n"
             "print(store.key_of(checks.run_key(TrainSpec(), [0, 1])))\n"
             "print(store.key_of(checks.routine_key('edited_routine', {'steps': 3}, [0, 1])))\n")
     env = {**os.environ, "PYTHONPATH": str(root)}
@@ -134,17 +134,17 @@ def _keys(root: Path) -> tuple[str, str]:
 def test_store_key_changes_when_numeric_code_is_edited(tmp_path):
     """Edit a numeric function in a temporary copy of the harness: the engine-run key changes with
     harness/norms.py, the routine key with the routine's own module."""
-    src = Path(runner.__file__).resolve().parent
+    src = Path(runner.__file__).resolve().parent.parent      # harness/ (runner lives in harness/run/)
     root = tmp_path / "copy"
-    shutil.copytree(src, root / "harness", ignore=shutil.ignore_patterns("__pycache__"))
-    (root / "harness" / "routines" / "edited.py").write_text("def run(settings, seeds):\n    return {'x': 1.0}\n")
+    shutil.copytree(src, root / "bnclaims" / "harness", ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "bnclaims" / "harness" / "routines" / "edited.py").write_text("def run(settings, seeds):\n    return {'x': 1.0}\n")
     before = _keys(root)
-    norms = root / "harness" / "norms.py"
+    norms = root / "bnclaims" / "harness" / "norms.py"
     norms.write_text(norms.read_text().replace("def _affine(x, gamma, beta):",
                                                "def _affine(x, gamma, beta):\n    x = x * 1.0"))
     after_norms = _keys(root)
     assert after_norms[0] != before[0] and after_norms[1] != before[1]
-    (root / "harness" / "routines" / "edited.py").write_text("def run(settings, seeds):\n    return {'x': 2.0}\n")
+    (root / "bnclaims" / "harness" / "routines" / "edited.py").write_text("def run(settings, seeds):\n    return {'x': 2.0}\n")
     after_routine = _keys(root)
     assert after_routine[0] == after_norms[0] and after_routine[1] != after_norms[1]
 
@@ -169,9 +169,10 @@ def test_a_tuned_rate_is_chosen_on_seeds_that_are_not_compared(monkeypatch):
     """Metric.tune_seeds: the grid rate is picked on TUNE_OFFSET seeds of the same base, then read on the
     compared seeds; the tuning seeds and the chosen rate go into extra."""
     import numpy as np
-    from harness import design as ds, runner
-    from harness.context import RunContext
-    from harness.spec import TrainSpec
+    from bnclaims.harness.declare import design as ds
+    from bnclaims.harness.run import runner
+    from bnclaims.harness.run.context import RunContext
+    from bnclaims.harness.spec import TrainSpec
 
     name = "test.tune_value"
     if name not in ds.REDUCTIONS:
@@ -199,9 +200,10 @@ def test_a_variant_and_rate_are_chosen_together_on_a_validation_split(monkeypatc
     """Arm.variants x lrs with Metric(tune_val_rows=n): each variant's tuning runs hold out n training rows,
     the best (variant, rate) pair wins, and the compared arm trains that variant on the whole set."""
     import numpy as np
-    from harness import design as ds, runner
-    from harness.context import RunContext
-    from harness.spec import ModelSpec, TrainSpec
+    from bnclaims.harness.declare import design as ds
+    from bnclaims.harness.run import runner
+    from bnclaims.harness.run.context import RunContext
+    from bnclaims.harness.spec import ModelSpec, TrainSpec
 
     name = "test.tune_value2"
     if name not in ds.REDUCTIONS:
@@ -237,8 +239,8 @@ def test_variants_and_validation_tuning_are_declared_whole():
     """A variant arm needs a tuned metric; tune_val_rows needs tune_seeds; both enter the description only
     where set (earlier declarations keep their hashes)."""
     import pytest
-    from harness import design as ds
-    from harness.spec import TrainSpec
+    from bnclaims.harness.declare import design as ds
+    from bnclaims.harness.spec import TrainSpec
 
     arm = ds.Arm(TrainSpec(), lrs=(1.0, 3.0), variants=(("a", {}), ("b", {"model_init_std": 0.1})))
     bad = ds.Design({"x": arm, "y": arm}, ds.Metric("T.final_loss", select="T.final_loss"))

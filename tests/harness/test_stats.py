@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from harness import stats as S
+from bnclaims.harness.stats import core as S
 
 
 # ---------------------------------------------------------------------------------------------

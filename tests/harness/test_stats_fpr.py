@@ -7,7 +7,7 @@ from scipy import stats as sps
 
 from calibration import (CAL_ALPHA, false_positive_rate, halved_two_sided, lognormal, mc_limit, naive_z,
                          normal)
-from harness import stats as S
+from bnclaims.harness.stats import core as S
 
 
 CALIBRATION = [("welch", False, normal), ("mannwhitney", False, normal),

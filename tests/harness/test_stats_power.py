@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from calibration import false_positive_rate
-from harness import stats as S
+from bnclaims.harness.stats import core as S
 
 
 POWER = [("welch", False, 2.0), ("mannwhitney", False, 2.0), ("wilcoxon", True, 1.5),

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import store as store_mod
-from harness.store import RunStore, environment_key, key_of
+from bnclaims.harness import store as store_mod
+from bnclaims.harness.store import RunStore, environment_key, key_of
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = {
@@ -111,7 +111,7 @@ def test_key_stable_and_sensitive():
 def test_environment_key():
     import torch
 
-    from harness.store import harness_code_hash
+    from bnclaims.harness.store import harness_code_hash
     env = environment_key()
     assert env == {"torch": torch.__version__, "threads": 1, "code": harness_code_hash()}
     assert len(env["code"]) == 16
@@ -264,7 +264,7 @@ WORKER = textwrap.dedent(
     """
     import hashlib, json, os, sys, time
     import numpy as np
-    from harness.store import RunStore
+    from bnclaims.harness.store import RunStore
 
     root, counter, barrier, idx = sys.argv[1:5]
     spec = {"claim": "concurrency", "seed": 7}
@@ -335,9 +335,9 @@ def test_environment_key_is_the_same_with_and_without_torch_loaded():
     after harness.engine pinned its threads, so a numpy-only check keys its entries as a torch one would."""
     import subprocess
     import sys
-    code = ("import json, sys; from harness.store import environment_key as k; a = k(); "
-            "assert 'torch' not in sys.modules; from harness.store import device_setting as d; dev = d(); "
-            "import harness.engine as e; b = k(); assert dev == e.DEVICE; print(json.dumps([a, b]))")
+    code = ("import json, sys; from bnclaims.harness.store import environment_key as k; a = k(); "
+            "assert 'torch' not in sys.modules; from bnclaims.harness.store import device_setting as d; dev = d(); "
+            "import bnclaims.harness.engine as e; b = k(); assert dev == e.DEVICE; print(json.dumps([a, b]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     a, b = json.loads(out)
     assert a == b

@@ -2,8 +2,8 @@
 non-voting evidence, validation of declarations, and the map statistics (Tarone's eligible cells, corrected fails)."""
 import pytest
 
-from harness import robustness as rb
-from harness import subclaims as sc
+from bnclaims.harness.declare import maps as rb
+from bnclaims.harness.declare import subclaims as sc
 
 
 def rec(hid, verdict, stance="supports", confirmatory=False, role="evidence"):
@@ -142,7 +142,7 @@ def test_malformed_declarations_are_refused(kw, msg):
 
 
 def test_builtin_subclaims_name_registered_hypotheses():
-    from harness import registry
+    from bnclaims.harness.declare import registry
     cs = registry.claims()
     ids = {h.id for c in cs for h in c.hypotheses}
     for c in cs:
@@ -181,7 +181,7 @@ def test_build_map_marks_underpowered_cells_and_corrects_fails():
 
 
 def test_a_vote_that_survives_its_knock_out_does_not_support_the_mechanism():
-    from harness import report
+    from bnclaims.harness.report import build as report
     sub = sc.subclaim_verdict(decl(evidence=("A",)), {"A": rec("A", "reproduced")})
     rows = [{"id": "C9", "subclaims": [sub]}]
     kos = {"rows": [{"vote": "A", "measured": True, "died": False, "removes": "the normalization",

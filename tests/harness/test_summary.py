@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from harness import summary as sm
+from bnclaims.harness.report import summary as sm
 from plugin_fakes import run
 
 pytest_plugins = ["pytester"]
@@ -17,7 +17,7 @@ def _axes():
 
 
 def test_an_arm_keeps_its_colour_and_marker_whatever_its_place_in_a_figure():
-    from harness.report import _draw
+    from bnclaims.harness.report.build import _draw
     colours = []
     for order in (("bn", "none", "gn"), ("gn", "bn", "none"), ("none", "bn")):
         ax = _axes()

@@ -9,11 +9,11 @@ import sys
 import numpy as np
 import pytest
 
-from harness import userdata as ud
+from bnclaims.harness import userdata as ud
 
 
 def cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "claims.cli", *args], capture_output=True, text=True, env=env)
+    return subprocess.run([sys.executable, "-m", "bnclaims.harness.cli", *args], capture_output=True, text=True, env=env)
 
 
 @pytest.mark.parametrize("ds", [ud.CIFAR10, ud.MNIST], ids=lambda d: d.name)

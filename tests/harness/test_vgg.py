@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harness import engine  # noqa: F401  (one torch thread)
-from harness.vgg import GroupedVGG, VGGSpec, step_losses, vgg
+from bnclaims.harness import engine  # noqa: F401  (one torch thread)
+from bnclaims.harness.vgg import GroupedVGG, VGGSpec, step_losses, vgg
 
 SEEDS = (0, 1, 2)
 STEPS, BATCH, LR = 4, 8, 0.05
@@ -54,8 +54,8 @@ def test_unknown_norm_is_refused():
 def test_training_on_a_synthetic_cifar_folder_batched_equals_per_seed(tmp_path):
     """The paper profile's data path on CPU: a synthetic folder in CIFAR-10's binary format, read, checked and
     standardized; a few SGD steps batched over seeds equal the per-seed loop."""
-    from harness import userdata as ud
-    from harness.vgg import standardize, train
+    from bnclaims.harness import userdata as ud
+    from bnclaims.harness.vgg import standardize, train
     ud.write_synthetic(ud.CIFAR10, tmp_path, records=16)
     xtr, ytr, _, _, hashes = ud.load(ud.CIFAR10, tmp_path, allow_synthetic=True)
     assert len(hashes) == 6

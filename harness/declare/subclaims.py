@@ -41,7 +41,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from harness.verdict import supports_claim, votes
+from bnclaims.harness.stats.verdict import supports_claim, votes
 
 KINDS = ("statement", "mechanism", "side")
 VERDICT_WORDS = ("supported", "supported as measured, mechanism not supported",

@@ -8,9 +8,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import paths
-from harness.context import RunContext
-from harness.hypothesis import RUN_PROFILES
+from bnclaims.harness import paths
+from bnclaims.harness.run.context import RunContext
+from bnclaims.harness.declare.vocabulary import RUN_PROFILES
 
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*(@([A-Za-z_]+=x?[A-Za-z0-9_.]+(\+[A-Za-z_]+=x?[A-Za-z0-9_.]+)*)?)?$")
 
@@ -146,16 +146,16 @@ def settings(values: dict, base_dir, *, prefix: str = "--claims-", check_files: 
         raise OptionError(f"{prefix}scheduler: only with {prefix}executor dask")
     raw, dask_workers = get("dask-workers"), 0
     if raw is not None:
-        from harness.store import positive_int
+        from bnclaims.harness.store import positive_int
         dask_workers = positive_int(raw)
         if not dask_workers:
             raise OptionError(f"{prefix}dask-workers: expected an integer >= 1, got {raw!r}")
     data_dir = _data_dir(get("data-dir"), profile, base, prefix, check_files)
-    from harness.spec import COMPILE_MODES
+    from bnclaims.harness.spec import COMPILE_MODES
     compile_mode = str(get("compile"))
     if compile_mode not in COMPILE_MODES:
         raise OptionError(f"{prefix}compile: unknown mode {compile_mode!r}; choose one of {', '.join(COMPILE_MODES)}")
-    from harness.datadraw import MODES
+    from bnclaims.harness.run.datadraw import MODES
     data_draw = str(get("data-draw"))
     if data_draw not in MODES:
         raise OptionError(f"{prefix}data-draw: unknown value {data_draw!r}; choose one of {', '.join(MODES)}")
@@ -170,7 +170,7 @@ def check_before_run(s: Settings, *, prefix: str = "--claims-", store_given: boo
     and what it accepts): BNCLAIMS_THREADS and BNCLAIMS_DEVICE (a device this machine has: torch is imported only
     for one other than cpu), and store and report folders that are not existing files. store_given: the store
     came from the option, not from $BNCLAIMS_STORE or the default."""
-    from harness import store
+    from bnclaims.harness import store
     try:
         store.thread_setting()
         store.check_device()
@@ -198,7 +198,7 @@ def _data_dir(raw, profile: str, base: Path, prefix: str, check_files: bool) -> 
     the smoke profile checks a given folder that holds CIFAR-10 (synthetic allowed). Elsewhere a folder is
     optional, and a $BNCLAIMS_DATA that is no folder is ignored (no check reads it). The check's digest is kept
     for the process (userdata.verified_digest), so the runs of an in-process session do not hash the files again."""
-    from harness import userdata
+    from bnclaims.harness import userdata
     if profile != "paper" and raw is None:
         env = os.environ.get(paths.USER_DATA_ENV)
         return str(Path(env).expanduser().resolve()) if env and Path(env).expanduser().is_dir() else None

@@ -34,7 +34,7 @@ def why_fixed(arm) -> str | None:
         return "a fixed comparator: no data"
     if arm.spec is not None:
         return None if arm.spec.data in GENERATED else f"data set {arm.spec.data!r} is not generated"
-    from harness import routines
+    from bnclaims.harness import routines
     r = routines.get(arm.routine)
     if r.user_data:
         return f"reads the user's data set {r.user_data}"

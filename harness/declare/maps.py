@@ -24,7 +24,7 @@ import json
 import math
 from dataclasses import dataclass
 
-from harness.hypothesis import Budget
+from bnclaims.harness.declare.vocabulary import Budget
 
 SEP = "@"
 LR_FACTORS = (0.1, 0.316, 1.0, 3.16, 10.0)     # 5 log-spaced multiples (half decades) of each arm's tuned rate
@@ -118,7 +118,7 @@ class RobustnessMap:
         """The survey's designed cells (the base first, as ()): the whole grid, or the covering design."""
         if self.design == "full":
             return self.grid()
-        from harness import mapmodel
+        from bnclaims.harness.stats import mapmodel
         return [self._off_base(c) for c in mapmodel.covering_design(self.factors, dict(self.base), self.design_seed,
                                                                     self.min_cells)]
 
@@ -126,7 +126,7 @@ class RobustnessMap:
         """Cells outside the design, run to test the model's predictions (covering designs only)."""
         if self.design == "full" or not self.holdout:
             return []
-        from harness import mapmodel
+        from bnclaims.harness.stats import mapmodel
         base = dict(self.base)
         design = [{**base, **dict(c)} for c in self.design_cells()]
         return [self._off_base(c) for c in mapmodel.holdout_cells(self.factors, design, self.holdout,
@@ -272,8 +272,8 @@ def cell_hypothesis(hyp, rmap: RobustnessMap, cell: tuple, survey: bool = False)
 
 def map_hypotheses(claim, profile: str) -> list:
     """The cell hypotheses a profile runs, for every map of the claim (validated)."""
-    from harness import routines
-    from harness.design import validate
+    from bnclaims.harness import routines
+    from bnclaims.harness.declare.design import validate
     by_id = {h.id: h for h in claim.hypotheses}
     out = []
     for rmap in getattr(claim, "maps", ()):
@@ -308,7 +308,7 @@ def _status(verdict: str, q, alpha, q_opposite=None, eligible: bool = True) -> s
 
 def _cell_floor(st: dict) -> float:
     """The smallest p the cell's test can give at its n (harness.stats.min_attainable_p); 0 where unknown."""
-    from harness import stats
+    from bnclaims.harness.stats import core as stats
     if isinstance(st.get("min_attainable_p"), (int, float)):
         return float(st["min_attainable_p"])
     try:
@@ -370,7 +370,7 @@ def map_model(decl: dict, cells: list[dict], direction: str | None, null_control
     d = decl.get("design")
     if not d or d.get("kind") != "covering" or direction not in MODEL_DIRECTIONS:
         return None
-    from harness import mapmodel
+    from bnclaims.harness.stats import mapmodel
     factors = [(f, tuple(v)) for f, v in decl["factors"].items()]
     base = dict(decl["base"])
     def key(levels: dict) -> tuple:       # by levels, not by id: a report read back has its keys sorted
@@ -451,7 +451,7 @@ def build_map(decl: dict, records: dict, null_controls=()) -> dict:
                       "d": None if z is None else z[0], "d_se": None if z is None else z[1]})
         stats_of.append(st)
         direction = direction or (r.get("hypothesis") or {}).get("direction")
-    from harness import stats       # scipy is slow to import; only reports need it
+    from bnclaims.harness.stats import core as stats  # scipy is slow to import; only reports need it
     for c, st in zip(cells, stats_of):
         po = st.get("p_opposite")
         c["p_opposite"] = po if isinstance(po, (int, float)) else None

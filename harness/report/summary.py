@@ -10,7 +10,7 @@ import math
 import re
 from pathlib import Path
 
-from harness.verdict import id_key
+from bnclaims.harness.stats.verdict import id_key
 
 # ---- one style per arm name, in every figure ---------------------------------------------------------
 # Fixed for the arm names the claims use; any other label gets a colour and marker from a hash of its name,
@@ -86,7 +86,7 @@ def forest_rows(report: dict) -> tuple[list[dict], list[str]]:
     """(rows, left out): each statistical hypothesis (map cells excepted) with a standardized effect (d_z or
     Hedges' g) and its 95% interval scaled by the same factor, oriented so that positive is the direction H1
     states; the ids with no standardized effect are returned apart."""
-    from harness.robustness import is_cell
+    from bnclaims.harness.declare.maps import is_cell
     rows, left = [], []
     for r in sorted(report.get("hypotheses", []), key=lambda r: id_key(r["id"])):
         if is_cell(r["id"]):

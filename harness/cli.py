@@ -39,8 +39,8 @@ def _nonneg_int(s: str) -> int:
 
 def _claims(packs=None):
     """The validated registry, or None after printing why (a malformed declaration is a usage error)."""
-    from harness import registry
-    from harness.design import DeclarationError
+    from bnclaims.harness.declare import registry
+    from bnclaims.harness.declare.design import DeclarationError
     try:
         return registry.claims(packs)
     except DeclarationError as e:
@@ -49,7 +49,7 @@ def _claims(packs=None):
 
 
 def cmd_list(args) -> int:
-    from harness import options
+    from bnclaims.harness.plugin import options
     try:
         packs = options.settings({"claims_packs": args.claims_packs}, Path.cwd(), prefix="--").packs
     except options.OptionError as e:
@@ -61,7 +61,7 @@ def cmd_list(args) -> int:
     if not claims:
         print("no claims registered (entry-point group bnclaims.claims is empty)")
         return 0
-    from harness.design import control_kind, controls_of
+    from bnclaims.harness.declare.design import control_kind, controls_of
     for c in claims:
         beyond = "" if c.article_side else "  [beyond the article]"
         print(f"{c.id}  {c.article_text}{beyond}")
@@ -87,7 +87,7 @@ def cmd_list(args) -> int:
             if ctl:
                 print(f"           controls: {', '.join(f'{x.name} ({control_kind(h, x)})' for x in ctl)}")
         for m in c.maps:
-            from harness.robustness import level_label
+            from bnclaims.harness.declare.maps import level_label
             factors = "; ".join(f"{f} {', '.join(str(v) for v in levels)}" for f, levels in m.factors)
             cells = "; ".join(", ".join(level_label(f, v) for f, v in cell) for cell in m.ci_slice) or "none"
             print(f"  map of {m.hypothesis}: {len(m.grid())} cells in the survey profile ({factors}); "
@@ -96,7 +96,8 @@ def cmd_list(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from harness import options, registry
+    from bnclaims.harness.plugin import options
+    from bnclaims.harness.declare import registry
 
     try:
         ids = options.parse_ids(args.ids, "ids") if args.ids else []
@@ -168,7 +169,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from harness.report import load_report, render_report
+    from bnclaims.harness.report.build import load_report, render_report
 
     src = Path(args.report)
     try:
@@ -179,7 +180,7 @@ def cmd_report(args) -> int:
     paths = render_report(report, Path(args.out) if args.out else src.resolve().parent)
     print(f"wrote {paths['md']} and {paths['html']}")
     if args.browser_check:
-        from harness import browser
+        from bnclaims.harness.report import browser
         if browser.find_chromium() is None:
             _err("report --browser-check: chromium not found (Debian: apt-get install chromium)")
             return 2
@@ -217,7 +218,7 @@ def save_report(report_dir) -> Path:
 
 
 def cmd_compare(args) -> int:
-    from harness.report import comparison_markdown, compare_reports, format_comparison, load_report
+    from bnclaims.harness.report.build import comparison_markdown, compare_reports, format_comparison, load_report
 
     if args.old is not None and args.new is None:
         _err("compare: give OLD.json and NEW.json, or neither (the last two saved with `bnclaims run --save`)")
@@ -253,7 +254,7 @@ def cmd_compare(args) -> int:
 
 def cmd_data(args) -> int:
     """Check a user data folder (nothing is downloaded): every expected file, its size, SHA-256 and format."""
-    from harness import userdata
+    from bnclaims.harness import userdata
     bad = [n for n in args.datasets or [] if n not in userdata.DATASETS]
     if bad:
         _err(f"data: unknown data set(s) {', '.join(bad)}; choose from {', '.join(userdata.DATASETS)}")
@@ -274,7 +275,7 @@ def cmd_data(args) -> int:
 
 
 def cmd_merge(args) -> int:
-    from harness.report import MergeError, load_report, merge_reports
+    from bnclaims.harness.report.build import MergeError, load_report, merge_reports
 
     try:
         reports = [load_report(p) for p in args.reports]
@@ -291,7 +292,7 @@ def cmd_cache_key(args) -> int:
     (torch version, thread count, the numeric harness code), so an unchanged claim costs seconds."""
     import hashlib
     import json
-    from harness.store import SettingError, environment_key
+    from bnclaims.harness.store import SettingError, environment_key
     try:
         env = environment_key()
     except SettingError as e:
@@ -303,7 +304,7 @@ def cmd_cache_key(args) -> int:
 
 
 def cmd_lock(args) -> int:
-    from harness import prereg
+    from bnclaims.harness.declare import prereg
 
     if not args.check and (args.reason is None or not args.reason.strip()):
         _err("lock: --reason TEXT is required to update the lock (or pass --check to only compare)")
@@ -342,8 +343,8 @@ def cmd_lock(args) -> int:
     else:
         print(f"updated {path}:\n{prereg.format_update(lock['updates'][-1])}")
     if args.register_round:
-        from claims import round2
-        from harness import store
+        from bnclaims.claims import round2
+        from bnclaims.harness import store
         try:
             prereg.register_round(claims, path, str(round2.ROUND), seed_base=round2.SEED_BASE,
                                   replication_base=round2.REPLICATION_BASE, code_hash=store.harness_code_hash())
@@ -358,14 +359,14 @@ def cmd_lock(args) -> int:
 def _round_votes() -> list[str]:
     """The hypothesis ids that vote in bnclaims' own registered round (none where its pack is absent)."""
     try:
-        from claims import round2
+        from bnclaims.claims import round2
     except ImportError:
         return []
     return [v.id for votes in round2.VOTES.values() for v in votes]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from harness import options
+    from bnclaims.harness.plugin import options
     p = argparse.ArgumentParser(prog="bnclaims", description="Statistical pytest checks of claims about Batch Normalization")
     sub = p.add_subparsers(dest="command", required=True, metavar="{list,run,report,compare,merge,cache-key,lock}")
 

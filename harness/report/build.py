@@ -19,11 +19,11 @@ import shutil
 import sys
 from pathlib import Path
 
-from harness.evidence import arm_counts, fmt_ci, fmt_num, fmt_seeds, to_builtin
-from harness.robustness import build_map, is_cell, level_label
-from harness import subclaims as sc
-from harness.summary import ARM_STYLES, arm_style, figure_anchor, with_unit
-from harness.verdict import claim_verdict, id_key  # noqa: F401  (re-exported for report users)
+from bnclaims.harness.declare.evidence import arm_counts, fmt_ci, fmt_num, fmt_seeds, to_builtin
+from bnclaims.harness.declare.maps import build_map, is_cell, level_label
+from bnclaims.harness.declare import subclaims as sc
+from bnclaims.harness.report.summary import ARM_STYLES, arm_style, figure_anchor, with_unit
+from bnclaims.harness.stats.verdict import claim_verdict, id_key  # noqa: F401  (re-exported for report users)
 
 REPORT_SCHEMA = 1
 
@@ -33,11 +33,11 @@ REPORT_SCHEMA = 1
 def multiplicity(records: list[dict]) -> dict:
     """Holm and BH adjusted p over the voting hypotheses that report a p value: views beside the verdict,
     which already decides each at its allocated (Bonferroni) alpha."""
-    from harness.verdict import votes
+    from bnclaims.harness.stats.verdict import votes
     rows = [r for r in records if votes(r["hypothesis"]) and isinstance(r["stats"].get("p"), (int, float))]
     rows.sort(key=lambda r: id_key(r["id"]))
     p = [float(r["stats"]["p"]) for r in rows]
-    from harness import stats       # scipy.stats is slow to import; only reports need it
+    from bnclaims.harness.stats import core as stats  # scipy.stats is slow to import; only reports need it
     holm, bh = (to_builtin(stats.holm(p)), to_builtin(stats.bh(p))) if p else ([], [])
     return {"scope": "voting hypotheses (confirmatory evidence) with a p value", "ids": [r["id"] for r in rows],
             "p": p, "alpha": [r["hypothesis"].get("alpha") for r in rows], "holm": holm, "bh": bh}
@@ -136,7 +136,7 @@ def knockout_table(profile: str, seed_base) -> dict | None:
     benchmarks/knockouts.py wrote for this profile and seed base (claims/knockouts.results.json); None if the
     pack has no knock-outs. A knock-out not measured at this profile and seed base says so."""
     try:
-        from claims import knockouts as ko
+        from bnclaims.claims import knockouts as ko
     except ImportError:
         return None
     path = Path(ko.__file__).with_name("knockouts.results.json")
@@ -205,7 +205,7 @@ def _apply_knockouts(claim_rows: list[dict], kos: dict, profile: str) -> None:
 def _amendments() -> dict:
     """Amendments to the builtin declarations (claims/amendments.json), by hypothesis id; {} if absent."""
     try:
-        from harness import prereg
+        from bnclaims.harness.declare import prereg
         return prereg.load_amendments()
     except (ImportError, FileNotFoundError, AttributeError):
         return {}
@@ -242,7 +242,7 @@ def render_report(report: dict, outdir) -> dict[str, Path]:
     figdir = outdir / "figures"
     outdir.mkdir(parents=True, exist_ok=True)
     files = render_figures(report, figdir)
-    from harness import summary as sm
+    from bnclaims.harness.report import summary as sm
     if sm.render_forest(report, figdir / FOREST_FILE) is not None:
         files = {**files, FOREST_ID: FOREST_FILE}
     for c in report["claims"]:          # designed maps: the model's heat map (first screen and the claim's section)
@@ -347,7 +347,7 @@ def render_figure(spec: dict, path) -> Path:
 
 def _figure_cache() -> Path | None:
     """Rendered PNGs keyed by their spec, beside the run store: a warm run re-renders nothing."""
-    from harness.paths import store_dir
+    from bnclaims.harness.paths import store_dir
     return store_dir() / "figures"
 
 
@@ -492,7 +492,7 @@ def round_banner(seed_base: int, profile: str, data_draw: str = "fixed") -> dict
     if profile == "smoke":
         return None
     try:
-        from claims import round2
+        from bnclaims.claims import round2
     except ImportError:
         return None
     b = round2.banner(int(seed_base))
@@ -514,7 +514,7 @@ def _selection_note(report: dict) -> str | None:
 
 
 def _summary_md(report: dict, files: dict) -> list[str]:
-    from harness import summary as sm
+    from bnclaims.harness.report import summary as sm
     out = ["## At a glance", ""]
     if report.get("pilot"):
         out += [f"> **Pilot.** {report['pilot']}", ""]
@@ -726,7 +726,7 @@ def _map_html(rm: dict, figure_paths: dict | None = None) -> list[str]:
                        f'{fmt_num(row["median_effect"], 3)}<br>{row["holds"]}/{row["cells"]}</td>')
         out.append("</tr></table>")
     out.append("</div>")
-    from harness import summary as sm
+    from bnclaims.harness.report import summary as sm
     fid = sm.map_figure_id(rm["hypothesis"])
     path = (figure_paths or {}).get(fid)
     if path is not None and Path(path).exists():
@@ -793,7 +793,7 @@ def _img(path, caption: str, attrs: str = "") -> str:
 
 def _summary_html(report: dict, figure_paths: dict) -> list[str]:
     """The first screen: claim cards, the forest plot, the figure index."""
-    from harness import summary as sm
+    from bnclaims.harness.report import summary as sm
     e = html.escape
     out = ['<section id="summary"><h2>At a glance</h2>']
     if report.get("pilot"):

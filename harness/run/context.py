@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.hypothesis import RUN_PROFILES, Budget, Hypothesis
+from bnclaims.harness.declare.vocabulary import RUN_PROFILES, Budget, Hypothesis
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class RunContext:
             raise ValueError(f"store must be a path string or None, got {self.store!r}")
         if self.data_dir is not None and not isinstance(self.data_dir, str):
             raise ValueError(f"data_dir must be a path string or None, got {self.data_dir!r}")
-        from harness.datadraw import MODES
+        from bnclaims.harness.run.datadraw import MODES
         if self.data_draw not in MODES:
             raise ValueError(f"unknown data draw {self.data_draw!r}; choose one of {', '.join(MODES)}")
         if not isinstance(self.report_dir, str) or not self.report_dir:

@@ -34,7 +34,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from harness.store import canonical_json
+from bnclaims.harness.store import canonical_json
 
 SCHEMA = 1
 LOCK_NAME = "prereg.lock.json"
@@ -49,7 +49,7 @@ _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # --- where bnclaims' own files live --------------------------------------------------------------
 
 def _claims_dir() -> Path:
-    import claims
+    from bnclaims import claims
     return Path(claims.__file__).resolve().parent
 
 
@@ -67,7 +67,7 @@ def builtin_amendments_path() -> Path:
 
 def declaration_hash(hyp) -> str:
     """sha256 (hex) of the canonical JSON of hyp.declaration(): every field counts, notes included."""
-    from harness.evidence import to_builtin
+    from bnclaims.harness.declare.evidence import to_builtin
     blob = canonical_json(to_builtin(hyp.declaration()))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
@@ -81,7 +81,7 @@ def _hypotheses(claims) -> dict[str, tuple[str, str]]:
                 raise ValueError(f"{h.id}: duplicate hypothesis id")
             out[h.id] = (declaration_hash(h), h.claim)
         for m in getattr(c, "maps", ()):        # a robustness map is pre-registered too: "C1.a@map"
-            from harness.evidence import to_builtin
+            from bnclaims.harness.declare.evidence import to_builtin
             out[f"{m.hypothesis}@map"] = (hashlib.sha256(canonical_json(to_builtin(m.declaration())).encode("utf-8"))
                                           .hexdigest(), c.id)
         for sc in getattr(c, "subclaims", ()):   # a sub-claim (what its verdict reads) is pre-registered: "C1.2@subclaim"
@@ -142,7 +142,7 @@ def _as_lock(lock) -> dict:
 def lock_diff(claims, lock) -> dict[str, list[str]]:
     """{"changed": [...], "added": [...], "removed": [...]} hypothesis ids, each sorted.
     lock: a lock dict or the path of a lock file."""
-    from harness.verdict import id_key
+    from bnclaims.harness.stats.verdict import id_key
     locked = _as_lock(lock)["hypotheses"]
     now = _hypotheses(claims)
     changed = [h for h in now if h in locked and locked[h]["hash"] != now[h][0]]

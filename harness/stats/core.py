@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 from scipy import optimize, special, stats
 
-from harness.verdict import from_p
+from bnclaims.harness.stats.verdict import from_p
 
 TESTS = ("welch", "mannwhitney", "wilcoxon", "signflip", "tost", "trend")
 ALTERNATIVES = ("greater", "less")

@@ -11,11 +11,12 @@ import functools
 import types
 from importlib.metadata import entry_points
 
-from harness.design import DeclarationError, validate, validate_claim
-from harness.hypothesis import Claim, Hypothesis
-from harness.verdict import id_key
+from bnclaims.harness.declare.design import DeclarationError, validate, validate_claim
+from bnclaims.harness.declare.vocabulary import Claim, Hypothesis
+from bnclaims.harness.stats.verdict import id_key
 
 GROUP = "bnclaims.claims"
+_FILES: dict[str, str] = {}      # claim id -> the source file of the module that declares it (module_file)
 
 
 def _as_claims(obj, where: str) -> list[Claim]:
@@ -36,7 +37,7 @@ def packs() -> list[str]:
 @functools.lru_cache(maxsize=4)
 def claims(only: tuple[str, ...] | None = None) -> tuple[Claim, ...]:
     """only: the claim packs (entry-point names) to read; None reads every installed pack."""
-    from harness import routines
+    from bnclaims.harness import routines
 
     found, seen = [], {}
     eps = sorted(entry_points(group=GROUP), key=lambda e: (e.name != "builtin", e.name))
@@ -54,6 +55,7 @@ def claims(only: tuple[str, ...] | None = None) -> tuple[Claim, ...]:
         except Exception as e:
             raise DeclarationError(f"claim pack {where} failed to load: {type(e).__name__}: {e}") from e
         for c in _as_claims(loaded, where):
+            _FILES[c.id] = _declaring_file(c, loaded, ep.module)
             for hid in [c.id] + [h.id for h in c.hypotheses]:
                 if hid in seen:
                     raise DeclarationError(f"{hid}: duplicate id, declared by {seen[hid]} and by {where}")
@@ -66,6 +68,23 @@ def claims(only: tuple[str, ...] | None = None) -> tuple[Claim, ...]:
             found.append(c)
     _validate_subclaims(found, seen, {h.id: h for c in found for h in c.hypotheses})
     return tuple(sorted(found, key=lambda c: id_key(c.id)))
+
+
+def _declaring_file(claim: Claim, loaded, ep_module: str) -> str:
+    """The claim's own module: the loaded module whose CLAIM is this claim (by id), else the module the entry
+    point names."""
+    import sys
+    for mod in list(sys.modules.values()):
+        c = getattr(mod, "CLAIM", None)
+        if isinstance(c, Claim) and c.id == claim.id and getattr(mod, "__file__", None):
+            return mod.__file__
+    mod = loaded if isinstance(loaded, types.ModuleType) else sys.modules.get(ep_module)
+    return getattr(mod, "__file__", None) or ""
+
+
+def module_file(claim_id: str) -> str:
+    """The source file of the module that declares this claim ("" if unknown): where its test items are filed."""
+    return _FILES.get(claim_id, "")
 
 
 def _validate_subclaims(found, seen, hyps) -> None:

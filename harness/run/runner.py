@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from harness import checks, datadraw, design as ds, verdict as vd
-from harness.evidence import make_evidence
-from harness.hypothesis import seed_list
+from bnclaims.harness.run import checks, datadraw
+from bnclaims.harness.declare import design as ds
+from bnclaims.harness.stats import verdict as vd
+from bnclaims.harness.declare.evidence import make_evidence
+from bnclaims.harness.declare.vocabulary import seed_list
 
 
 @dataclass
@@ -73,7 +75,7 @@ def resolve_arm(arm: ds.Arm, hyp, ctx) -> ds.Arm:
 
 def _user_data(routine: str, ctx) -> dict:
     """A routine that reads the user's data gets its digest (keyed) and folder (not keyed; harness.userdata)."""
-    from harness import paths, routines, userdata
+    from bnclaims.harness import paths, routines, userdata
     name = routines.get(routine).user_data
     if not name:
         return {}
@@ -104,8 +106,8 @@ def join_seeds(parts: list, grid: bool, n: int = 1):
 
 
 def _run_fixed(arm: ds.Arm, seeds, ctx, memo: dict):
-    from harness.spec import spec_dict
-    from harness.store import canonical_json
+    from bnclaims.harness.spec import spec_dict
+    from bnclaims.harness.store import canonical_json
     if arm.constant is not None:
         return None
     if arm.spec is not None:
@@ -179,7 +181,7 @@ def run_check(hyp, claim, ctx, control: str | None = None) -> dict:
     res = Result(hyp=hyp, ctx=ctx, design=design, control=control, seeds=ctx.seeds(hyp))
     res.arms = {name: resolve_arm(a, hyp, ctx) for name, a in design.arms.items()}
     if _uses_torch(res.arms.values()):
-        from harness import engine  # noqa: F401  (pins one torch thread first: reductions round differently with two)
+        from bnclaims.harness import engine  # noqa: F401  (pins one torch thread first: reductions round differently with two)
     offsets = dict(ctl.seeds) if ctl is not None else {}
     shifts = dict(ctl.shift) if ctl is not None else {}
     res.arm_seeds = {name: [s + int(offsets.get(name, 0)) for s in res.seeds] for name in res.arms}
@@ -273,7 +275,7 @@ def _tuned(res: Result, design: ds.Design, memo: dict) -> ds.Design:
 
 def _uses_torch(arms) -> bool:
     """Any engine run, or a routine that uses torch (a numpy-only check never imports torch)."""
-    from harness import routines
+    from bnclaims.harness import routines
     return any(a.spec is not None or (a.routine is not None and routines.get(a.routine).torch) for a in arms)
 
 
@@ -383,7 +385,7 @@ def _deterministic(res: Result, claim, t0) -> dict:
 
 
 def _engine(res: Result) -> str:
-    from harness import routines
+    from bnclaims.harness import routines
     kinds = [a for a in res.arms.values() if a.constant is None]
     for a in kinds:
         if a.routine is not None:

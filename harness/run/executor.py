@@ -23,8 +23,8 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 
-from harness import checks
-from harness.store import RunStore, canonical_json
+from bnclaims.harness.run import checks
+from bnclaims.harness.store import RunStore, canonical_json
 
 TASK_PREFIX = "bnclaims-run-"
 
@@ -64,7 +64,8 @@ def runnable(checks_: Iterable[Check], profile: str) -> list[Check]:
 
 def plan(selected: Iterable[Check], ctx, skip: set = frozenset()) -> tuple[dict, list]:
     """({store key: Job} the store lacks and the selected checks need now, [checks blocked by a key in skip])."""
-    from harness import runner, userdata
+    from bnclaims.harness.run import runner
+    from bnclaims.harness import userdata
     jobs, blocked = {}, []
     with checks.planning():
         for c in selected:
@@ -93,9 +94,9 @@ _TRIM_ENV = "MALLOC_TRIM_THRESHOLD_"
 def run_task(job: checks.Job, env: dict):
     """The cluster task: train one job with one torch thread; (store key, arrays, info, environment)."""
     os.environ.update(env)                 # the client's device and thread settings, before torch loads
-    from harness import engine  # noqa: F401  (pins torch to BNCLAIMS_THREADS threads, default 1; glibc keeps freed memory)
+    from bnclaims.harness import engine  # noqa: F401  (pins torch to BNCLAIMS_THREADS threads, default 1; glibc keeps freed memory)
     import torch
-    from harness.store import environment_key, thread_setting
+    from bnclaims.harness.store import environment_key, thread_setting
     torch.set_num_threads(thread_setting())     # threads_per_worker does not limit torch's own threads
     key = job.store_key
     data = checks.job_data_key(job)             # before training: a worker with other data arrays refuses the job
@@ -129,7 +130,7 @@ def compute(selected: Iterable[Check], ctx, client, *, progress: Callable[[str],
     """Plan and compute, wave by wave, every run the selected checks need, on the Dask client's cluster;
     the entries are written to ctx.store by this process as tasks finish."""
     from distributed import as_completed
-    from harness.store import environment_key
+    from bnclaims.harness.store import environment_key
     t0 = time.perf_counter()
     store = RunStore(ctx.store)
     selected = list(selected)

@@ -21,9 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import options, verdict as vd
-from harness.context import RunContext
-from harness.evidence import evidence_table, fmt_ci, fmt_num, arm_counts, to_builtin
+from bnclaims.harness.plugin import options
+from bnclaims.harness.stats import verdict as vd
+from bnclaims.harness.run.context import RunContext
+from bnclaims.harness.declare.evidence import evidence_table, fmt_ci, fmt_num, arm_counts, to_builtin
 
 
 @dataclass
@@ -193,7 +194,7 @@ class ClaimItem(pytest.Item):
         pytest.skip(why)
 
     def runtest(self):
-        from harness import runner
+        from bnclaims.harness.run import runner
 
         ctx = self.config.stash[_SETTINGS].ctx
         hyp = self.hyp
@@ -206,8 +207,8 @@ class ClaimItem(pytest.Item):
             self._bnclaims_declaration = json.dumps(
                 {"id": hyp.id, "claim": to_builtin(self.claim.summary()), "hypothesis": declaration},
                 allow_nan=False, sort_keys=True)
-        from harness import store
-        from harness import userdata
+        from bnclaims.harness import store
+        from bnclaims.harness import userdata
         before = dict(store.RUN_COUNTS)
         try:
             ev = runner.run_check(hyp, self.claim, ctx, control=self.control)
@@ -250,10 +251,10 @@ class ClaimItem(pytest.Item):
         return super().repr_failure(excinfo, style)
 
 
-def _module_path(obj, default: Path) -> Path:
-    import sys
-    mod = sys.modules.get(getattr(obj, "__module__", "") or "")
-    f = getattr(mod, "__file__", None)
+def _claim_path(claim, default: Path) -> Path:
+    """Every item of a claim (its hypotheses, controls and map cells) is filed under the claim's own module."""
+    from bnclaims.harness.declare import registry
+    f = registry.module_file(claim.id)
     return Path(f) if f else default
 
 
@@ -262,9 +263,9 @@ def claim_items(session) -> list:
     share a run (run_groups) share a scope ("bnclaims/C4.a": the group's first id), so --dist loadfile keeps a
     shared ensemble on one worker while other groups go elsewhere; groups come costliest first (member-steps),
     each in registry order, so the longest group does not start last."""
-    from harness import registry
-    from harness.design import DeclarationError, controls_of, null_control
-    from harness.robustness import MapError, map_hypotheses, null_cell_ids
+    from bnclaims.harness.declare import registry
+    from bnclaims.harness.declare.design import DeclarationError, controls_of, null_control
+    from bnclaims.harness.declare.maps import MapError, map_hypotheses, null_cell_ids
 
     profile = session.config.stash[_SETTINGS].ctx.profile
 
@@ -277,13 +278,13 @@ def claim_items(session) -> list:
     for claim in claims:
         nulls |= null_cell_ids(claim, profile)
         for hyp in claim.hypotheses:
-            entries.append((claim, hyp, _module_path(hyp.design.figures or hyp.design.extra, session.config.rootpath),
+            entries.append((claim, hyp, _claim_path(claim, session.config.rootpath),
                             False))
         try:    # robustness-map cells: exploratory items of their own (the survey profile runs every cell)
             cells = map_hypotheses(claim, profile)
         except (DeclarationError, MapError) as e:
             raise pytest.UsageError(f"bnclaims: malformed robustness map: {e}") from None
-        entries += [(claim, hyp, _module_path(claim, session.config.rootpath), True) for hyp in cells]
+        entries += [(claim, hyp, _claim_path(claim, session.config.rootpath), True) for hyp in cells]
     by_id = {h.id: h for _, h, _, _ in entries}
     groups = run_groups(by_id, profile)
     root_of = {hid: root for root, ids in groups.items() for hid in ids}
@@ -330,10 +331,10 @@ def _member_steps(hyps, profile: str) -> float:
 def _arm_keys(hyp, profile: str) -> set:
     """What the hypothesis (and its controls) may train, as keys two hypotheses share when they share runs:
     each spec arm's spec hash (whatever its rates or variants), each routine arm's routine and settings."""
-    from harness.design import controls_of
-    from harness.runner import resolve_arm
-    from harness.spec import spec_hash
-    from harness.context import RunContext
+    from bnclaims.harness.declare.design import controls_of
+    from bnclaims.harness.run.runner import resolve_arm
+    from bnclaims.harness.spec import spec_hash
+    from bnclaims.harness.run.context import RunContext
     if hyp.design is None:
         return set()
     ctx = RunContext(profile=profile)
@@ -409,7 +410,7 @@ def pytest_collection_finish(session):
     settings = session.config.stash[_SETTINGS]
     if settings.executor != "dask" or not _is_controller(session.config):
         return
-    from harness import executor
+    from bnclaims.harness.run import executor
     selected = executor.runnable([executor.Check(i.hyp, i.claim, i.control, getattr(i, "explicit", False))
                                   for i in session.items if isinstance(i, ClaimItem)], settings.ctx.profile)
     tw = session.config.get_terminal_writer()
@@ -434,7 +435,7 @@ def _claim_ids(item) -> list[str]:
 
 def _selected(item, ids: list[str]) -> bool:
     if isinstance(item, ClaimItem):
-        from harness.registry import matches
+        from bnclaims.harness.declare.registry import matches
         return any(matches(item.hyp, s) for s in ids)
     for m in _claim_ids(item):
         for s in ids:
@@ -529,7 +530,7 @@ class Progress:
     EVERY_S = 10.0
 
     def __init__(self, config):
-        from harness import store
+        from bnclaims.harness import store
         s = config.stash[_SETTINGS]
         self.config = config
         self.recorded = store.read_timings(s.ctx.store, s.ctx.profile)
@@ -632,8 +633,8 @@ class _ClaimsReporter:
         if not (state.records or state.not_run or self.settings.shard):   # a shard writes its report even when empty,
             return                                             # so a merge can tell a lost shard from an empty one
         run_controls = sorted(state.controls, key=lambda c: (vd.id_key(c["id"]), c["control"]))
-        from harness import report as rp
-        from harness.evidence import environment
+        from bnclaims.harness.report import build as rp
+        from bnclaims.harness.declare.evidence import environment
 
         ctx = self.settings.ctx
         run_info = {"profile": ctx.profile, "seed_base": ctx.seed_base, "ids": self.settings.ids,
@@ -642,7 +643,7 @@ class _ClaimsReporter:
                     "timing": {"workers": getattr(self.config.option, "numprocesses", None) or 0}}
         if self.settings.shard:
             run_info["shard"] = "/".join(map(str, self.settings.shard))
-        from harness import store
+        from bnclaims.harness import store
         store.record_timings(ctx.store, ctx.profile, {r["id"]: r["wall_s"] for r in state.records if "wall_s" in r})
         try:
             state.paths = rp.write_reports(state.records, ctx.report_dir, run_info=run_info,
@@ -692,8 +693,8 @@ class _ClaimsReporter:
 
 def summary_lines(records: list[dict], missing: list[dict], profile: str, seed_base: int = 0) -> list[str]:
     """Terminal lines: one per hypothesis (sorted by id), then each claim's overall verdict."""
-    from harness.robustness import build_map, is_cell
-    from harness.verdict import claim_verdict, id_key
+    from bnclaims.harness.declare.maps import build_map, is_cell
+    from bnclaims.harness.stats.verdict import claim_verdict, id_key
 
     rows = sorted(records, key=lambda r: id_key(r["id"]))
     lines = []
@@ -718,7 +719,7 @@ def summary_lines(records: list[dict], missing: list[dict], profile: str, seed_b
         lines.append("claims:")
     kos = None
     if any(r["claim"].get("subclaims") for r in rows):
-        from harness import report              # the knock-outs measured at this profile and seed base, read once
+        from bnclaims.harness.report import build as report  # the knock-outs measured at this profile and seed base, read once
         kos = report.knockout_table(profile, seed_base)
     by_id = {r["id"]: r for r in rows if not is_cell(r["id"])}
     for cid in sorted(claims, key=id_key):
@@ -730,7 +731,8 @@ def summary_lines(records: list[dict], missing: list[dict], profile: str, seed_b
         if not decl.get("subclaims"):
             lines.append(f"  {cid}: {cv['verdict']} ({cv['detail']})")
             continue
-        from harness import report, subclaims as sc   # judged as the report's first screen judges them
+        from bnclaims.harness.report import build as report
+        from bnclaims.harness.declare import subclaims as sc  # judged as the report's first screen judges them
         maps = [build_map(m, {r["id"]: r for r in every}) for m in decl.get("maps") or []]
         judged = report.judge_claim(decl["subclaims"], by_id, maps, profile, kos)
         lines.append(f"  {cid}: {judged['headline']['word']} (votes: {cv['verdict']}; non-voting: "

@@ -1,0 +1,1 @@
+"""The one face claim modules import."""
