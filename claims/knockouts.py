@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bnclaims.harness.declare import design as ds
+from bnclaims.harness.declare import validate as dv
 
 EXPECTS = ("dies",)
 SUFFIX = "~ko"          # a knocked-out hypothesis's id: the vote's id + SUFFIX (+ ":" + variant name)
@@ -251,6 +252,6 @@ def validate_all() -> list:
     for ko in by_key().values():
         _, hyp = find_vote(ko.vote)
         kh = knocked_out(ko, hyp)
-        ds.validate(kh, routines.ROUTINES)
+        dv.validate(kh, routines.ROUTINES)
         out.append(kh)
     return out

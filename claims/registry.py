@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from bnclaims.harness.declare.vocabulary import Claim
+from bnclaims.harness.declare.hypothesis import Claim
 
 from bnclaims.claims import c1, c2, c3, c4, layernorm, paper, round2, santurkar, side, subclaims, yang
 

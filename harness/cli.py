@@ -304,15 +304,19 @@ def cmd_cache_key(args) -> int:
 
 
 def cmd_lock(args) -> int:
-    from bnclaims.harness.declare import prereg
+    from bnclaims.harness.declare import prereg, registry
 
     if not args.check and (args.reason is None or not args.reason.strip()):
         _err("lock: --reason TEXT is required to update the lock (or pass --check to only compare)")
         return 2
-    claims = _claims(("builtin",))
+    claims = _claims((args.pack,))
     if claims is None:
         return 2
-    path = prereg.builtin_lock_path()
+    pack = registry.pack(args.pack)
+    if pack.lock is None:
+        _err(f"lock: claim pack {args.pack!r} names no lock file (LOCK in its package)")
+        return 2
+    path = pack.lock
     if args.check:
         if not path.exists():
             print(f"no lock file at {path}; create it with `bnclaims lock --reason \"...\"`")
@@ -324,7 +328,7 @@ def cmd_lock(args) -> int:
             return 2
         if not diffs:
             print(f"frozen: {sum(len(c.hypotheses) for c in claims)} hypotheses match {path}")
-            for line in prereg.round_status(claims, path, _round_votes()):
+            for line in prereg.round_status(claims, path, _round_votes(pack)):
                 print(line)
             return 0
         print(f"{len(diffs)} difference(s) from {path}:")
@@ -343,26 +347,32 @@ def cmd_lock(args) -> int:
     else:
         print(f"updated {path}:\n{prereg.format_update(lock['updates'][-1])}")
     if args.register_round:
-        from bnclaims.claims import round2
         from bnclaims.harness import store
+        round2 = _round_module(pack)
+        if round2 is None:
+            _err(f"lock: claim pack {args.pack!r} declares no confirmatory round (ROUND in its package)")
+            return 2
         try:
             prereg.register_round(claims, path, str(round2.ROUND), seed_base=round2.SEED_BASE,
                                   replication_base=round2.REPLICATION_BASE, code_hash=store.harness_code_hash())
         except (OSError, ValueError) as e:
             _err(f"cannot register round {round2.ROUND}: {e}")
             return 2
-        for line in prereg.round_status(claims, path, _round_votes()):
+        for line in prereg.round_status(claims, path, _round_votes(pack)):
             print(line)
     return 0
 
 
-def _round_votes() -> list[str]:
-    """The hypothesis ids that vote in bnclaims' own registered round (none where its pack is absent)."""
-    try:
-        from bnclaims.claims import round2
-    except ImportError:
-        return []
-    return [v.id for votes in round2.VOTES.values() for v in votes]
+def _round_module(pack):
+    """The module of the pack's registered round (ROUND in its package), or None."""
+    import importlib
+    return importlib.import_module(pack.round) if pack.round else None
+
+
+def _round_votes(pack) -> list[str]:
+    """The hypothesis ids that vote in the pack's registered round (none where it declares no round)."""
+    mod = _round_module(pack)
+    return [v.id for votes in mod.VOTES.values() for v in votes] if mod is not None else []
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -422,12 +432,14 @@ def build_parser() -> argparse.ArgumentParser:
                                          "under it)")
     ck.set_defaults(func=cmd_cache_key)
 
-    lk = sub.add_parser("lock", help="check or update the pre-registration lock of the builtin claims")
+    lk = sub.add_parser("lock", help="check or update the pre-registration lock of a claim pack (default: bnclaims' own)")
+    lk.add_argument("--pack", default="builtin", metavar="NAME",
+                    help="the claim pack (bnclaims.claims entry point) whose lock to check or update (default builtin)")
     how = lk.add_mutually_exclusive_group()
     how.add_argument("--check", action="store_true", help="only compare; exit 1 if a declaration differs from the lock")
     how.add_argument("--reason", default=None, metavar="TEXT", help="why the declarations changed (required to update)")
     lk.add_argument("--register-round", action="store_true",
-                    help="with --reason: also record in the lock that the confirmatory round (claims/round2.py) is "
+                    help="with --reason: also record in the lock that the confirmatory round (the pack's ROUND module: claims/round2.py for bnclaims' own) is "
                          "registered, with its seed bases, the harness code hash and the declarations' hash; "
                          "do it in a commit of its own, before any run at those bases")
     lk.set_defaults(func=cmd_lock)

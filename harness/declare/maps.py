@@ -24,7 +24,7 @@ import json
 import math
 from dataclasses import dataclass
 
-from bnclaims.harness.declare.vocabulary import Budget
+from bnclaims.harness.declare.hypothesis import Budget
 
 SEP = "@"
 LR_FACTORS = (0.1, 0.316, 1.0, 3.16, 10.0)     # 5 log-spaced multiples (half decades) of each arm's tuned rate
@@ -273,7 +273,7 @@ def cell_hypothesis(hyp, rmap: RobustnessMap, cell: tuple, survey: bool = False)
 def map_hypotheses(claim, profile: str) -> list:
     """The cell hypotheses a profile runs, for every map of the claim (validated)."""
     from bnclaims.harness import routines
-    from bnclaims.harness.declare.design import validate
+    from bnclaims.harness.declare.validate import validate
     by_id = {h.id: h for h in claim.hypotheses}
     out = []
     for rmap in getattr(claim, "maps", ()):

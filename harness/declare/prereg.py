@@ -21,8 +21,8 @@ Lock file (JSON, sorted keys, indent 1):
 Amendment log: a JSON list of
     {"id": ..., "date": "YYYY-MM-DD", "after_data": true|false, "change": ..., "reason": ...}
 
-bnclaims' own pack keeps both files in the claims package (builtin_lock_path(),
-builtin_amendments_path()); `bnclaims lock --check` / `bnclaims lock --reason TEXT` use them.
+A pack names both files in its package (LOCK, AMENDMENTS: declare.registry.pack); for bnclaims' own pack
+builtin_lock_path() and builtin_amendments_path() find them; `bnclaims lock --check` / `bnclaims lock --reason TEXT` use them.
 """
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from bnclaims.harness.declare.lockform import _hypotheses, declaration_hash, declarations_hash  # noqa: F401
 from bnclaims.harness.store import canonical_json
 
 SCHEMA = 1
@@ -48,46 +49,22 @@ _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 # --- where bnclaims' own files live --------------------------------------------------------------
 
-def _claims_dir() -> Path:
-    from bnclaims import claims
-    return Path(claims.__file__).resolve().parent
-
-
 def builtin_lock_path() -> Path:
-    """The lock file of bnclaims' own claims (package data of the claims package)."""
-    return _claims_dir() / LOCK_NAME
+    """The lock file of bnclaims' own claims (the builtin pack's LOCK: declare.registry.pack)."""
+    return _builtin("lock", LOCK_NAME)
 
 
 def builtin_amendments_path() -> Path:
-    """The amendment log of bnclaims' own claims (package data of the claims package)."""
-    return _claims_dir() / AMENDMENTS_NAME
+    """The amendment log of bnclaims' own claims (the builtin pack's AMENDMENTS)."""
+    return _builtin("amendments", AMENDMENTS_NAME)
 
 
-# --- hashes --------------------------------------------------------------------------------------
-
-def declaration_hash(hyp) -> str:
-    """sha256 (hex) of the canonical JSON of hyp.declaration(): every field counts, notes included."""
-    from bnclaims.harness.declare.evidence import to_builtin
-    blob = canonical_json(to_builtin(hyp.declaration()))
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
-
-
-def _hypotheses(claims) -> dict[str, tuple[str, str]]:
-    """id -> (hash, claim id) over every hypothesis of the claims, refusing duplicate ids."""
-    out: dict[str, tuple[str, str]] = {}
-    for c in claims:
-        for h in c.hypotheses:
-            if h.id in out:
-                raise ValueError(f"{h.id}: duplicate hypothesis id")
-            out[h.id] = (declaration_hash(h), h.claim)
-        for m in getattr(c, "maps", ()):        # a robustness map is pre-registered too: "C1.a@map"
-            from bnclaims.harness.declare.evidence import to_builtin
-            out[f"{m.hypothesis}@map"] = (hashlib.sha256(canonical_json(to_builtin(m.declaration())).encode("utf-8"))
-                                          .hexdigest(), c.id)
-        for sc in getattr(c, "subclaims", ()):   # a sub-claim (what its verdict reads) is pre-registered: "C1.2@subclaim"
-            out[f"{sc.id}@subclaim"] = (hashlib.sha256(canonical_json(sc.declaration()).encode("utf-8")).hexdigest(),
-                                        c.id)
-    return out
+def _builtin(what: str, name: str) -> Path:
+    from bnclaims.harness.declare.registry import pack
+    path = getattr(pack("builtin"), what)
+    if path is None:
+        raise FileNotFoundError(f"the builtin claim pack is not installed or declares no {name}")
+    return path
 
 
 # --- the lock file -------------------------------------------------------------------------------
@@ -207,14 +184,6 @@ def update_lock(claims, lock_path, reason: str, date=None) -> dict:
 
 
 # --- registered rounds ---------------------------------------------------------------------------
-
-def declarations_hash(claims) -> str:
-    """sha256 over every registered declaration hash (hypotheses, maps, sub-claims), in id order: one value
-    that changes when any declaration does."""
-    now = _hypotheses(claims)
-    blob = canonical_json({h: now[h][0] for h in sorted(now)})
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
-
 
 def register_round(claims, lock_path, name: str, *, seed_base: int, replication_base: int | None = None,
                    code_hash: str, date=None) -> dict:

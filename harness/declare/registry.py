@@ -7,12 +7,15 @@ module with CLAIMS (a list) or CLAIM. Declarations are validated here, so bad in
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import types
 from importlib.metadata import entry_points
+from pathlib import Path
 
-from bnclaims.harness.declare.design import DeclarationError, validate, validate_claim
-from bnclaims.harness.declare.vocabulary import Claim, Hypothesis
+from bnclaims.harness.declare.design import DeclarationError
+from bnclaims.harness.declare.validate import validate, validate_claim
+from bnclaims.harness.declare.hypothesis import Claim, Hypothesis
 from bnclaims.harness.stats.verdict import id_key
 
 GROUP = "bnclaims.claims"
@@ -28,6 +31,34 @@ def _as_claims(obj, where: str) -> list[Claim]:
         raise DeclarationError(f"claim pack {where}: expected a Claim, a list of Claims or a module with CLAIMS/"
                                f"CLAIM, got {type(obj).__name__}")
     return list(obj)
+
+
+@dataclasses.dataclass(frozen=True)
+class Pack:
+    """What a claim pack hands the framework besides its claims: attributes of the package of the module its entry
+    point names (LOCK and AMENDMENTS: paths; ROUND and KNOCKOUTS: module names), each None where not set."""
+    name: str
+    lock: Path | None = None
+    amendments: Path | None = None
+    round: str | None = None
+    knockouts: str | None = None
+
+
+def pack(name: str = "builtin") -> Pack:
+    """The files and modules pack `name` declares (Pack with only the name where the pack is not installed)."""
+    import importlib
+    ep = next((e for e in entry_points(group=GROUP) if e.name == name), None)
+    if ep is None:
+        return Pack(name)
+    module = ep.value.split(":", 1)[0]
+    try:
+        home = importlib.import_module(module.rpartition(".")[0] or module)
+    except ImportError:
+        return Pack(name)
+    get = lambda attr: getattr(home, attr, None)      # noqa: E731
+    return Pack(name, lock=Path(get("LOCK")) if get("LOCK") else None,
+                amendments=Path(get("AMENDMENTS")) if get("AMENDMENTS") else None,
+                round=get("ROUND"), knockouts=get("KNOCKOUTS"))
 
 
 def packs() -> list[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bnclaims.harness.declare.vocabulary import RUN_PROFILES, Budget, Hypothesis
+from bnclaims.harness.declare.hypothesis import RUN_PROFILES, Budget, Hypothesis
 
 
 @dataclass(frozen=True)

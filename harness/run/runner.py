@@ -20,7 +20,7 @@ from bnclaims.harness.run import checks, datadraw
 from bnclaims.harness.declare import design as ds
 from bnclaims.harness.stats import verdict as vd
 from bnclaims.harness.declare.evidence import make_evidence
-from bnclaims.harness.declare.vocabulary import seed_list
+from bnclaims.harness.declare.hypothesis import seed_list
 
 
 @dataclass

@@ -6,6 +6,7 @@ import pytest
 
 from bnclaims.claims import c1
 from bnclaims.harness.declare import design as ds
+from bnclaims.harness.declare import validate as dv
 from bnclaims.harness.run.runner import Result
 
 
@@ -84,7 +85,7 @@ def test_reductions_are_registered_under_their_claim_names():
 # ------------------------------------------------------------------ declarations and their controls
 @pytest.mark.parametrize("hyp", c1.HYPOTHESES, ids=lambda h: h.id)
 def test_declarations_validate(hyp):
-    ds.validate(hyp)
+    dv.validate(hyp)
 
 
 @pytest.mark.parametrize("hyp", [c1.C1D, c1.C1D2, c1.C1E], ids=lambda h: h.id)

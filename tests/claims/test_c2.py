@@ -3,6 +3,7 @@ import numpy as np
 
 from bnclaims.claims import c2
 from bnclaims.harness.declare import design
+from bnclaims.harness.declare import validate as dv
 from bnclaims.harness import routines
 from bnclaims.harness.run import runner
 
@@ -44,7 +45,7 @@ def test_best_rate_is_the_lowest_mean_auc():
 
 def test_declarations_validate_and_controls_remove_the_effect():
     for h in c2.HYPOTHESES:
-        design.validate(h, routines.ROUTINES)
+        dv.validate(h, routines.ROUTINES)
         if h.id == "C2.f":          # an equivalence: its control puts the plain net at lr 3 in the BN arm
             ctl = h.design.with_control(h.design.control("none_at_high_lr"))
             assert ctl.arms["bn"] == ctl.arms["none"] and ctl.metric_of("bn").at_lr == c2.HIGH_LR
@@ -57,7 +58,7 @@ def test_declarations_validate_and_controls_remove_the_effect():
 # ---- issue 24: who votes, what runs in ci, and constants read where each check is declared ----
 
 def test_careless_vs_careless_no_longer_votes_and_the_tuned_comparison_runs_in_ci():
-    design.validate_claim(c2.CLAIM)
+    dv.validate_claim(c2.CLAIM)
     assert not c2.C2C.votes and c2.C2C.alpha == c2.C2_ALPHA          # its test is unchanged; it just does not vote
     assert {h.id for h in c2.HYPOTHESES if h.votes} == {"C2.a", "C2.d"}
     assert c2.C2C3.runs_in("ci") and c2.C2C3.runs_in("full") and not c2.C2C3.confirmatory

@@ -5,6 +5,7 @@ import pytest
 
 from bnclaims.claims import c3
 from bnclaims.harness.declare import design
+from bnclaims.harness.declare import validate as dv
 from bnclaims.harness import routines
 from bnclaims.harness.run import runner
 from bnclaims.harness.run.context import RunContext
@@ -27,14 +28,14 @@ def _recovery_arrays(k=3, h=40, seed=0):
 
 def test_every_hypothesis_declares_a_valid_design():
     for hyp in c3.CLAIM.hypotheses:
-        design.validate(hyp, routines.ROUTINES)
+        dv.validate(hyp, routines.ROUTINES)
     assert {c.name for h in c3.CLAIM.hypotheses for c in h.design.controls} == {
         "other_batch", "no_bn", "no_recovery_training", "shuffled_units", "untrained", "random_subset_as_bn_only",
         "exact_gamma", "other_seeds"}
 
 
 def test_only_c3c1_votes_and_the_new_checks_are_exploratory():
-    design.validate_claim(c3.CLAIM)
+    dv.validate_claim(c3.CLAIM)
     assert {h.id for h in c3.CLAIM.hypotheses if h.votes} == {"C3.c1"}
     assert not c3.C3D1.votes and c3.C3D1.alpha == c3.C3_ALPHA      # its test is unchanged; it just does not vote
     for h in (c3.C3C5, c3.C3C6, c3.C3C7):

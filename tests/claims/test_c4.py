@@ -8,6 +8,7 @@ from bnclaims.claims import c4
 from bnclaims.harness.run import checks
 from bnclaims.harness import routines
 from bnclaims.harness.declare import design as ds
+from bnclaims.harness.declare import validate as dv
 from bnclaims.harness.run.context import RunContext
 from bnclaims.harness.run.runner import resolve_arm
 
@@ -36,7 +37,7 @@ def test_reductions_registered_and_declarations_valid():
     for name in ("C4.final", "C4.value", "C4.gap"):
         assert name in ds.REDUCTIONS
     for hyp in c4.HYPOTHESES:
-        ds.validate(hyp, routines.ROUTINES)
+        dv.validate(hyp, routines.ROUTINES)
 
 
 # ------------------------------------------------------------------ arms by profile

@@ -12,7 +12,7 @@ import numpy as np
 from bnclaims.harness import routines
 from bnclaims.harness.declare.design import Arm, Control, Design, Metric, reduction
 from bnclaims.harness.declare.evidence import figure, panels, series
-from bnclaims.harness.declare.vocabulary import Budget, Claim, Hypothesis
+from bnclaims.harness.declare.hypothesis import Budget, Claim, Hypothesis
 
 routines.register("fake_values", "fakeclaims:values", engine="analytic", torch=False)
 

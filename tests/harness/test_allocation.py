@@ -14,10 +14,9 @@ from bnclaims.harness.declare.design import (
     control_kind,
     controls_of,
     null_control,
-    validate,
-    validate_claim,
 )
-from bnclaims.harness.declare.vocabulary import FWER, Budget, Hypothesis
+from bnclaims.harness.declare.validate import validate, validate_claim
+from bnclaims.harness.declare.hypothesis import FWER, Budget, Hypothesis
 
 
 def builtin():

@@ -57,7 +57,7 @@ def test_compiled_step_matches_eager():
 def test_the_compile_option_reaches_batched_engine_arms_only(tmp_path):
     from bnclaims.harness.plugin import options
     from bnclaims.harness.declare.design import Arm
-    from bnclaims.harness.declare.vocabulary import Budget, Hypothesis
+    from bnclaims.harness.declare.hypothesis import Budget, Hypothesis
     from bnclaims.harness.run.runner import resolve_arm
     ctx = options.settings({"claims_compile": "default"}, tmp_path).ctx
     hyp = Hypothesis(id="X.a", claim="X", title="t", statement="s", source="s", stance="supports", metric="m",

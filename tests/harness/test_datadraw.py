@@ -10,7 +10,7 @@ from bnclaims.harness.run import checks, datadraw, runner
 from bnclaims.harness.plugin import options
 from bnclaims.harness.run.context import RunContext
 from bnclaims.harness.declare.design import Arm, Design, Metric, reduction
-from bnclaims.harness.declare.vocabulary import Budget, Claim, Hypothesis
+from bnclaims.harness.declare.hypothesis import Budget, Claim, Hypothesis
 from bnclaims.harness.spec import ModelSpec, TrainSpec
 
 SPEC = TrainSpec(model=ModelSpec(depth=2, width=16), lr=0.1, steps=20, eval_every=10)

@@ -9,7 +9,7 @@ import pytest
 
 from bnclaims.harness.stats import mapmodel
 from bnclaims.harness.declare import maps as rb
-from bnclaims.harness.declare.vocabulary import Budget
+from bnclaims.harness.declare.hypothesis import Budget
 
 from bnclaims.claims import c1, c4
 
@@ -139,7 +139,7 @@ def designed_report(tmp_path):
     import dataclasses
     from bnclaims.harness.run.context import RunContext
     from bnclaims.harness.declare.evidence import make_evidence
-    from bnclaims.harness.declare.vocabulary import Claim, Hypothesis
+    from bnclaims.harness.declare.hypothesis import Claim, Hypothesis
     from bnclaims.harness.report.build import write_reports
 
     m = _map(hypothesis="M9.a")

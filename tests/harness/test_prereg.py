@@ -15,7 +15,7 @@ import pytest
 
 from bnclaims.harness.declare import prereg, registry
 from bnclaims.harness.declare.design import Arm, Control, Design, Metric
-from bnclaims.harness.declare.vocabulary import Budget, Claim, Hypothesis
+from bnclaims.harness.declare.hypothesis import Budget, Claim, Hypothesis
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -19,7 +19,7 @@ from bnclaims.harness.declare.evidence import (
     to_builtin,
     validate_evidence,
 )
-from bnclaims.harness.declare.vocabulary import Budget, Claim, Hypothesis
+from bnclaims.harness.declare.hypothesis import Budget, Claim, Hypothesis
 from bnclaims.harness.report.build import (
     build_report,
     claim_verdict,

@@ -5,7 +5,7 @@ import pytest
 
 from bnclaims.harness.declare import prereg, registry, maps as rb
 from bnclaims.harness.run.context import RunContext
-from bnclaims.harness.declare.vocabulary import Budget
+from bnclaims.harness.declare.hypothesis import Budget
 from bnclaims.harness.plugin.options import OptionError, settings
 
 from bnclaims.claims import c1, c2, c3, c4

@@ -13,7 +13,7 @@ import pytest
 from bnclaims.harness.run import checks, runner
 from bnclaims.harness.run.context import RunContext
 from bnclaims.harness.declare.design import Arm, Control, Criterion, Design, Metric, errors, reduction
-from bnclaims.harness.declare.vocabulary import Budget, Claim, Hypothesis
+from bnclaims.harness.declare.hypothesis import Budget, Claim, Hypothesis
 from bnclaims.harness.spec import ModelSpec, TrainSpec
 
 SPEC = TrainSpec(model=ModelSpec(depth=2, width=16), lr=0.1, steps=40, eval_every=20)
@@ -239,23 +239,23 @@ def test_variants_and_validation_tuning_are_declared_whole():
     """A variant arm needs a tuned metric; tune_val_rows needs tune_seeds; both enter the description only
     where set (earlier declarations keep their hashes)."""
     import pytest
-    from bnclaims.harness.declare import design as ds
+    from bnclaims.harness.declare import design as ds, lockform, validate as dv
     from bnclaims.harness.spec import TrainSpec
 
     arm = ds.Arm(TrainSpec(), lrs=(1.0, 3.0), variants=(("a", {}), ("b", {"model_init_std": 0.1})))
     bad = ds.Design({"x": arm, "y": arm}, ds.Metric("T.final_loss", select="T.final_loss"))
     with pytest.raises(ds.DeclarationError, match="variants and tuned_only are chosen on tuning seeds"):
-        ds.validate(_hyp_with(bad))
+        dv.validate(_hyp_with(bad))
     with pytest.raises(ds.DeclarationError, match="tune_val_rows needs tune_seeds"):
-        ds.validate(_hyp_with(ds.Design({"x": ds.Arm(TrainSpec(), lrs=(1.0,)), "y": ds.Arm(TrainSpec(), lrs=(1.0,))},
+        dv.validate(_hyp_with(ds.Design({"x": ds.Arm(TrainSpec(), lrs=(1.0,)), "y": ds.Arm(TrainSpec(), lrs=(1.0,))},
                                         ds.Metric("T.final_loss", select="T.final_loss", tune_val_rows=10))))
     twins = ds.Arm(TrainSpec(), lrs=(1.0,), variants=(("a", {}), ("a", {})))
     with pytest.raises(ds.DeclarationError, match="distinct"):
-        ds.validate(_hyp_with(ds.Design({"x": twins, "y": twins},
+        dv.validate(_hyp_with(ds.Design({"x": twins, "y": twins},
                                         ds.Metric("T.final_loss", select="T.final_loss", tune_seeds=2))))
-    plain = ds.describe(ds.Design({"x": ds.Arm(TrainSpec(), lrs=(1.0,))}, ds.Metric("T.final_loss", select="T.final_loss")))
+    plain = lockform.describe(ds.Design({"x": ds.Arm(TrainSpec(), lrs=(1.0,))}, ds.Metric("T.final_loss", select="T.final_loss")))
     assert "variants" not in plain["arms"]["x"] and "tune_val_rows" not in plain["metric"]
-    good = ds.describe(ds.Design({"x": arm}, ds.Metric("T.final_loss", select="T.final_loss", tune_seeds=2, tune_val_rows=10)))
+    good = lockform.describe(ds.Design({"x": arm}, ds.Metric("T.final_loss", select="T.final_loss", tune_seeds=2, tune_val_rows=10)))
     assert good["arms"]["x"]["variants"][1] == ["b", {"model_init_std": 0.1}] and good["metric"]["tune_val_rows"] == 10
 
 
