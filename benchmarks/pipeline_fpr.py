@@ -66,7 +66,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bnclaims.harness.run import checks, runner
 from bnclaims.harness.declare import design as ds, registry
-from bnclaims.harness.stats import core as st, verdict as vd
+from bnclaims.harness.stats import compare as st_compare, trend, verdict as vd
 from bnclaims.harness import store as run_store  # noqa: E402
 from bnclaims.harness.run.context import RunContext  # noqa: E402
 
@@ -99,12 +99,12 @@ def _no_interval(*a, **k):
 @contextlib.contextmanager
 def cheap_intervals():
     """Bootstrap intervals skipped (they never enter a verdict), restored on exit."""
-    old = st.bca_ci
-    st.bca_ci = _no_interval
+    old = st_compare.bca_ci          # compare() looks the name up in its own module
+    st_compare.bca_ci = _no_interval
     try:
         yield
     finally:
-        st.bca_ci = old
+        st_compare.bca_ci = old
 
 
 def _bases(first: int, reps: int) -> list[int]:
@@ -360,9 +360,9 @@ def bare(combos, draws: int, rng) -> list:
                 if paired:
                     v = v + 3 * rng.standard_normal(n)          # a seed (block) effect shared by the arms
                 if test == "trend":
-                    p = st.trend_test(list(v), "decreasing", paired=paired)["p"]
+                    p = trend.trend_test(list(v), "decreasing", paired=paired)["p"]
                 else:
-                    p = st.one_sided_p(v[0], v[1], test, "greater", paired=paired)
+                    p = st_compare.one_sided_p(v[0], v[1], test, "greater", paired=paired)
                 hits += p < alpha
             rows.append((test, n, alpha, paired, k, dist, hits, draws))
     return rows

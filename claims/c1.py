@@ -4,24 +4,18 @@ distributional one (C1.c), plus Santurkar's noisy-BN experiment (C1.d, C1.e) and
 """
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
-from bnclaims.harness.run import checks
-from bnclaims.harness.declare import maps as rb
-from bnclaims.harness.declare.design import Arm, Control, Criterion, Design, Metric, reduction
-from bnclaims.harness.declare.evidence import figure, panels
-from bnclaims.harness.declare.vocabulary import Budget, Claim, Hypothesis, FWER
-
-from bnclaims.harness.spec import ModelSpec, TrainSpec
+from bnclaims.harness.kit import (CHANCE, FWER, LN10, Arm, Budget, Claim, Control, Design, Hypothesis, Metric,
+                                  ModelSpec, TrainSpec, band_figure, compared, each_seed, final, finite_or, in_band,
+                                  loss_index, median_over_probes, moment_steps, panels, reduction)
+from bnclaims.harness.kit import maps as rb
 
 # family-wise alpha 0.01 of the claim, split evenly (Bonferroni) over the hypotheses that voted when it was set:
 # C1.a, C1.b and C1.d. C1.d no longer votes (issue 24: it tests the mechanism, sub-claim C1.4); the split is
 # kept, so C1.a's and C1.b's declarations do not move (a conservative allocation).
 C1_ALPHA = FWER / 3
 
-LN10 = checks.CHANCE_LOSS
 SANTURKAR = "Santurkar et al. 2018"
 IOFFE = "Ioffe & Szegedy 2015"
 
@@ -90,22 +84,16 @@ BATCH_BUDGETS = {"smoke": Budget(seeds=3, steps=10), "ci": Budget(seeds=3, steps
 def gradient_ics(arrays, key: str = "probe_ics_cos", until: int | None = EARLY_PHASE) -> np.ndarray:
     """[K]: median over probes (t < until) of cos(G, G') or |G - G'|/|G|, averaged over the probed layers."""
     keep = arrays["probe_step"] < until if until else np.ones(len(arrays["probe_step"]), bool)
-    v = arrays[key][keep]                                   # [P, K, L]
-    with np.errstate(all="ignore"):
-        return np.nanmean(np.nanmedian(v, 0), -1)
+    return median_over_probes(arrays[key][keep])                       # [P, K, L] -> [K]
 
 
 def drift_series(arrays, layers=PROBE_LAYERS, relative: bool = False, where: str = "post"):
     """(interval end steps [P-1], drift [P-1, K, len(layers)]): mean over units of |d mu| + |d sigma^2| of
     the nonlinearity's input (where="post") or of the linear layer's output before any norm ("pre") between
     consecutive probes; relative=True divides by sigma and sigma^2."""
-    mu = arrays[f"probe_{where}_mean"][:, :, list(layers)].astype(np.float64)    # [P, K, L, H]
-    var = arrays[f"probe_{where}_var"][:, :, list(layers)].astype(np.float64)
-    dmu, dvar = np.abs(np.diff(mu, axis=0)), np.abs(np.diff(var, axis=0))
-    if relative:
-        with np.errstate(all="ignore"):
-            dmu, dvar = dmu / np.sqrt(var[:-1]), dvar / var[:-1]
-    return arrays["probe_step"][1:], (dmu + dvar).mean(-1)
+    mu = arrays[f"probe_{where}_mean"][:, :, list(layers)]               # [P, K, L, H]
+    var = arrays[f"probe_{where}_var"][:, :, list(layers)]
+    return arrays["probe_step"][1:], moment_steps(mu, var, relative).mean(-1)
 
 
 @reduction("C1.distributional_drift")
@@ -115,8 +103,7 @@ def distributional_drift(arrays, layers=PROBE_LAYERS, window=None, relative: boo
     steps, d = drift_series(arrays, layers, relative)
     if window is not None:
         d = d[(steps > window[0]) & (steps <= window[1])]
-    with np.errstate(all="ignore"):
-        return np.nanmean(np.nanmedian(d, 0), -1)
+    return median_over_probes(d)
 
 
 @reduction("C1.normalized_gradient_ics")
@@ -126,38 +113,32 @@ def normalized_gradient_ics(arrays, window=(0, None)) -> np.ndarray:
     steps = arrays["probe_step"]
     lo, hi = window
     keep = (steps >= lo) & ((steps < hi) if hi else True)
-    with np.errstate(all="ignore"):
-        v = arrays["probe_ics_rel"][keep].astype(float) / arrays["probe_ics_move"][keep].astype(float)
-        v[~np.isfinite(v)] = np.nan
-        with warnings.catch_warnings():      # a seed with no finite probe in the window counts as 0
-            warnings.simplefilter("ignore", RuntimeWarning)
-            return checks.finite_or(np.nanmean(np.nanmedian(v, 0), -1), 0.0)
+    # a seed with no finite probe in the window counts as 0
+    return finite_or(median_over_probes(ics_quantity(arrays, "normalized")[keep]), 0.0)
 
 
 @reduction("C1.train_loss_at")
 def train_loss_at(arrays, step: int) -> np.ndarray:
     """Full-train-set loss at the last checkpoint <= `step` (a diverged seed: chance)."""
     i = int(np.searchsorted(arrays["eval_step"], step, side="right")) - 1
-    return checks.finite_or(arrays["eval_train_loss"][i], LN10)
+    return finite_or(arrays["eval_train_loss"][i], LN10)
 
 
 @reduction("C1.pre_norm_drift")
 def pre_norm_drift(arrays, layers=PROBE_LAYERS) -> np.ndarray:
     """[K]: as C1.distributional_drift, scale-free (|d mu|/sigma + |d sigma^2|/sigma^2), on the linear layer's
     output before the norm: a quantity BN does not pin."""
-    steps, d = drift_series(arrays, layers, relative=True, where="pre")
-    with np.errstate(all="ignore"):
-        return np.nanmean(np.nanmedian(d, 0), -1)
+    return median_over_probes(drift_series(arrays, layers, relative=True, where="pre")[1])
 
 
 @reduction("C1.final_train_loss")
 def final_train_loss(arrays) -> np.ndarray:
-    return checks.finite_or(arrays["eval_train_loss"][-1], LN10)       # diverged: chance-level loss
+    return final(arrays, "eval_train_loss", LN10)                      # diverged: chance-level loss
 
 
 @reduction("C1.final_train_acc")
 def final_train_acc(arrays) -> np.ndarray:
-    return checks.finite_or(arrays["eval_train_acc"][-1], 0.1)         # diverged: chance accuracy
+    return final(arrays, "eval_train_acc", CHANCE)                      # diverged: chance accuracy
 
 
 @reduction("C1.dln_log_final_loss")
@@ -191,20 +172,6 @@ def match_arm(norm: str) -> Arm:
                          "probe_layers": list(PROBE_LAYERS), "data": "mnist1d", "data_seed": 42})
 
 
-def loss_index(arrays, window: int = LOSS_WINDOW) -> np.ndarray:
-    """[P, K]: mean mini-batch training loss over the `window` steps ending at each probe step (the probe at t
-    reads the parameters of step t, whose loss is train_loss[t]); NaN once a seed diverged."""
-    tl = np.asarray(arrays["train_loss"], dtype=np.float64)
-    return np.stack([tl[max(0, int(t) - window + 1):int(t) + 1].mean(0) for t in arrays["probe_step"]])
-
-
-def in_band(arrays, band=MATCH_BAND, window: int = LOSS_WINDOW) -> np.ndarray:
-    """[P, K]: the probes whose loss index lies in [lo, hi]."""
-    li = loss_index(arrays, window)
-    with np.errstate(invalid="ignore"):
-        return (li >= band[0]) & (li <= band[1])
-
-
 def ics_quantity(arrays, what: str) -> np.ndarray:
     """[P, K, L] one of MATCH_QUANTITIES per probe and probed layer; a zero move gives NaN (nothing to divide)."""
     if what not in MATCH_QUANTITIES:
@@ -228,12 +195,8 @@ def matched_gradient_ics(arrays, band=MATCH_BAND, what: str = "normalized", wind
     """[K]: per probed layer, the median over the probes whose loss index lies in the band of the chosen quantity
     (default |G - G'|/|G| per |d theta_<i|/|theta_<i|), averaged over the layers; NaN for a seed with no probe in
     the band (the gate C1.band_probes makes such a run inconclusive)."""
-    v = ics_quantity(arrays, what)
     keep = in_band(arrays, band, window)
-    v = np.where(keep[:, :, None], v, np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(np.nanmedian(v, 0), -1)
+    return median_over_probes(np.where(keep[:, :, None], ics_quantity(arrays, what), np.nan))
 
 
 @reduction("C1.band_probes")
@@ -266,36 +229,34 @@ def next_input_drift(arrays, after: int | None = NEXT_AFTER, band=None) -> np.nd
     a loss index in it) of the scale-free drift of the next layer's input, averaged over the probed layers."""
     steps, d = next_input_drift_series(arrays, after)
     if band is not None:
-        keep = in_band(arrays, band)[1:]
+        keep = in_band(arrays, band, LOSS_WINDOW)[1:]
         if after is not None:
             keep = keep[np.asarray(arrays["probe_step"])[1:] > after]
         d = np.where(keep[:, :, None], d, np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(np.nanmedian(d, 0), -1)
+    return median_over_probes(d)
 
 
 # ------------------------------------------------------------------ figures and extras (from runner.Result)
+def _layer_panels(r, fid, title, layers, xy, ylabel, arms=None, logy=False):
+    """One panel per probed layer j: per arm (of r.arrays, or `arms`) the band over seeds of xy(arrays) = (steps,
+    curves [T, K, layers]) at layer j."""
+    def at(j):
+        def read(a):
+            x, c = xy(a)
+            return x, c[:, :, j]
+        return read
+    return [panels(fid, title, [band_figure(r, f"{fid}-l{layer}", f"hidden layer {layer + 1}", at(j), arms=arms,
+                                            xlabel="step", ylabel=ylabel, logy=logy)
+                                for j, layer in enumerate(layers)])]
+
+
 def _ics_panels(r, layers, what, fid):
-    figs = []
-    for j, layer in enumerate(layers):
-        ser = [checks.band_series(arm, r.arrays[arm]["probe_step"], r.arrays[arm]["probe_ics_cos"][:, :, j])
-               for arm in r.hyp.arms]
-        figs.append(figure(f"{fid}-l{layer}", f"hidden layer {layer + 1}", ser, xlabel="step",
-                           ylabel="cos(G, G')"))
-    return [panels(fid, f"{what}: cos(G, G') over training, median and 15-85% band over seeds", figs)]
+    return _layer_panels(r, fid, f"{what}: cos(G, G') over training, median and 15-85% band over seeds", layers,
+                         lambda a: (a["probe_step"], a["probe_ics_cos"]), "cos(G, G')", arms=r.hyp.arms)
 
 
 def _drift_panels(r, fid, title):
-    figs = []
-    for j, layer in enumerate(PROBE_LAYERS):
-        ser = []
-        for arm, a in r.arrays.items():
-            steps, d = drift_series(a)
-            ser.append(checks.band_series(arm, steps, d[:, :, j]))
-        figs.append(figure(f"{fid}-l{layer}", f"hidden layer {layer + 1}", ser, xlabel="step",
-                           ylabel="|d mu| + |d sigma^2| per 25 steps", logy=True))
-    return [panels(fid, title, figs)]
+    return _layer_panels(r, fid, title, PROBE_LAYERS, drift_series, "|d mu| + |d sigma^2| per 25 steps", logy=True)
 
 
 def mlp_cos_figure(r):
@@ -306,7 +267,7 @@ def mlp_ics_extra(r):
     rel = {arm: gradient_ics(a, "probe_ics_rel") for arm, a in r.arrays.items()}
     per_layer = {arm: np.nanmedian(a["probe_ics_cos"][a["probe_step"] < EARLY_PHASE], 0).mean(0)
                  for arm, a in r.arrays.items()}
-    return {"relative_difference": {"values": rel, "stats": r.side_compare(rel["bn"], rel["none"], "greater")},
+    return {"relative_difference": compared(r, rel, "greater"),
             "cos_per_layer_mean_over_seeds": {arm: dict(zip(["layer 2", "layer 4"], v))
                                               for arm, v in per_layer.items()},
             "early_phase": f"probes at t < {EARLY_PHASE}"}
@@ -322,10 +283,8 @@ def dln_ics_extra(r):
 
 
 def dln_loss_figure(r):
-    ser = [checks.band_series(arm, np.arange(a["train_loss"].shape[0]), a["train_loss"])
-           for arm, a in r.arrays.items()]
-    return [figure("c1b2-loss", "DLN full-batch training loss", ser, xlabel="step",
-                   ylabel="loss (median, 15-85%)", logy=True)]
+    return [band_figure(r, "c1b2-loss", "DLN full-batch training loss", lambda a: np.arange(a["train_loss"].shape[0]),
+                        "train_loss", xlabel="step", ylabel="loss (median, 15-85%)", logy=True)]
 
 
 def drift_figure(r):
@@ -338,17 +297,15 @@ def drift_extra(r):
     rel = {arm: distributional_drift(a, relative=True) for arm, a in r.arrays.items()}
     per_layer = {arm: {f"layer {l + 1}": float(np.mean(distributional_drift(a, layers=(l,))))
                        for l in range(a["probe_post_mean"].shape[2])} for arm, a in r.arrays.items()}
-    return {"early_window_drift": {"values": early, "stats": r.side_compare(early["bn"], early["none"], "less")},
-            "relative_drift": {"values": rel, "stats": r.side_compare(rel["bn"], rel["none"], "less")},
+    return {"early_window_drift": compared(r, early, "less"), "relative_drift": compared(r, rel, "less"),
             "drift_per_layer_mean_over_seeds": per_layer,
             "reading": "reproduced = BN does reduce distributional ICS (Ioffe's definition), against the "
                        "article's wording"}
 
 
 def noisy_loss_figure(r):
-    ser = [checks.band_series(arm, a["eval_step"], a["eval_train_loss"]) for arm, a in r.arrays.items()]
-    return [figure("c1d-loss", "full-train-set loss (eval mode)", ser, xlabel="step",
-                   ylabel="train loss (median, 15-85%)")]
+    return [band_figure(r, "c1d-loss", "full-train-set loss (eval mode)", "eval_step", "eval_train_loss",
+                        xlabel="step", ylabel="train loss (median, 15-85%)")]
 
 
 def noisy_loss_extra(r):
@@ -360,9 +317,8 @@ def noisy_drift_figure(r):
 
 
 def noisy_acc_figure(r):
-    ser = [checks.band_series(arm, a["eval_step"], a["eval_train_acc"]) for arm, a in r.arrays.items()]
-    return [figure("c1e-acc", "full-train-set accuracy (eval mode)", ser, xlabel="step",
-                   ylabel="train accuracy (median, 15-85%)")]
+    return [band_figure(r, "c1e-acc", "full-train-set accuracy (eval mode)", "eval_step", "eval_train_acc",
+                        xlabel="step", ylabel="train accuracy (median, 15-85%)")]
 
 
 def _layer4(arrays):
@@ -371,9 +327,8 @@ def _layer4(arrays):
 
 
 def batch_drift_figure(r):
-    return [figure("c1f-drift", "per-step drift at hidden layer 4, by batch size",
-                   [checks.band_series(arm, *_layer4(a)) for arm, a in r.arrays.items()],
-                   xlabel="step", ylabel="|d mu| + |d sigma^2| (median, 15-85%)", logy=True)]
+    return [band_figure(r, "c1f-drift", "per-step drift at hidden layer 4, by batch size", _layer4, xlabel="step",
+                        ylabel="|d mu| + |d sigma^2| (median, 15-85%)", logy=True)]
 
 
 def batch_extra(r):
@@ -583,10 +538,8 @@ C1A2 = Hypothesis(
           "<= 2.1 (off the plateau at 2.25-2.31), which both arms pass. C1.a3 reads the same measure at matched "
           "loss at lr 0.2.",
     design=Design(MLP_ARMS, Metric("C1.normalized_gradient_ics", {"window": (PLATEAU_STEP, None)}),
-                  criteria=tuple(Criterion(f"{arm} left its plateau", arm, "<=", PLATEAU_LOSS, stat="each",
-                                           on_fail="inconclusive",
-                                           metric=Metric("C1.train_loss_at", {"step": PLATEAU_STEP}))
-                                 for arm in ("bn", "none")),
+                  criteria=each_seed(("bn", "none"), "<=", PLATEAU_LOSS,
+                                     Metric("C1.train_loss_at", {"step": PLATEAU_STEP}), "{arm} left its plateau"),
                   controls=(NO_BN,)))
 
 NOISY_PLAIN_ARMS = {"noisy_none": Arm(mlp_spec("noisy_none").replace(probes=())), "none": MLP_ARMS["none"]}
@@ -613,11 +566,10 @@ MATCH_ARMS = {"bn": match_arm("bn"), "none": match_arm("none")}
 
 def _loss_vs_quantity_figure(r, fid, title, ylabel, values_of):
     """Per arm: a per-probe quantity (median, 15-85% band over seeds) against the probe step, and the loss index."""
-    figs = [figure(f"{fid}-q", title, [checks.band_series(arm, *values_of(a)) for arm, a in r.arrays.items()],
-                   xlabel="step", ylabel=ylabel, logy=True),
-            figure(f"{fid}-loss", f"loss index (mean mini-batch loss, {LOSS_WINDOW} steps); band {list(MATCH_BAND)}",
-                   [checks.band_series(arm, a["probe_step"], loss_index(a)) for arm, a in r.arrays.items()],
-                   xlabel="step", ylabel="training loss (nats)")]
+    figs = [band_figure(r, f"{fid}-q", title, values_of, xlabel="step", ylabel=ylabel, logy=True),
+            band_figure(r, f"{fid}-loss", f"loss index (mean mini-batch loss, {LOSS_WINDOW} steps); band "
+                        f"{list(MATCH_BAND)}", "probe_step", lambda a: loss_index(a, LOSS_WINDOW), xlabel="step",
+                        ylabel="training loss (nats)")]
     return [panels(fid, title, figs)]
 
 
@@ -630,20 +582,18 @@ def matched_ics_figure(r):
 
 def matched_ics_extra(r):
     per_seed = {q: {arm: matched_gradient_ics(a, what=q) for arm, a in r.arrays.items()} for q in MATCH_QUANTITIES}
-    band_steps = {arm: {"first": [int(a["probe_step"][m].min()) if m.any() else None for m in in_band(a).T],
-                        "last": [int(a["probe_step"][m].max()) if m.any() else None for m in in_band(a).T]}
+    band = {arm: in_band(a, MATCH_BAND, LOSS_WINDOW).T for arm, a in r.arrays.items()}
+    band_steps = {arm: {"first": [int(a["probe_step"][m].min()) if m.any() else None for m in band[arm]],
+                        "last": [int(a["probe_step"][m].max()) if m.any() else None for m in band[arm]]}
                   for arm, a in r.arrays.items()}
     early = {arm: gradient_ics(a) for arm, a in r.arrays.items()}     # C1.a's read (cos, t < 500) at this rate
     return {"band_nats": list(MATCH_BAND), "loss_index_window_steps": LOSS_WINDOW,
             "numerator_rel_per_seed": per_seed["rel"], "numerator_one_minus_cos_per_seed": per_seed["one_minus_cos"],
             "denominator_move_per_seed": per_seed["move"],
-            "raw_rel_in_band": {"values": per_seed["rel"],
-                                "stats": r.side_compare(per_seed["rel"]["bn"], per_seed["rel"]["none"], "greater")},
-            "raw_one_minus_cos_in_band": {
-                "values": per_seed["one_minus_cos"],
-                "stats": r.side_compare(per_seed["one_minus_cos"]["bn"], per_seed["one_minus_cos"]["none"], "greater")},
+            "raw_rel_in_band": compared(r, per_seed["rel"], "greater"),
+            "raw_one_minus_cos_in_band": compared(r, per_seed["one_minus_cos"], "greater"),
             "probes_in_band": {arm: band_probes(a) for arm, a in r.arrays.items()}, "band_steps": band_steps,
-            "unmatched_cos_t_lt_500": {"values": early, "stats": r.side_compare(early["bn"], early["none"], "less")}}
+            "unmatched_cos_t_lt_500": compared(r, early, "less")}
 
 
 def next_input_figure(r):
@@ -656,16 +606,14 @@ def next_input_figure(r):
 
 def next_input_extra(r):
     whole = {arm: next_input_drift(a, after=None) for arm, a in r.arrays.items()}
-    matched = {arm: checks.finite_or(next_input_drift(a, after=None, band=MATCH_BAND), np.nan)
+    matched = {arm: finite_or(next_input_drift(a, after=None, band=MATCH_BAND), np.nan)
                for arm, a in r.arrays.items()}            # BN passes the band before step 100: read it all
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)        # smoke budgets: no interval after step 100
-        per_layer = {arm: {f"input of layer {l + 2}": float(np.nanmean(np.nanmedian(
-            next_input_drift_series(a, NEXT_AFTER)[1][:, :, j], 0))) for j, l in enumerate(PROBE_LAYERS)}
-            for arm, a in r.arrays.items()}
-    return {"whole_run_incl_plateau": {"values": whole, "stats": r.side_compare(whole["bn"], whole["none"], "less")},
-            "matched_loss_band": {"band_nats": list(MATCH_BAND), "values": matched,
-                                  "stats": r.side_compare(matched["bn"], matched["none"], "less")},
+    # smoke budgets have no interval after step 100: NaN, without warnings
+    per_layer = {arm: {f"input of layer {l + 2}": float(median_over_probes(
+        next_input_drift_series(a, NEXT_AFTER)[1][:, :, j])) for j, l in enumerate(PROBE_LAYERS)}
+        for arm, a in r.arrays.items()}
+    return {"whole_run_incl_plateau": compared(r, whole, "less"),
+            "matched_loss_band": {"band_nats": list(MATCH_BAND), **compared(r, matched, "less")},
             "per_layer_mean_over_seeds": per_layer,
             "reading": "reproduced = BN reduces Ioffe's distributional shift where its output is not pinned, "
                        "against the article's wording"}
@@ -696,9 +644,8 @@ C1A3 = Hypothesis(
           "(7 seeds, probes every 5 steps): the normalized measure was about 38-40 in both arms, so the "
           "expectation is open.",
     design=Design(MATCH_ARMS, Metric("C1.matched_gradient_ics"),
-                  criteria=tuple(Criterion(f"{arm}: every seed has >= {MATCH_MIN_PROBES} probes in the loss band",
-                                           arm, ">=", MATCH_MIN_PROBES, stat="each", on_fail="inconclusive",
-                                           metric=Metric("C1.band_probes")) for arm in ("bn", "none")),
+                  criteria=each_seed(("bn", "none"), ">=", MATCH_MIN_PROBES, Metric("C1.band_probes"),
+                                     f"{{arm}}: every seed has >= {MATCH_MIN_PROBES} probes in the loss band"),
                   controls=(NO_BN,), figures=matched_ics_figure, extra=matched_ics_extra))
 
 C1C3 = Hypothesis(
@@ -724,10 +671,9 @@ C1C3 = Hypothesis(
           "of the layer's own scale, so the arms' different scales do not decide. The plateau (t <= 100) is left "
           "out: a net that is not learning looks stable. Whole-run and matched-loss reads in extra.",
     design=Design(MATCH_ARMS, Metric("C1.next_input_drift"),
-                  criteria=tuple(Criterion(f"{arm} left its plateau by step {NEXT_AFTER}", arm, "<=", PLATEAU_LOSS,
-                                           stat="each", on_fail="inconclusive",
-                                           metric=Metric("C1.train_loss_at", {"step": NEXT_AFTER}))
-                                 for arm in ("bn", "none")),
+                  criteria=each_seed(("bn", "none"), "<=", PLATEAU_LOSS,
+                                     Metric("C1.train_loss_at", {"step": NEXT_AFTER}),
+                                     f"{{arm}} left its plateau by step {NEXT_AFTER}"),
                   controls=(NO_BN,), figures=next_input_figure, extra=next_input_extra))
 
 

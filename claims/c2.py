@@ -9,20 +9,16 @@ from functools import partial
 
 import numpy as np
 
-from bnclaims.harness.run import checks
-from bnclaims.harness.declare import maps as rb
-from bnclaims.harness.declare.design import Arm, Control, Criterion, Design, Metric, reduction
-from bnclaims.harness.declare.evidence import figure, panels, series
-from bnclaims.harness.declare.vocabulary import Budget, Claim, Hypothesis, FWER
-
-from bnclaims.harness.spec import ModelSpec, TrainSpec
+from bnclaims.harness.kit import (CHANCE, FWER, LN10, Arm, Budget, Claim, Control, Criterion, Design, Hypothesis,
+                                  Metric, ModelSpec, TrainSpec, area, band_figure, figure, final, finite_or, panels,
+                                  rate_table, reduction, seed_band, series, thin)
+from bnclaims.harness.kit import maps as rb
 
 # family-wise alpha 0.01 of the claim, split evenly (Bonferroni) over its voting hypotheses as first declared: C2.a,
 # C2.c and C2.d. C2.c stopped voting in issue 24 (careless against equally careless); C2.a and C2.d keep the alpha
 # they were declared with, so a third of the family-wise alpha is unspent.
 C2_ALPHA = FWER / 3
 
-LN10 = checks.CHANCE_LOSS
 IOFFE = "Ioffe & Szegedy 2015"
 SANTURKAR = "Santurkar et al. 2018"
 
@@ -84,12 +80,12 @@ IOFFE_BUDGETS = {"smoke": Budget(seeds=3, steps=40), "ci": Budget(seeds=9, steps
 
 # ------------------------------------------------------------------ reductions (one number per seed)
 def train_loss_curve(arrays) -> np.ndarray:
-    return checks.finite_or(arrays["eval_train_loss"], LN10)      # [E, K]; diverged checkpoints: chance
+    return finite_or(arrays["eval_train_loss"], LN10)             # [E, K]; diverged checkpoints: chance
 
 
 @reduction("C2.auc")
 def auc(arrays) -> np.ndarray:
-    return train_loss_curve(arrays).mean(0)
+    return area(arrays, "eval_train_loss", LN10)
 
 
 @reduction("C2.log_auc")
@@ -99,30 +95,32 @@ def log_auc(arrays) -> np.ndarray:
 
 @reduction("C2.final_loss")
 def final_loss(arrays) -> np.ndarray:
-    return train_loss_curve(arrays)[-1]
-
-
-def val_loss_curve(arrays) -> np.ndarray:
-    return checks.finite_or(arrays["eval_val_loss"], LN10)        # validation split (TrainSpec.val_rows)
+    return final(arrays, "eval_train_loss", LN10)
 
 
 @reduction("C2.val_auc")
 def val_auc(arrays) -> np.ndarray:
-    """AUC of the validation-split loss: the selection measure of the validation-tuned checks."""
-    return val_loss_curve(arrays).mean(0)
+    """AUC of the validation-split loss (TrainSpec.val_rows): the selection measure of the validation-tuned checks."""
+    return area(arrays, "eval_val_loss", LN10)
 
 
 @reduction("C2.val_final_loss")
 def val_final_loss(arrays) -> np.ndarray:
-    return val_loss_curve(arrays)[-1]
+    return final(arrays, "eval_val_loss", LN10)
+
+
+def _at_budgets(arrays, key: str, budgets) -> np.ndarray:
+    """[K]: an accuracy averaged over the checkpoints at the step budgets (<= the run length) and the final one;
+    a diverged checkpoint counts as chance."""
+    steps = arrays["eval_step"]
+    keep = np.isin(steps, [b for b in budgets if b <= steps[-1]] + [steps[-1]])
+    return finite_or(arrays[key][keep], CHANCE).mean(0)
 
 
 @reduction("C2.val_budget_error")
 def val_budget_error(arrays, budgets=STEP_BUDGETS) -> np.ndarray:
     """1 - validation-split accuracy averaged over C2.d's step budgets: C2.d2's selection measure."""
-    steps = arrays["eval_step"]
-    keep = np.isin(steps, [b for b in budgets if b <= steps[-1]] + [steps[-1]])
-    return 1.0 - checks.finite_or(arrays["eval_val_acc"][keep], 0.1).mean(0)
+    return 1.0 - _at_budgets(arrays, "eval_val_acc", budgets)
 
 
 @reduction("C2.steps_to_loss")
@@ -141,9 +139,7 @@ def rates_trained(grid, lrs=GRID_LRS, target=LOSS_TARGET) -> np.ndarray:
 
 @reduction("C2.budget_test_acc")
 def budget_test_acc(arrays, budgets=STEP_BUDGETS) -> np.ndarray:
-    steps = arrays["eval_step"]
-    keep = np.isin(steps, [b for b in budgets if b <= steps[-1]] + [steps[-1]])
-    return checks.finite_or(arrays["eval_test_acc"][keep], 0.1).mean(0)
+    return _at_budgets(arrays, "eval_test_acc", budgets)
 
 
 # ------------------------------------------------------------------ figures and extras (from runner.Result)
@@ -152,24 +148,19 @@ def _grids(r):
 
 
 def _grid_table(r, lrs=GRID_LRS):
-    return {arm: {str(lr): {"auc": float(np.mean(auc(g[lr]))), "final_loss": float(np.mean(final_loss(g[lr])))}
-                  for lr in lrs} for arm, g in _grids(r).items()}
+    return rate_table(r, {"auc": auc, "final_loss": final_loss}, lrs)
 
 
 def _by_rate_figure(r, fn, fid, title, ylabel, lrs=GRID_LRS):
-    ser = []
-    for arm, g in _grids(r).items():
-        med, lo, hi = checks.band(np.stack([fn(g[lr]) for lr in lrs]))      # [n_lr, K]
-        ser.append(series(arm, np.log10(lrs), med, lo, hi))
+    ser = [seed_band(arm, np.log10(lrs), np.stack([fn(g[lr]) for lr in lrs])) for arm, g in _grids(r).items()]
     return figure(fid, title, ser, xlabel="log10 learning rate", ylabel=ylabel)
 
 
 def best_rate_curves(r):
     fid = "c2-best-rate-loss" if r.hyp.id == "C2.a" else f"{r.hyp.id}-best-rate-loss"    # C2.a3 reads other rates
-    return [figure(fid, "train loss at each arm's best grid rate",
-                   [checks.band_series(f"{arm} (lr {r.lr[arm]:g})", r.arrays[arm]["eval_step"],
-                                       train_loss_curve(r.arrays[arm])) for arm in r.hyp.arms],
-                   xlabel="step", ylabel="train loss (median, 15-85%)")]
+    return [band_figure(r, fid, "train loss at each arm's best grid rate", "eval_step", train_loss_curve,
+                        arms=r.hyp.arms, label=lambda arm: f"{arm} (lr {r.lr[arm]:g})", xlabel="step",
+                        ylabel="train loss (median, 15-85%)")]
 
 
 def auc_by_rate(r):
@@ -207,19 +198,17 @@ def trained_extra(r, lrs=GRID_LRS, target=LOSS_TARGET):
 
 
 def careless_figure(r):
-    return [figure("c2c-loss", "sigmoid net, N(0, 0.01^2) init: train loss",
-                   [checks.band_series(arm, a["eval_step"], train_loss_curve(a)) for arm, a in r.arrays.items()],
-                   xlabel="step", ylabel="train loss (median, 15-85%)")]
+    return [band_figure(r, "c2c-loss", "sigmoid net, N(0, 0.01^2) init: train loss", "eval_step", train_loss_curve,
+                        xlabel="step", ylabel="train loss (median, 15-85%)")]
 
 
 def ioffe_figures(r):
-    acc = figure("c2d-acc", "test accuracy", [checks.band_series(arm, a["eval_step"], a["eval_test_acc"])
-                                              for arm, a in r.arrays.items()], xlabel="step",
-                 ylabel="test accuracy (median, 15-85%)")
+    acc = band_figure(r, "c2d-acc", "test accuracy", "eval_step", "eval_test_acc", xlabel="step",
+                      ylabel="test accuracy (median, 15-85%)")
     pct = []
     for arm, a in r.arrays.items():
         p = a["probe_pct_last_unit0"][:, 0, :]                       # first seed, unit 0: [P, 3]
-        idx = checks.thin(len(a["probe_step"]))
+        idx = thin(len(a["probe_step"]))
         pct.append(figure(f"c2d-pct-{arm}", f"{arm}: seed {int(a['seeds'][0])}, last hidden layer, unit 0",
                           [series(f"{q}th percentile", a["probe_step"][idx], p[idx, j])
                            for j, q in enumerate((15, 50, 85))], xlabel="step", ylabel="sigmoid input"))

@@ -10,13 +10,10 @@ import itertools
 
 import numpy as np
 
-from bnclaims.harness.run import checks
-from bnclaims.harness.declare import maps as rb
-from bnclaims.harness.declare.design import SEED_OFFSET, Arm, Control, Design, Metric, errors, reduction
-from bnclaims.harness.declare.evidence import figure, panels, series
-from bnclaims.harness.declare.vocabulary import Budget, Claim, Hypothesis, FWER
-
-from bnclaims.harness.spec import ModelSpec, TrainSpec
+from bnclaims.harness.kit import (CHANCE, FWER, SEED_OFFSET, Arm, Budget, Claim, Control, Design, Hypothesis, Metric,
+                                  ModelSpec, TrainSpec, errors, figure, final_val_error, finite_or, panels, reduction,
+                                  seed_bars, series, spearman_rows, strided_band, torch_as_in_runs)
+from bnclaims.harness.kit import maps as rb
 
 # family-wise alpha 0.01 of the claim, split evenly (Bonferroni) over its voting hypotheses as first declared: C3.c1
 # and C3.d1. C3.d1 stopped voting in issue 24 (met trivially); C3.c1 keeps the alpha it was declared with, so half
@@ -58,10 +55,10 @@ def identity_errors(runs=None, perturb: str | None = None) -> dict:
     perturb="other_batch": gamma and beta come from a different batch of the same distribution
     (what constant, learned parameters face) - the negative control.
     """
+    torch_as_in_runs()          # one torch thread, as every run: rounding depends on it
     import torch
     import torch.nn.functional as F
 
-    from bnclaims.harness import engine  # noqa: F401  (one torch thread, as every run: rounding depends on it)
     out, eps = {}, 1e-5
     g = torch.Generator().manual_seed(0)
     for kind, b, h in itertools.product(KINDS, (2, 16, 256), (1, 64)):
@@ -85,10 +82,10 @@ def moment_errors(perturb: str | None = None) -> dict:
 
     perturb="no_bn": the same measurement with BN removed (identity) - the negative control.
     """
+    torch_as_in_runs()          # one torch thread, as every run
     import torch
     import torch.nn.functional as F
 
-    from bnclaims.harness import engine  # noqa: F401  (one torch thread, as every run)
     out, eps = {}, 1e-5
     for seed, b in itertools.product(range(3), (16, 128)):
         g = torch.Generator().manual_seed(100 + seed)
@@ -224,16 +221,6 @@ def recovered(arrays, perturb: str | None = None, eps: float | None = None) -> d
     return a
 
 
-def _spearman_rows(a, b):
-    """Spearman correlation per row (seed) of a, b [K, H]; undefined (a constant row) counts as 0."""
-    from scipy.stats import spearmanr
-    out = []
-    for x, y in zip(a, b):
-        r = spearmanr(x, y).statistic if np.ptp(x) > 0 and np.ptp(y) > 0 else 0.0
-        out.append(0.0 if not np.isfinite(r) else float(r))
-    return np.array(out)
-
-
 @reduction("C3.ks_after")
 def ks_after(arrays, perturb=None):
     return recovered(arrays, perturb)["ks_after"]
@@ -247,13 +234,13 @@ def ks_before(arrays):
 @reduction("C3.spearman_gamma_std")
 def spearman_gamma_std(arrays, perturb=None):
     a = recovered(arrays, perturb)
-    return _spearman_rows(a["gamma"], a["orig_std"])
+    return spearman_rows(a["gamma"], a["orig_std"])
 
 
 @reduction("C3.spearman_beta_mean")
 def spearman_beta_mean(arrays, perturb=None):
     a = recovered(arrays, perturb)
-    return _spearman_rows(a["beta"], a["orig_mean"])
+    return spearman_rows(a["beta"], a["orig_mean"])
 
 
 @reduction("C3.loss_after")
@@ -273,6 +260,12 @@ def _recovery_state(r):
     return recovered(r.runs[arm], params.get("perturb"), params.get("eps")), r.arms[arm].settings
 
 
+def _distance_bars(fid: str, title: str, a) -> dict:
+    """W1 / sigma_orig per seed, at insertion and after gamma/beta training (C3.c1, C3.c6)."""
+    return seed_bars(fid, title, [str(int(s)) for s in a["seeds"]],
+                     {"at insertion": a["w_before"], "after training": a["w_after"]}, ylabel="W1 / std")
+
+
 def recovery_figures(r):
     """The figure of one C3.c hypothesis: distances, gamma against std, beta against mean, or the loss."""
     a, _ = _recovery_state(r)
@@ -281,12 +274,9 @@ def recovery_figures(r):
     h = a["gamma"].shape[1]
     step = max(1, h // 60)              # at most ~60 units per scatter
     if hyp.id == "C3.c1":
-        figs = [figure("C3.c1-ks", "mean per-unit KS distance to the original activations",
-                       [series("at insertion", seeds, a["ks_before"]), series("after training", seeds, a["ks_after"])],
-                       xlabel="seed", ylabel="KS distance", kind="bar"),
-                figure("C3.c1-w", "mean per-unit Wasserstein distance / original std",
-                       [series("at insertion", seeds, a["w_before"]), series("after training", seeds, a["w_after"])],
-                       xlabel="seed", ylabel="W1 / std", kind="bar")]
+        figs = [seed_bars("C3.c1-ks", "mean per-unit KS distance to the original activations", seeds,
+                          {"at insertion": a["ks_before"], "after training": a["ks_after"]}, ylabel="KS distance"),
+                _distance_bars("C3.c1-w", "mean per-unit Wasserstein distance / original std", a)]
     elif hyp.id in ("C3.c2", "C3.c3"):
         mine, theirs, name = (("gamma", "orig_std", "std") if hyp.id == "C3.c2" else ("beta", "orig_mean", "mean"))
         figs = []
@@ -297,15 +287,11 @@ def recovery_figures(r):
                                 series(f"{mine} = {name}: full recovery (line end points)", [lo, hi], [lo, hi])],
                                xlabel=f"original {name} of the unit", ylabel=mine, kind="scatter"))
     else:
-        curve = a["curve_affine"]
-        stride = max(1, curve.shape[0] // 60)
-        med, lo, hi = checks.band(curve[::stride])
-        figs = [figure("C3.c4-loss", "train loss (eval mode, full train set)",
-                       [series("plain network", seeds, a["loss_orig"]), series("at insertion", seeds, a["loss_insert"]),
-                        series("after gamma/beta training", seeds, a["loss_after"])],
-                       xlabel="seed", ylabel="cross-entropy", kind="bar"),
+        figs = [seed_bars("C3.c4-loss", "train loss (eval mode, full train set)", seeds,
+                          {"plain network": a["loss_orig"], "at insertion": a["loss_insert"],
+                           "after gamma/beta training": a["loss_after"]}, ylabel="cross-entropy"),
                 figure("C3.c4-curve", "gamma/beta training: mini-batch loss (median, 15-85%)",
-                       [series("train mode", np.arange(curve.shape[0])[::stride], med, lo, hi)],
+                       [strided_band("train mode", a["curve_affine"])],
                        xlabel="step", ylabel="loss")]
     return [panels(f"{hyp.id}-recovery", f"{hyp.id} {hyp.title}", figs)]
 
@@ -323,8 +309,8 @@ def recovery_extra(r, loss_margin=LOSS_MARGIN):
             "median_gamma_over_std": np.median(ratio, 1),
             "median_abs_beta_minus_mean_over_std": np.median(np.abs(a["beta"] - a["orig_mean"])
                                                              / np.maximum(a["orig_std"], 1e-12), 1),
-            "spearman_gamma_std": _spearman_rows(a["gamma"], a["orig_std"]),
-            "spearman_beta_mean": _spearman_rows(a["beta"], a["orig_mean"])}
+            "spearman_gamma_std": spearman_rows(a["gamma"], a["orig_std"]),
+            "spearman_beta_mean": spearman_rows(a["beta"], a["orig_mean"])}
 
 
 def _recovery_design(metric, control: Control, **arms) -> Design:
@@ -463,11 +449,8 @@ def w_before(arrays):
 
 def wasserstein_figures(r):
     """C3.c6: W1 / sigma_orig per seed, at insertion and after gamma/beta training."""
-    a, _ = _recovery_state(r)
-    seeds = [str(int(s)) for s in a["seeds"]]
-    return [figure(f"{r.hyp.id}-w", "mean per-unit Wasserstein-1 distance to the original activations / original std",
-                   [series("at insertion", seeds, a["w_before"]), series("after training", seeds, a["w_after"])],
-                   xlabel="seed", ylabel="W1 / std", kind="bar")]
+    return [_distance_bars(f"{r.hyp.id}-w", "mean per-unit Wasserstein-1 distance to the original activations / "
+                                            "original std", _recovery_state(r)[0])]
 
 
 def log_ratio_figures(r, margin=RATIO_MARGIN):
@@ -584,7 +567,6 @@ C3C7 = Hypothesis(
 BN_ONLY_SPEC = TrainSpec(model=ModelSpec(depth=2, width=256, norm="bn"), optimizer="sgd", lr=0.1, momentum=0.9,
                          batch_size=128, steps=1500, eval_every=500, trainable="bn_affine", freeze_output=True)
 RANDOM_SUBSET_SPEC = BN_ONLY_SPEC.replace(trainable="random_linear")
-CHANCE = checks.CHANCE_ACC
 ABOVE_CHANCE = 2 * CHANCE        # pre-declared "far above chance": twice chance accuracy
 GAMMA_OFF = 0.1                  # |gamma| below this counts as a disabled feature (Frankle Sec. 5)
 
@@ -608,7 +590,7 @@ _BN_ONLY_NOTES = ("MLP 40-256-256-10 on MNIST-1D, SGD momentum 0.9, lr 0.1, batc
 @reduction("C3.test_acc")
 def accuracy_at(arrays, at: int = -1):
     """Test accuracy (eval mode) at checkpoint `at` (-1: final, 0: before training); diverged = chance."""
-    return checks.finite_or(arrays["eval_test_acc"][at], CHANCE)
+    return finite_or(arrays["eval_test_acc"][at], CHANCE)
 
 
 def _gamma_off_fraction(arrays, threshold=GAMMA_OFF):
@@ -621,12 +603,10 @@ def bn_only_figures(r, threshold=GAMMA_OFF):
     hyp, bn = r.hyp, r.runs["bn_only"]
     seeds = [str(int(s)) for s in bn["seeds"]]
     off = _gamma_off_fraction(bn, threshold)
-    acc = figure(f"{hyp.id}-acc", "final test accuracy per seed",
-                 [series(arm, seeds, r.values[arm]) for arm in hyp.arms], xlabel="seed", ylabel="test accuracy",
-                 kind="bar")
-    gam = figure(f"{hyp.id}-gamma-off", f"BN-only: fraction of units with |gamma| < {threshold}",
-                 [series(f"layer {l}", seeds, off[l]) for l in range(off.shape[0])],
-                 xlabel="seed", ylabel="fraction", kind="bar")
+    acc = seed_bars(f"{hyp.id}-acc", "final test accuracy per seed", seeds, {arm: r.values[arm] for arm in hyp.arms},
+                    ylabel="test accuracy")
+    gam = seed_bars(f"{hyp.id}-gamma-off", f"BN-only: fraction of units with |gamma| < {threshold}", seeds,
+                    {f"layer {l}": off[l] for l in range(off.shape[0])}, ylabel="fraction")
     return [panels(f"{hyp.id}-bn-only", f"{hyp.id} {hyp.title}", [acc, gam])]
 
 
@@ -683,7 +663,7 @@ BN_ONLY_GRID = (0.03, 0.1, 0.3, 1.0)
 VAL_ROWS, VAL_TUNE_SEEDS = 800, 3
 
 
-reduction("C3.val_error")(checks.final_val_error)      # C3.d3's selection measure
+reduction("C3.val_error")(final_val_error)      # C3.d3's selection measure
 
 
 C3D3 = Hypothesis(

@@ -6,15 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from bnclaims.harness.run import checks
-from bnclaims.harness.declare import maps as rb
-from bnclaims.harness.declare.design import Arm, Control, Criterion, Design, Metric, reduction
-from bnclaims.harness.declare.evidence import figure, panels, series
-from bnclaims.harness.declare.vocabulary import Budget, Claim, Hypothesis
-from bnclaims.harness.spec import ModelSpec, TrainSpec
+from bnclaims.harness.kit import (CHANCE, LN10, Arm, Budget, Claim, Control, Design, Hypothesis, Metric, ModelSpec,
+                                  TrainSpec, calibration, each_seed, figure, final, final_val_error, finite_or,
+                                  panels, read_at_loss, reduction, seed_band, seed_bars, series, strided_band)
+from bnclaims.harness.kit import maps as rb
 
-LN10 = checks.CHANCE_LOSS     # chance-level NLL: the pre-declared value of a diverged seed's loss
-CHANCE = checks.CHANCE_ACC    # chance accuracy: the pre-declared value of a diverged seed's accuracy
 GHOST_SIZES = (128, 32, 8)
 
 # ---------------------------------------------------------------------- engine runs (C4.a-c)
@@ -66,16 +62,13 @@ def stats_arm(mode: str) -> Arm:
 
 
 # ---------------------------------------------------------------------- reductions (one number per seed)
-@reduction("C4.final")
-def final(arrays, key: str, fill: float) -> np.ndarray:
-    """The last checkpoint of an engine curve [E, K]; a diverged seed counts as `fill`."""
-    return checks.finite_or(arrays[key][-1], fill)
+reduction("C4.final")(final)     # the last checkpoint of an engine curve [E, K]; a diverged seed: `fill`
 
 
 @reduction("C4.value")
 def value(arrays, key: str, fill: float = LN10) -> np.ndarray:
     """A per-seed routine array [K]; a diverged seed counts as `fill`."""
-    return checks.finite_or(arrays[key], fill)
+    return finite_or(arrays[key], fill)
 
 
 @reduction("C4.gap")
@@ -83,50 +76,6 @@ def gap(arrays) -> np.ndarray:
     """Train minus test accuracy (eval mode); a diverged seed counts as 0 (chance on both sets)."""
     div = (arrays["diverged_at"] >= 0) | ~np.isfinite(arrays["train_acc"]) | ~np.isfinite(arrays["test_acc"])
     return np.where(div, 0.0, arrays["train_acc"] - arrays["test_acc"])
-
-
-def _nll(logits, y, t: float) -> float:
-    z = logits / t
-    z = z - z.max(1, keepdims=True)
-    return float(np.mean(np.log(np.exp(z).sum(1)) - z[np.arange(len(y)), y]))
-
-
-def fit_temperature(logits, y) -> float:
-    """The temperature T > 0 minimizing the NLL of softmax(logits / T) (Guo et al. 2017), on log T in [-4, 4]."""
-    from scipy.optimize import minimize_scalar
-    return float(np.exp(minimize_scalar(lambda lt: _nll(logits, y, np.exp(lt)), bounds=(-4, 4),
-                                        method="bounded", options={"xatol": 1e-4}).x))
-
-
-def ece(logits, y, t: float = 1.0, bins: int = 15) -> float:
-    """Expected calibration error of softmax(logits / T): |accuracy - confidence| over 15 equal-width bins."""
-    z = logits / t
-    p = np.exp(z - z.max(1, keepdims=True))
-    p /= p.sum(1, keepdims=True)
-    conf, hit = p.max(1), (p.argmax(1) == y).astype(float)
-    idx = np.minimum((conf * bins).astype(int), bins - 1)
-    return float(sum(abs(hit[idx == b].mean() - conf[idx == b].mean()) * np.mean(idx == b)
-                     for b in range(bins) if np.any(idx == b)))
-
-
-def calibration(arrays) -> dict:
-    """Per seed: temperature (fit on the validation split), test NLL at T = 1 and at T, ECE at both."""
-    out = {"T": [], "nll": [], "nll_T": [], "ece": [], "ece_T": []}
-    for lv, yv, lt, yt in zip(arrays["final_val_logits"], arrays["final_val_labels"], arrays["final_test_logits"],
-                              arrays["final_test_labels"]):
-        lv, lt = lv.astype(np.float64), lt.astype(np.float64)
-        if not (np.all(np.isfinite(lv)) and np.all(np.isfinite(lt))):     # diverged: chance, uncalibrated
-            for k, v in (("T", np.nan), ("nll", LN10), ("nll_T", LN10), ("ece", np.nan), ("ece_T", np.nan)):
-                out[k].append(v)
-            continue
-        t = fit_temperature(lv, yv.astype(int))
-        yt = yt.astype(int)
-        out["T"].append(t)
-        out["nll"].append(_nll(lt, yt, 1.0))
-        out["nll_T"].append(_nll(lt, yt, t))
-        out["ece"].append(ece(lt, yt))
-        out["ece_T"].append(ece(lt, yt, t))
-    return {k: np.asarray(v, float) for k, v in out.items()}
 
 
 @reduction("C4.calibrated_nll")
@@ -170,13 +119,9 @@ def ghost_extra(other: Metric):
 
 
 def bn_vs_none_figures(r):
-    seeds = [str(s) for s in r.seeds]
-    acc = figure("C4.c-acc", "final test accuracy per seed", [series(a, seeds, r.values[a]) for a in r.hyp.arms],
-                 xlabel="seed", ylabel="test accuracy", kind="bar")
-    curves = []
-    for arm in r.hyp.arms:
-        med, lo, hi = checks.band(r.runs[arm]["eval_test_acc"])
-        curves.append(series(arm, r.runs[arm]["eval_step"], med, lo, hi))
+    acc = seed_bars("C4.c-acc", "final test accuracy per seed", [str(s) for s in r.seeds],
+                    {a: r.values[a] for a in r.hyp.arms}, ylabel="test accuracy")
+    curves = [seed_band(arm, r.runs[arm]["eval_step"], r.runs[arm]["eval_test_acc"]) for arm in r.hyp.arms]
     return [panels("C4c-bn-vs-none", "C4.c BN against no BN",
                    [acc, figure("C4.c-curve", "test accuracy (median, 15-85%)", curves, xlabel="step",
                                 ylabel="test accuracy")])]
@@ -196,15 +141,10 @@ def _runs_by_mode(r) -> dict:
 
 
 def stats_figures(r):
-    hyp, labels = r.hyp, [str(s) for s in r.seeds]
-    vals = figure(f"{hyp.id}-values", hyp.title, [series(a, labels, r.values[a]) for a in hyp.arms],
-                  xlabel="seed", ylabel=hyp.metric.split(",")[0][:40], kind="bar")
-    curves = []
-    for mode, a in _runs_by_mode(r).items():
-        c = a["minibatch_loss"]
-        stride = max(1, c.shape[0] // 60)
-        med, lo, hi = checks.band(c[::stride])
-        curves.append(series(mode, np.arange(c.shape[0])[::stride], med, lo, hi))
+    hyp = r.hyp
+    vals = seed_bars(f"{hyp.id}-values", hyp.title, [str(s) for s in r.seeds], {a: r.values[a] for a in hyp.arms},
+                     ylabel=hyp.metric.split(",")[0][:40])
+    curves = [strided_band(mode, a["minibatch_loss"]) for mode, a in _runs_by_mode(r).items()]
     return [panels(f"{hyp.id.replace('.', '')}-private", hyp.title,
                    [vals, figure(f"{hyp.id}-train-loss", "mini-batch training loss (median, 15-85%)", curves,
                                  xlabel="step", ylabel="loss", logy=True)])]
@@ -224,8 +164,14 @@ def stats_extra(r):
 
 # ---------------------------------------------------------------------- designs
 GHOST_ARMS = {f"G{g}": Arm(ghost_spec(g), by_profile=WIDTH_BY_PROFILE) for g in GHOST_SIZES}
-ALL_G128 = Control("all_g128", "every arm is the G = 128 spec (the same runs from the store): no trend can exist",
-                   arms={f"G{g}": "G128" for g in GHOST_SIZES if g != 128})
+
+
+def all_g128(what: str) -> Control:
+    """A ghost trend's control: every arm replaced by the G = 128 arm, so no trend can exist."""
+    return Control("all_g128", what, arms={f"G{g}": "G128" for g in GHOST_SIZES if g != 128})
+
+
+ALL_G128 = all_g128("every arm is the G = 128 spec (the same runs from the store): no trend can exist")
 STATS_ARMS = {"batch_stats": stats_arm("batch"), "large_batch_stats": stats_arm("large")}
 BATCH_AS_LARGE = Control("batch_as_large", "the large-batch arm is standard BN too: no effect can exist",
                          arms={"large_batch_stats": "batch_stats"})
@@ -389,8 +335,7 @@ C4A2 = Hypothesis(
           "budget. G = 8 also fits the train set less (train accuracy in extra); C4.g2 compares at matched fit. "
           + _GHOST_NOTES,
     design=Design(CALIBRATED_ARMS, Metric("C4.calibrated_nll"),
-                  controls=(Control("all_g128", "every arm is the G = 128 spec: no trend can exist",
-                                    arms={f"G{g}": "G128" for g in GHOST_SIZES if g != 128}),),
+                  controls=(all_g128("every arm is the G = 128 spec: no trend can exist"),),
                   extra=calibration_extra))
 
 # ---------------------------------------------------------------------- batch noise removed (issue 14)
@@ -422,7 +367,7 @@ C4C_GRID = (0.025, 0.05, 0.1, 0.2)     # around the pilot's rates (no BN 0.05, B
 TUNE_VAL_ROWS, VAL_TUNE_SEEDS = 800, 3   # C4.c2's tuning split (C4.a2 holds out VAL_ROWS = 500)
 
 
-reduction("C4.val_error")(checks.final_val_error)      # C4.c2's selection measure
+reduction("C4.val_error")(final_val_error)      # C4.c2's selection measure
 
 
 C4C2 = Hypothesis(
@@ -460,8 +405,8 @@ FIT_WIDTH = {p: {"width": w} for p, w in C4_WIDTH.items()}
 FIT_ARMS = {f"G{g}": Arm(routine="ghost_to_fit", settings={**FIT, "ghost": g}, by_profile=FIT_WIDTH)
             for g in GHOST_SIZES}
 FIT_REACHED = Metric("C4.value", {"key": "fit_reached", "fill": 0.0})
-FIT_GATES = tuple(Criterion(f"fit_{arm}", arm, ">=", 1.0, stat="each", metric=FIT_REACHED, on_fail="inconclusive")
-                  for arm in FIT_ARMS)
+FIT_GATES = each_seed(FIT_ARMS, ">=", 1.0, FIT_REACHED, "fit_{arm}")
+FIT_ALL_G128 = all_g128("every arm is the G = 128 arm: no trend can exist")
 
 
 def fit_extra(r):
@@ -507,8 +452,7 @@ C4G = Hypothesis(
     arms=tuple(f"G{g}" for g in GHOST_SIZES), direction="increasing", test="trend", paired=True,
     budgets=FIT_BUDGETS, notes=_FIT_NOTES + " The matched-fit counterpart of C4.b.",
     design=Design(FIT_ARMS, Metric("C4.value", {"key": "test_acc", "fill": CHANCE}), criteria=FIT_GATES,
-                  controls=(Control("all_g128", "every arm is the G = 128 arm: no trend can exist",
-                                    arms={f"G{g}": "G128" for g in GHOST_SIZES if g != 128}),),
+                  controls=(FIT_ALL_G128,),
                   extra=fit_extra))
 
 C4G2 = Hypothesis(
@@ -524,8 +468,7 @@ C4G2 = Hypothesis(
     arms=tuple(f"G{g}" for g in GHOST_SIZES), direction="decreasing", test="trend", paired=True,
     budgets=FIT_BUDGETS, notes=_FIT_NOTES + " The matched-fit counterpart of C4.a2 (same runs as C4.g).",
     design=Design(FIT_ARMS, Metric("C4.calibrated_nll"), criteria=FIT_GATES,
-                  controls=(Control("all_g128", "every arm is the G = 128 arm: no trend can exist",
-                                    arms={f"G{g}": "G128" for g in GHOST_SIZES if g != 128}),),
+                  controls=(FIT_ALL_G128,),
                   extra=fit_extra))
 
 
@@ -556,31 +499,6 @@ def noise_curve(arrays, measure: str) -> np.ndarray:
         return np.where(d > 0, b * arrays[num] / d, np.nan)
 
 
-def read_at_loss(loss, q, level: float):
-    """Per seed (columns of loss, q [P, K]): log q where the loss curve first reaches `level`, interpolated
-    linearly in loss between the probes on either side (log q linear in loss); (values [K], ok [K]). A seed
-    whose loss never reaches the level, or whose bracketing q is not finite and positive, is read at its
-    last probe with a finite positive q (NaN if none) and ok False."""
-    loss, q = np.asarray(loss, float), np.asarray(q, float)
-    lq = np.log(np.where(q > 0, q, np.nan))
-    vals, ok = np.full(loss.shape[1], np.nan), np.zeros(loss.shape[1], bool)
-    for k in range(loss.shape[1]):
-        hit = np.flatnonzero(loss[:, k] <= level)
-        if hit.size:
-            p = hit[0]
-            if p == 0 and np.isfinite(lq[0, k]):
-                vals[k], ok[k] = lq[0, k], True
-                continue
-            if p > 0 and np.isfinite(lq[p - 1, k]) and np.isfinite(lq[p, k]):
-                w = (loss[p - 1, k] - level) / (loss[p - 1, k] - loss[p, k])
-                vals[k], ok[k] = (1 - w) * lq[p - 1, k] + w * lq[p, k], True
-                continue
-        good = np.flatnonzero(np.isfinite(lq[:, k]))
-        if good.size:
-            vals[k] = lq[good[-1], k]
-    return vals, ok
-
-
 @reduction("C4.noise_at_loss")
 def noise_at_loss(arrays, measure: str, level: float, fill: float = 0.0) -> np.ndarray:
     """Natural log of a noise measure (noise_curve) where each seed's training loss first reaches `level`
@@ -597,8 +515,7 @@ def noise_read(arrays, measure: str, level: float) -> np.ndarray:
 
 def noise_gates(measure: str):
     m = Metric("C4.noise_read", {"measure": measure, "level": NOISE_LEVEL})
-    return tuple(Criterion(f"read_{arm}", arm, ">=", 1.0, stat="each", metric=m, on_fail="inconclusive")
-                 for arm in NOISE_ARMS)
+    return each_seed(NOISE_ARMS, ">=", 1.0, m, "read_{arm}")
 
 
 def noise_extra(r):

@@ -27,8 +27,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bnclaims.harness.declare import design as ds
-from bnclaims.harness.declare import validate as dv
+from bnclaims.harness import kit
 
 EXPECTS = ("dies",)
 SUFFIX = "~ko"          # a knocked-out hypothesis's id: the vote's id + SUFFIX (+ ":" + variant name)
@@ -64,7 +63,7 @@ class KnockOut:
         for name, repl in self.arms.items():
             if isinstance(repl, str):
                 arms[name] = {"from_arm": repl}
-            elif isinstance(repl, ds.Arm):
+            elif isinstance(repl, kit.Arm):
                 arms[name] = {"arm": repr(repl)}
             else:
                 arms[name] = {"changes": {k: (list(v) if isinstance(v, tuple) else v) for k, v in repl.items()}}
@@ -191,21 +190,21 @@ def declarations_sha256() -> str:
 
 def find_vote(vote: str):
     """(claim, hypothesis) of a registered hypothesis id."""
-    from bnclaims.claims import registry
-    for claim in registry.CLAIMS:
+    from bnclaims.claims import CLAIMS
+    for claim in CLAIMS:
         for h in claim.hypotheses:
             if h.id == vote:
                 return claim, h
     raise KeyError(f"no registered hypothesis {vote!r}")
 
 
-def replaced_arm(arm: ds.Arm, repl, arms: Mapping, where: str) -> ds.Arm:
+def replaced_arm(arm: kit.Arm, repl, arms: Mapping, where: str) -> kit.Arm:
     """One arm's knocked-out declaration."""
     if isinstance(repl, str):
         if repl not in arms:
             raise ValueError(f"{where}: takes arm {repl!r}, which is not declared")
         return arms[repl]
-    if isinstance(repl, ds.Arm):
+    if isinstance(repl, kit.Arm):
         return repl
     if not isinstance(repl, Mapping) or not repl:
         raise ValueError(f"{where}: give a dict of changes, an arm name or an Arm, got {repl!r}")
@@ -252,6 +251,6 @@ def validate_all() -> list:
     for ko in by_key().values():
         _, hyp = find_vote(ko.vote)
         kh = knocked_out(ko, hyp)
-        dv.validate(kh, routines.ROUTINES)
+        kit.validate(kh, routines.ROUTINES)
         out.append(kh)
     return out

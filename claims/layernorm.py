@@ -3,21 +3,16 @@
 Santurkar's loss-range measure and gate (claims/santurkar.py), LayerNorm in place of BN: normalization
 with no batch statistics at all. Declarations only; the runner does the rest.
 """
-from bnclaims.harness.run.checks import band_series
-from bnclaims.harness.declare.design import Control, Design, Metric
-from bnclaims.harness.declare.evidence import figure
-from bnclaims.harness.declare.vocabulary import Claim, Hypothesis
-
 from bnclaims.claims import santurkar as s
+from bnclaims.harness.kit import Claim, Control, Design, Hypothesis, Metric, band_figure
 
 KEY = "probe_land_loss_range"
 MEASURE = Metric("S.landscape", {"key": KEY, "fill": s.FILLS[KEY]}, at_lr=s.LR_EDGE)
 
 
 def loss_range_figure(r):
-    return [figure("LN.a-bands", f"loss range along g, lr {s.LR_EDGE}", [band_series(
-        arm, r.arrays[arm]["probe_step"], r.arrays[arm][KEY]) for arm in ("ln", "none")], xlabel="training step",
-        ylabel="loss range along g (median, 15-85%)", logy=True)]
+    return [band_figure(r, "LN.a-bands", f"loss range along g, lr {s.LR_EDGE}", "probe_step", KEY, arms=("ln", "none"),
+                        xlabel="training step", ylabel="loss range along g (median, 15-85%)", logy=True)]
 
 
 LNA = Hypothesis(

@@ -15,12 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from bnclaims.harness.run import checks
-from bnclaims.harness.declare.design import Arm, Criterion, Design, Metric, reduction
-from bnclaims.harness.declare.evidence import figure
-from bnclaims.harness.declare.vocabulary import Budget, Claim, Hypothesis
+from bnclaims.harness.kit import (CHANCE, LN10, Arm, Budget, Claim, Design, Hypothesis, Metric, band_figure, each_seed,
+                                  final, finite_or, probe_median, reduction)
 
-LN10 = checks.CHANCE_LOSS
 ONLY = ("smoke", "paper")
 SOURCE = "Santurkar et al. 2018, App. A.1"
 # App. A.1: 15,000 steps of batch 128. Seeds: 5 per arm, the smallest n at which Welch's test can reach
@@ -47,41 +44,34 @@ def tail_loss(arrays, frac: float = 0.1) -> np.ndarray:
     """Mean training loss over the last frac of the steps; a diverged seed counts as chance (ln 10)."""
     curve = arrays["train_loss"]
     tail = curve[-max(1, int(round(frac * len(curve)))):]
-    return checks.finite_or(np.mean(tail, 0), LN10)
+    return finite_or(np.mean(tail, 0), LN10)
 
 
-@reduction("P.final")
-def final(arrays, key: str, fill: float) -> np.ndarray:
-    """The last evaluation of key [E, K]; a diverged seed counts as fill."""
-    return checks.finite_or(arrays[key][-1], fill)
+reduction("P.final")(final)        # the last evaluation of key [E, K]; a diverged seed counts as fill (= C4.final)
 
 
 @reduction("P.probe_median")
-def probe_median(arrays, key: str, fill: float) -> np.ndarray:
-    """The median over the run's probes of key [P, K]; a seed with no finite probe counts as fill."""
-    v = arrays[key]
-    with np.errstate(all="ignore"):
-        med = np.array([np.median(c[np.isfinite(c)]) if np.isfinite(c).any() else np.nan for c in v.T])
-    return checks.finite_or(med, fill)
+def probe_median_native(arrays, key: str, fill: float) -> np.ndarray:
+    """The median over the run's probes of key [P, K], in the probes' own precision (float32; as declared); a
+    seed with no finite probe counts as fill."""
+    return probe_median(arrays, key, fill, dtype=None)
 
 
 def gates() -> tuple:
-    return tuple(Criterion(f"{a} trains", a, ">=", GATE_ACC, stat="each", on_fail="inconclusive",
-                           metric=Metric("P.final", {"key": "eval_train_acc", "fill": 0.1})) for a in ("bn", "none"))
+    return each_seed(("bn", "none"), ">=", GATE_ACC, Metric("P.final", {"key": "eval_train_acc", "fill": 0.1}))
 
 
 def curves_figure(r):
     lr = r.arms["bn"].settings["lr"]
-    return [figure(f"{r.hyp.id}-loss", f"VGG-11 training loss, lr {lr} (Fig. 1 style)",
-                   [checks.band_series(a, np.arange(len(r.arrays[a]["train_loss"])), r.arrays[a]["train_loss"])
-                    for a in ("bn", "none")], xlabel="step", ylabel="training loss (median, 15-85%)", logy=True)]
+    return [band_figure(r, f"{r.hyp.id}-loss", f"VGG-11 training loss, lr {lr} (Fig. 1 style)",
+                        lambda a: np.arange(len(a["train_loss"])), "train_loss", arms=("bn", "none"), xlabel="step",
+                        ylabel="training loss (median, 15-85%)", logy=True)]
 
 
 def probe_figure(key: str, label: str):
     def draw(r):
-        return [figure(f"{r.hyp.id}-probe", f"{label}, VGG-11, lr 0.1",
-                       [checks.band_series(a, r.arrays[a]["probe_step"], r.arrays[a][key]) for a in ("bn", "none")],
-                       xlabel="training step", ylabel=f"{label} (median, 15-85%)")]
+        return [band_figure(r, f"{r.hyp.id}-probe", f"{label}, VGG-11, lr 0.1", "probe_step", key, arms=("bn", "none"),
+                            xlabel="training step", ylabel=f"{label} (median, 15-85%)")]
     return draw
 
 
@@ -145,7 +135,7 @@ def mnist_arms() -> dict:
 @reduction("P.mean_test_acc")
 def mean_test_acc(arrays) -> np.ndarray:
     """Test accuracy averaged over the checkpoints (the area under Fig. 1(a)'s curve); diverged: chance."""
-    return checks.finite_or(np.mean(arrays["eval_test_acc"], 0), 0.1)
+    return finite_or(np.mean(arrays["eval_test_acc"], 0), CHANCE)
 
 
 @reduction("P.quantile_drift")
@@ -160,9 +150,8 @@ def quantile_drift(arrays) -> np.ndarray:
 
 
 def mnist_figure(r):
-    return [figure(f"{r.hyp.id}-acc", "MNIST test accuracy, 3 x 100 sigmoid (Fig. 1(a) style)",
-                   [checks.band_series(a, r.arrays[a]["eval_step"], r.arrays[a]["eval_test_acc"]) for a in ("bn", "none")],
-                   xlabel="step", ylabel="test accuracy (median, 15-85%)")]
+    return [band_figure(r, f"{r.hyp.id}-acc", "MNIST test accuracy, 3 x 100 sigmoid (Fig. 1(a) style)", "eval_step",
+                        "eval_test_acc", arms=("bn", "none"), xlabel="step", ylabel="test accuracy (median, 15-85%)")]
 
 
 PG = Hypothesis(

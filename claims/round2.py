@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from bnclaims.harness.declare.hypothesis import Budget
+from bnclaims.harness.kit import Budget
 
 ROUND = 2
 SEED_BASE = 300              # the confirmatory base: no run had used it when this file was locked

@@ -11,13 +11,10 @@ import warnings
 
 import numpy as np
 
-from bnclaims.harness.run import checks
-from bnclaims.harness.declare.design import Arm, Control, Criterion, Design, Metric, errors, reduction
-from bnclaims.harness.declare.evidence import figure, series
-from bnclaims.harness.declare.vocabulary import Budget, Claim, Hypothesis
-from bnclaims.harness.spec import TrainSpec
+from bnclaims.harness.kit import (LN10, Arm, Budget, Claim, Control, Design, Hypothesis, Metric, TrainSpec, area,
+                                  band_figure, each_seed, errors, figure, finite_or, moment_steps, probe_median,
+                                  reduction, seed_band, series)
 
-LN10 = checks.CHANCE_LOSS      # chance-level cross-entropy on 10 classes: the penalty for diverged steps
 LR_EDGE = 0.3                  # near the no-BN stability edge (dossier pilot: no BN diverges at 3)
 LR_MODERATE = 0.03             # the pilot's moderate rate where the landscape measures reverse
 GATE_ACC = 0.2                 # both arms must train: final train accuracy >= 2x chance in every seed
@@ -61,19 +58,10 @@ LANDSCAPE_ARMS = {"bn": landscape_arm("bn", probes=LANDSCAPE_PROBES, lrs=(LR_EDG
 
 
 # ---------------------------------------------------------------------------------------------- reductions
-def probe_median(arrays, key: str, fill: float) -> np.ndarray:
-    """Per-seed median over probes of a landscape measure; diverged probes (NaN) are skipped."""
-    v = arrays[key].astype(float)
-    v[~np.isfinite(v)] = np.nan
-    with warnings.catch_warnings():            # an all-NaN seed is handled by finite_or below
-        warnings.simplefilter("ignore", RuntimeWarning)
-        med = np.nanmedian(v, 0)
-    return checks.finite_or(med, fill)
-
-
 @reduction("S.landscape")
 def landscape_measure(arrays, key: str, fill: float, log: bool = False, scale: float = 1.0) -> np.ndarray:
-    """probe_median x scale (S.c shifts the BN arm by its margin), on a log scale if asked."""
+    """kit.probe_median (non-finite probes skipped) x scale (S.c shifts the BN arm by its margin), on a log scale
+    if asked."""
     v = probe_median(arrays, key, fill) * scale
     return np.log(v) if log else v
 
@@ -86,19 +74,18 @@ def final_train_acc(arrays) -> np.ndarray:
 @reduction("S.loss_area")
 def loss_area(arrays) -> np.ndarray:
     """log of the mean minibatch training loss over all steps; diverged steps count as ln 10."""
-    return np.log(checks.finite_or(arrays["train_loss"], LN10).mean(0))
+    return np.log(area(arrays, "train_loss", LN10))
 
 
 @reduction("S.relative_drift")
 def relative_drift(arrays) -> np.ndarray:
     """Mean |d mean|/std + |d var|/var of the nonlinearity inputs between probes; log, per seed."""
-    m = arrays["probe_post_mean"].astype(float)          # [P, K, L, H]
-    v = np.clip(arrays["probe_post_var"].astype(float), 1e-12, None)
-    d = np.abs(np.diff(m, axis=0)) / np.sqrt(v[:-1]) + np.abs(np.diff(v, axis=0)) / v[:-1]
+    v = np.clip(arrays["probe_post_var"].astype(float), 1e-12, None)      # [P, K, L, H]
+    d = moment_steps(arrays["probe_post_mean"], v, relative=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         per_seed = np.nanmean(np.where(np.isfinite(d), d, np.nan), axis=(0, 2, 3))
-    return np.log(checks.finite_or(per_seed, 1.0))
+    return np.log(finite_or(per_seed, 1.0))
 
 
 # ---------------------------------------------------------------------------------------------- S.a-S.d
@@ -118,11 +105,10 @@ def _measured(r):
 
 def landscape_figure(r):
     key, _, lr = _measured(r)
-    steps = r.arrays["bn"]["probe_step"]
-    return [figure(f"{r.hyp.id}-bands", f"{LABELS[key]}, lr {lr} (Fig. 4 style)",
-                   [checks.band_series(arm, steps, r.arrays[arm][key]) for arm in ("bn", "none")],
-                   xlabel="training step", ylabel=LABELS[key] + " (median, 15-85%)",
-                   logy=key != "probe_land_grad_pred")]
+    steps = r.arrays["bn"]["probe_step"]       # both arms probe at the same steps
+    return [band_figure(r, f"{r.hyp.id}-bands", f"{LABELS[key]}, lr {lr} (Fig. 4 style)", lambda a: steps, key,
+                        arms=("bn", "none"), xlabel="training step", ylabel=LABELS[key] + " (median, 15-85%)",
+                        logy=key != "probe_land_grad_pred")]
 
 
 def landscape_extra(r):
@@ -140,8 +126,7 @@ def moderate_rate_extra(r):
 
 def gates(lr: float, arms=("bn", "none")) -> tuple:
     """Both arms must train at the rate read: a network that does not train looks smooth."""
-    return tuple(Criterion(f"{arm} trains", arm, ">=", GATE_ACC, stat="each", on_fail="inconclusive",
-                           metric=Metric("S.final_train_acc", at_lr=lr)) for arm in arms)
+    return each_seed(arms, ">=", GATE_ACC, Metric("S.final_train_acc", at_lr=lr))
 
 
 BN_IS_NONE = Control("bn_is_none", "the BN arm replaced by the plain network (same seeds, so identical runs): "
@@ -162,9 +147,8 @@ def _curve_series(label, loss):
     t = loss.shape[0]
     w = max(t // 50, 1)
     n = t // w
-    blocks = checks.finite_or(loss[: n * w], LN10).reshape(n, w, -1).mean(1)
-    med, lo, hi = checks.band(blocks)
-    return series(label, (np.arange(n) * w + w / 2).tolist(), med, lo, hi)
+    blocks = finite_or(loss[: n * w], LN10).reshape(n, w, -1).mean(1)
+    return seed_band(label, (np.arange(n) * w + w / 2).tolist(), blocks)
 
 
 def speed_figure(r):
@@ -605,14 +589,12 @@ def curvature_extra(r):
 def curvature_figure(r):
     key = r.design.metric_of("none").params["key"]
     label = "lr x curvature along g" + (", effective-rate units" if key.endswith("_eff") else "")
-    return [figure(f"{r.hyp.id}-curvature", label, [checks.band_series(
-        arm, a["probe_step"], a[key] * np.asarray(a["lr"], float)) for arm, a in r.arrays.items()],
-        xlabel="training step", ylabel="lr x curvature (median, 15-85%)")]
+    return [band_figure(r, f"{r.hyp.id}-curvature", label, "probe_step", lambda a: a[key] * np.asarray(a["lr"], float),
+                        xlabel="training step", ylabel="lr x curvature (median, 15-85%)")]
 
 
 def curvature_design(key: str) -> Design:
-    gate = tuple(Criterion(f"{arm} trains", arm, ">=", GATE_ACC, stat="each", on_fail="inconclusive",
-                           metric=Metric("S.final_train_acc")) for arm in ("bn", "none"))
+    gate = each_seed(("bn", "none"), ">=", GATE_ACC, Metric("S.final_train_acc"))
     return Design(CURV_ARMS, Metric("S.curvature", {"key": key}), criteria=gate, controls=(BN_IS_NONE,),
                   figures=curvature_figure, extra=curvature_extra)
 

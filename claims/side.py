@@ -20,74 +20,28 @@ import dataclasses
 
 import numpy as np
 
-from bnclaims.harness.run import checks
-from bnclaims.harness.declare.design import REDUCTIONS, Arm, Control, Criterion, Design, Metric, reduction
-from bnclaims.harness.declare.evidence import figure, series
-from bnclaims.harness.declare.vocabulary import Budget, Hypothesis
-
 from bnclaims.claims import c2
+from bnclaims.harness.kit import (LN10, Arm, Budget, Control, Criterion, Design, Hypothesis, Metric,
+                                  best_rate_index, failure_summary, figure, finite_or, grid_regret, grid_spread,
+                                  rate_table, reduction, seed_band, series)
 
-LN10 = checks.CHANCE_LOSS
 FAIL_LOSS = 2.0                # a seed "failed to train": loss above 2 at the step budget (chance is ln 10 = 2.303)
 CI_LEVEL = 0.95                # Clopper-Pearson intervals of the failure rates (two-sided)
 GOODFELLOW = "Goodfellow, Bengio & Courville 2016, Deep Learning, Sec. 8.7.1 (batch normalization)"
 EXPENSIVE = ("full", "survey")
 
 
-# ================================================================================== generic pieces (tested)
+# ================================================================================== failures (tested)
 def clipped(loss) -> np.ndarray:
     """Losses with a diverged (non-finite) value or anything at or above chance counted as chance (ln 10): a net at
     chance has not trained, whatever its exact loss."""
-    return np.minimum(checks.finite_or(loss, LN10), LN10)
+    return np.minimum(finite_or(loss, LN10), LN10)
 
 
 def failure_flags(loss, threshold: float = FAIL_LOSS) -> np.ndarray:
     """1.0 where a seed failed to train (loss above threshold, or diverged = non-finite), else 0.0."""
     v = np.asarray(loss, float)
     return (~np.isfinite(v) | (v > threshold)).astype(float)
-
-
-def clopper_pearson(failures: int, n: int, level: float = CI_LEVEL) -> tuple[float, float]:
-    """Exact (Clopper-Pearson) two-sided interval of a binomial proportion failures / n."""
-    from scipy.stats import beta
-    if isinstance(failures, bool) or isinstance(n, bool) or int(failures) != failures or int(n) != n:
-        raise ValueError(f"failures and n must be integers, got {failures!r}, {n!r}")
-    x, n = int(failures), int(n)
-    if n < 1 or not 0 <= x <= n:
-        raise ValueError(f"need 0 <= failures <= n and n >= 1, got failures={x}, n={n}")
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie in (0, 1), got {level!r}")
-    a = 1 - level
-    lo = 0.0 if x == 0 else float(beta.ppf(a / 2, x, n - x + 1))
-    hi = 1.0 if x == n else float(beta.ppf(1 - a / 2, x + 1, n - x))
-    return lo, hi
-
-
-def failure_summary(flags, level: float = CI_LEVEL) -> dict:
-    """{failures, n, rate, ci} of per-seed 0/1 flags."""
-    f = np.asarray(flags, float)
-    x, n = int(f.sum()), int(f.size)
-    lo, hi = clopper_pearson(x, n, level)
-    return {"failures": x, "n": n, "rate": x / n, "ci": [lo, hi], "level": level}
-
-
-def grid_spread(final) -> np.ndarray:
-    """[cells..., K] final losses -> [K]: per seed, the standard deviation (ddof 0) over all grid cells."""
-    v = np.asarray(final, float)
-    if v.ndim < 2:
-        raise ValueError(f"expected [cells..., K], got shape {v.shape}")
-    return v.reshape(-1, v.shape[-1]).std(0)
-
-
-def grid_regret(final) -> np.ndarray:
-    """[cells..., K] -> [K]: per seed, the mean over cells of (loss - the seed's best cell): what not tuning costs."""
-    v = np.asarray(final, float).reshape(-1, np.shape(final)[-1])
-    return (v - v.min(0)).mean(0)
-
-
-def best_rate_index(loss) -> int:
-    """[R, K] -> the rate whose seed-mean is lowest (first on ties)."""
-    return int(np.argmin(np.asarray(loss, float).mean(1)))
 
 
 # ================================================================================== depth (C2.4)
@@ -157,7 +111,7 @@ def depth_table(r) -> dict:
             loss, lr = depth_cell(a, cell)
             j = list(np.asarray(a["lrs"], float)).index(lr)
             final_eval = np.asarray(a[f"{cell}.eval_train_loss"], float)[-1, j]
-            row[cell] = {"lr": lr, **failure_summary(failure_flags(loss)),
+            row[cell] = {"lr": lr, **failure_summary(failure_flags(loss), CI_LEVEL),
                          "late_loss_per_seed": [None if not np.isfinite(v) else float(v) for v in loss],
                          "final_eval_train_loss_per_seed": [None if not np.isfinite(v) else float(v)
                                                             for v in final_eval],
@@ -188,9 +142,9 @@ def depth_figures(r):
                           [table[a][cell]["ci"][0] for a in r.hyp.arms],
                           [table[a][cell]["ci"][1] for a in r.hyp.arms]) for cell, _ in DEPTH_CELLS],
                   xlabel="hidden layers", ylabel="fraction of seeds that failed")
-    med, lo, hi = checks.band(np.stack([np.asarray(table[a]["gap_per_seed"]) for a in r.hyp.arms]))
     gap = figure(f"{r.hyp.id}-gap", "BN's advantage vs depth: plain loss - BN loss (late, clipped at ln 10)",
-                 [series(f"plain - BN ({len(r.seeds)} seeds)", depths, med, lo, hi)],
+                 [seed_band(f"plain - BN ({len(r.seeds)} seeds)", depths,
+                            np.stack([np.asarray(table[a]["gap_per_seed"]) for a in r.hyp.arms]))],
                  xlabel="hidden layers", ylabel="loss difference (median, 15-85%)")
     return [fail, gap]
 
@@ -304,12 +258,10 @@ GB_GRID_NOTE = ("Exploratory (issue 24), registered before it ran. The BN arm is
                 "full and survey profiles. " + SELECTION)
 def grid_extra(r):
     """Per arm and grid rate: seed-mean AUC, final loss and fraction trained (final loss < 1); the rates read."""
-    auc, final = REDUCTIONS["C2.auc"], REDUCTIONS["C2.final_loss"]
+    measures = {"auc": c2.auc, "final_loss": c2.final_loss,
+                "trained_fraction": lambda a: c2.final_loss(a) < c2.LOSS_TARGET}
     return {"lr_read": {arm: r.lr.get(arm) for arm in r.hyp.arms}, "selection": SELECTION,
-            "grid": {arm: {str(lr): {"auc": float(np.mean(auc(r.runs[arm][lr]))),
-                                     "final_loss": float(np.mean(final(r.runs[arm][lr]))),
-                                     "trained_fraction": float(np.mean(final(r.runs[arm][lr]) < c2.LOSS_TARGET))}
-                               for lr in c2.GRID_LRS} for arm in r.hyp.arms}}
+            "grid": rate_table(r, measures, c2.GRID_LRS)}
 
 
 GB_NO_AFFINE_CTL = Control("control", "the gamma/beta arm replaced by BN without them", arms={"bn": "bn_noaffine"})
@@ -384,9 +336,7 @@ def spread_figure(r):
     ser = []
     for arm in r.hyp.arms:
         f = spread_final(r.runs[arm])                                         # [S, R, K]
-        for j, lr in enumerate(SPREAD_LRS):
-            med, lo, hi = checks.band(f[:, j, :])
-            ser.append(series(f"{arm}, lr {lr:g}", list(INIT_STDS), med, lo, hi))
+        ser += [seed_band(f"{arm}, lr {lr:g}", list(INIT_STDS), f[:, j, :]) for j, lr in enumerate(SPREAD_LRS)]
     return [figure(f"{r.hyp.id}-grid", "final train loss over init scale x rate (chance ln 10 = 2.30)", ser,
                    xlabel="init std (every layer, N(0, std^2))", ylabel="final train loss (median, 15-85%)")]
 
@@ -436,6 +386,6 @@ BY_CLAIM = {"C2": (DP1, DP2, DP3), "C3": (GB1, GB2, GB3, GB4, GB5, GB6)}
 
 
 def merged(claim):
-    """The claim with its side checks appended (claims/registry.py applies this to every claim)."""
+    """The claim with its side checks appended (claims/__init__.py applies this to every claim)."""
     extra = BY_CLAIM.get(claim.id, ())
     return dataclasses.replace(claim, hypotheses=tuple(claim.hypotheses) + tuple(extra)) if extra else claim

@@ -8,7 +8,7 @@ Declared in the pilot round (issue 24) on seed base 0: the verdict words below a
 """
 from __future__ import annotations
 
-from bnclaims.harness.declare.subclaims import SubClaim
+from bnclaims.harness.kit import SubClaim
 
 S = SubClaim
 

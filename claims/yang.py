@@ -10,12 +10,8 @@ import math
 
 import numpy as np
 
-from bnclaims.harness.run import checks
-from bnclaims.harness.declare.design import SEED_OFFSET, Arm, Control, Design, Metric, errors, reduction
-from bnclaims.harness.declare.evidence import figure, series
-from bnclaims.harness.declare.vocabulary import Budget, Claim, Hypothesis, FWER
-
-from bnclaims.harness.spec import TrainSpec
+from bnclaims.harness.kit import (FWER, LN10, SEED_OFFSET, Arm, Budget, Claim, Control, Design, Hypothesis, Metric,
+                                  TrainSpec, errors, figure, finite_or, reduction, series, spread_series)
 
 # family-wise alpha 0.01 of the claim, split evenly (Bonferroni) over its voting hypotheses: Y.b and Y.c (Y.a, an
 # equivalence test since issue 24, and Y.d, Y.d2 are exploratory)
@@ -119,8 +115,7 @@ def rate_figure(fid: str, measured: dict, seeds_n: int) -> dict:
            series("theory (B-2)/(B-3), BN-linear", grid, [linear_rate(b) for b in grid])]
     for arm, vals in measured.items():
         bs = sorted(vals)
-        ser.append(series(f"measured {arm} ({seeds_n} seeds)", bs, [float(np.mean(vals[b])) for b in bs],
-                          [float(np.min(vals[b])) for b in bs], [float(np.max(vals[b])) for b in bs]))
+        ser.append(spread_series(f"measured {arm} ({seeds_n} seeds)", bs, [vals[b] for b in bs], centre=np.mean))
     return figure(fid, "squared-gradient growth per layer at init", ser,
                   xlabel="batch size B", ylabel="growth factor per layer (backward)")
 
@@ -201,7 +196,7 @@ def depth_arm(depth: int) -> Arm:
 @reduction("Y.late_loss")
 def late_loss(arrays) -> np.ndarray:
     """Mean minibatch training loss over the last 20% of steps; diverged steps count as ln 10."""
-    loss = checks.finite_or(arrays["train_loss"], math.log(10.0))
+    loss = finite_or(arrays["train_loss"], LN10)
     return loss[-max(len(loss) // 5, 1):].mean(0)
 
 
@@ -209,9 +204,7 @@ def depth_figure(r):
     depths = [r.spec(a).model.depth for a in r.hyp.arms]
     groups = [r.values[a] for a in r.hyp.arms]
     return [figure("Y.d-depth", "late training loss vs depth (BN, no skips)",
-                   [series(f"late training loss ({len(r.seeds)} seeds)", depths,
-                           [float(np.median(g)) for g in groups], [float(np.min(g)) for g in groups],
-                           [float(np.max(g)) for g in groups])],
+                   [spread_series(f"late training loss ({len(r.seeds)} seeds)", depths, groups)],
                    xlabel="hidden layers", ylabel="minibatch loss, last 20% of steps")]
 
 
@@ -341,9 +334,8 @@ def pair_figure(r):
     depths = [r.arms[a].settings["depth"] for a in r.hyp.arms]
     ser = []
     for net, label in (("bn", "BN, default init"), ("plain", "plain, He init")):
-        g = [late_loss({"train_loss": r.arrays[a][f"{net}.train_loss"]}) for a in r.hyp.arms]
-        ser.append(series(label, depths, [float(np.median(v)) for v in g], [float(np.min(v)) for v in g],
-                          [float(np.max(v)) for v in g]))
+        ser.append(spread_series(label, depths, [late_loss({"train_loss": r.arrays[a][f"{net}.train_loss"]})
+                                                 for a in r.hyp.arms]))
     return [figure("Y.d2-depth", "late training loss vs depth: BN against a plain He-init net", ser,
                    xlabel="hidden layers", ylabel="minibatch loss, last 20% of steps")]
 

@@ -169,7 +169,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from bnclaims.harness.report.build import load_report, render_report
+    from bnclaims.harness.report import load_report, render_report
 
     src = Path(args.report)
     try:
@@ -218,7 +218,7 @@ def save_report(report_dir) -> Path:
 
 
 def cmd_compare(args) -> int:
-    from bnclaims.harness.report.build import comparison_markdown, compare_reports, format_comparison, load_report
+    from bnclaims.harness.report import comparison_markdown, compare_reports, format_comparison, load_report
 
     if args.old is not None and args.new is None:
         _err("compare: give OLD.json and NEW.json, or neither (the last two saved with `bnclaims run --save`)")
@@ -275,7 +275,7 @@ def cmd_data(args) -> int:
 
 
 def cmd_merge(args) -> int:
-    from bnclaims.harness.report.build import MergeError, load_report, merge_reports
+    from bnclaims.harness.report import MergeError, load_report, merge_reports
 
     try:
         reports = [load_report(p) for p in args.reports]

@@ -307,8 +307,8 @@ def _status(verdict: str, q, alpha, q_opposite=None, eligible: bool = True) -> s
 
 
 def _cell_floor(st: dict) -> float:
-    """The smallest p the cell's test can give at its n (harness.stats.min_attainable_p); 0 where unknown."""
-    from bnclaims.harness.stats import core as stats
+    """The smallest p the cell's test can give at its n (stats.floors.min_attainable_p); 0 where unknown."""
+    from bnclaims.harness.stats import floors as stats
     if isinstance(st.get("min_attainable_p"), (int, float)):
         return float(st["min_attainable_p"])
     try:
@@ -451,7 +451,7 @@ def build_map(decl: dict, records: dict, null_controls=()) -> dict:
                       "d": None if z is None else z[0], "d_se": None if z is None else z[1]})
         stats_of.append(st)
         direction = direction or (r.get("hypothesis") or {}).get("direction")
-    from bnclaims.harness.stats import core as stats  # scipy is slow to import; only reports need it
+    from bnclaims.harness.stats import multiplicity as stats  # scipy is slow to import; only reports need it
     for c, st in zip(cells, stats_of):
         po = st.get("p_opposite")
         c["p_opposite"] = po if isinstance(po, (int, float)) else None

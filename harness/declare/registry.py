@@ -35,8 +35,9 @@ def _as_claims(obj, where: str) -> list[Claim]:
 
 @dataclasses.dataclass(frozen=True)
 class Pack:
-    """What a claim pack hands the framework besides its claims: attributes of the package of the module its entry
-    point names (LOCK and AMENDMENTS: paths; ROUND and KNOCKOUTS: module names), each None where not set."""
+    """What a claim pack hands the framework besides its claims: attributes of the package its entry point names
+    (or of the package holding the module it names): LOCK and AMENDMENTS, paths; ROUND and KNOCKOUTS, module
+    names; each None where not set."""
     name: str
     lock: Path | None = None
     amendments: Path | None = None
@@ -51,8 +52,10 @@ def pack(name: str = "builtin") -> Pack:
     if ep is None:
         return Pack(name)
     module = ep.value.split(":", 1)[0]
-    try:
-        home = importlib.import_module(module.rpartition(".")[0] or module)
+    try:       # the named module if it is a package (bnclaims.claims:CLAIMS), else the package holding it
+        home = importlib.import_module(module)
+        if not hasattr(home, "__path__") and "." in module:
+            home = importlib.import_module(module.rpartition(".")[0])
     except ImportError:
         return Pack(name)
     get = lambda attr: getattr(home, attr, None)      # noqa: E731

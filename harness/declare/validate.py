@@ -143,7 +143,7 @@ def _check_floor(hyp, bad):
     """Refuse a design whose smallest attainable p is not below its (allocated) alpha."""
     if hyp.direction == "deterministic":
         return
-    from bnclaims.harness.stats import core as st
+    from bnclaims.harness.stats import floors as st
     k = len(hyp.arms)
     # the profiles whose verdicts count: ci, full (its own budget or ci's) and paper where declared
     for profile in [p for p in ("ci", "full", "paper") if p in hyp.budgets or (p == "full" and "ci" in hyp.budgets)]:

@@ -129,20 +129,21 @@ FOREST_CAPTION = ("Forest plot: every hypothesis's standardized effect (d_z or H
                   "axis is linear within +-2 and logarithmic beyond.")
 
 
-def _figure(figsize):
-    """A matplotlib Figure on the Agg canvas (no pyplot state; Agg unless pyplot is already loaded)."""
+def agg_figure(figsize, dpi: int = 90):
+    """A matplotlib Figure on the Agg canvas (no pyplot state; Agg unless pyplot is already loaded): every
+    figure of the report starts here."""
     import matplotlib
     import sys
     if "matplotlib.pyplot" not in sys.modules:
         matplotlib.use("Agg")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    fig = Figure(figsize=figsize, dpi=90)
+    fig = Figure(figsize=figsize, dpi=dpi)
     FigureCanvasAgg(fig)
     return fig
 
 
-def _save(fig, path) -> Path:
+def save_png(fig, path) -> Path:
     """Lay out and write a figure as a deterministic PNG (no software stamp), creating its folder."""
     fig.tight_layout()
     path = Path(path)
@@ -167,7 +168,7 @@ def render_forest(report: dict, path) -> Path | None:
             ticks.append((y, f"{r['id']}  {r['title'][:38]}"))
             y += 1.0
         y += 0.6                                           # a gap between claims
-    fig = _figure((9.0, 0.9 + 0.17 * y))
+    fig = agg_figure((9.0, 0.9 + 0.17 * y))
     ax = fig.subplots()
     for r in rows:
         colour = VERDICT_COLOURS.get(r["verdict"], "#777777")
@@ -188,7 +189,7 @@ def render_forest(report: dict, path) -> Path | None:
     ax.tick_params(axis="x", labelsize=7)
     ax.grid(axis="x", alpha=0.3)
     ax.set_title("Every hypothesis at a glance", fontsize=10)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def figure_anchor(fid: str) -> str:
@@ -335,7 +336,7 @@ def render_map_heat(rm: dict, path) -> Path | None:
     mean = np.array(surf["mean"], dtype=float)
     z = mean * (-1.0 if rm["model"]["direction"] == "less" else 1.0)     # + : the direction the claim states
     lim = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
-    fig = _figure((1.6 + 0.75 * len(cols), 1.2 + 0.5 * len(rows)))
+    fig = agg_figure((1.6 + 0.75 * len(cols), 1.2 + 0.5 * len(rows)))
     ax = fig.subplots()
     im = ax.imshow(z, cmap="PiYG", vmin=-max(lim, 1e-9), vmax=max(lim, 1e-9), aspect="auto")
     mark = {"holds": "H", "fails": "F", "unknown": "?"}
@@ -365,4 +366,4 @@ def render_map_heat(rm: dict, path) -> Path | None:
     cb = fig.colorbar(im, ax=ax, fraction=0.05)
     cb.ax.tick_params(labelsize=6)
     cb.set_label("d, + = as claimed", fontsize=7)
-    return _save(fig, path)
+    return save_png(fig, path)

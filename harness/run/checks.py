@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from bnclaims.harness.stats import core as st
+from bnclaims.harness.stats import common, compare as st_compare, floors, multiplicity
 from bnclaims.harness.spec import spec_dict, spec_hash
 from bnclaims.harness.store import RunStore, environment_key
 
@@ -162,9 +162,9 @@ def member_axis(key: str, v: np.ndarray):
 def compare_arms(hyp, ctx, x, y, seed=0) -> dict:
     """Stats for two arms as pre-registered; under smoke, too few seeds give a descriptive record."""
     try:
-        return st.compare(np.asarray(x, float), np.asarray(y, float), direction=hyp.direction, test=hyp.test,
+        return st_compare.compare(np.asarray(x, float), np.asarray(y, float), direction=hyp.direction, test=hyp.test,
                           alpha=hyp.alpha, paired=hyp.paired, margin=hyp.margin, sesoi=hyp.sesoi, seed=seed)
-    except st.InsufficientSeeds as e:
+    except common.InsufficientSeeds as e:
         if not ctx.smoke:
             raise
         return {"test": hyp.test, "direction": hyp.direction, "alpha": hyp.alpha, "verdict": "inconclusive",
@@ -180,9 +180,9 @@ def compare_trend(hyp, ctx, groups, labels=None, seed=0) -> dict:
         kw = {"paired": True} if hyp.paired else {}
         if hyp.sesoi is not None:
             kw["sesoi"] = hyp.sesoi
-        return st.trend_compare(groups, direction=hyp.direction, alpha=hyp.alpha,
+        return st_compare.trend_compare(groups, direction=hyp.direction, alpha=hyp.alpha,
                                 labels=list(labels or hyp.arms), seed=seed, **kw)
-    except st.InsufficientSeeds as e:
+    except common.InsufficientSeeds as e:
         if not ctx.smoke:
             raise
         return {"test": "trend", "direction": hyp.direction, "alpha": hyp.alpha, "verdict": "inconclusive",
@@ -201,13 +201,13 @@ def arm_record(spec, seeds, values, arrays=None) -> dict:
 
 def sequential_stage(hyp, x, y, stage: int):
     """Stage `stage` (0 or 1) of the two-stage plan: (stats, plan, decided)."""
-    p1, p2 = st.obf_two_stage(hyp.alpha)
+    p1, p2 = multiplicity.obf_two_stage(hyp.alpha)
     level = p1 if stage == 0 else p2
     plan = {"looks": 2, "boundaries_p": [p1, p2], "stopped_at": stage + 1, "n_per_arm": [len(x), len(y)]}
-    if stage == 0 and st.min_attainable_p(hyp.test, len(x), len(y)) >= p1:
+    if stage == 0 and floors.min_attainable_p(hyp.test, len(x), len(y)) >= p1:
         plan["note"] = "stage 1 cannot reach its boundary with this test and n; went straight to stage 2"
         return None, plan, False
-    stats = st.compare(x, y, direction=hyp.direction, test=hyp.test, alpha=level, paired=hyp.paired,
+    stats = st_compare.compare(x, y, direction=hyp.direction, test=hyp.test, alpha=level, paired=hyp.paired,
                        margin=hyp.margin, sesoi=hyp.sesoi)
     decided = stats["verdict"] != "inconclusive" or stage == 1
     stats["alpha_overall"] = hyp.alpha

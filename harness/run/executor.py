@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Callable, Iterable
 
 from bnclaims.harness.run import checks
+from bnclaims.harness.run.scheduling import member_steps
 from bnclaims.harness.store import RunStore, canonical_json
 
 TASK_PREFIX = "bnclaims-run-"
@@ -111,13 +112,14 @@ def run_task(job: checks.Job, env: dict):
 
 
 def job_cost(job: checks.Job) -> int:
-    """A job's size in member-steps (members x steps; a rate grid's members are its rates x seeds): the order
-    in which a wave's tasks start."""
+    """A job's size in member-steps (scheduling.member_steps, the cost the plugin orders and shards by): the
+    order in which a wave's tasks start."""
     if job.kind == "engine":
+        # a rate grid's job already lists one member per rate and seed (checks.lr_grid_run): no rates to multiply
         spec, seeds = job.args[:2]
-        return len(seeds) * int(spec.steps)
+        return member_steps(len(seeds), int(spec.steps))
     _name, settings, seeds = job.args
-    return len(seeds) * int(dict(settings).get("steps", 1))
+    return member_steps(len(seeds), int(dict(settings).get("steps", 1)))
 
 
 def _env() -> dict:

@@ -140,7 +140,7 @@ def designed_report(tmp_path):
     from bnclaims.harness.run.context import RunContext
     from bnclaims.harness.declare.evidence import make_evidence
     from bnclaims.harness.declare.hypothesis import Claim, Hypothesis
-    from bnclaims.harness.report.build import write_reports
+    from bnclaims.harness.report import write_reports
 
     m = _map(hypothesis="M9.a")
     h = Hypothesis(id="M9.a", claim="M9", title="BN lowers the loss", statement="s", source="paper, fig. 1",

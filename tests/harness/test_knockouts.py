@@ -108,8 +108,8 @@ def test_every_knockout_builds_validates_and_changes_only_arms():
 
 
 def test_every_vote_has_a_knockout_or_a_reason():
-    from bnclaims.claims import registry
-    votes = {h.id for c in registry.CLAIMS for h in c.hypotheses if h.votes}
+    from bnclaims.claims import CLAIMS
+    votes = {h.id for c in CLAIMS for h in c.hypotheses if h.votes}
     declared = {k.vote for k in ko.KNOCKOUTS}
     assert votes <= declared | set(ko.NO_KNOCKOUT), sorted(votes - declared - set(ko.NO_KNOCKOUT))
     assert not declared & set(ko.NO_KNOCKOUT)

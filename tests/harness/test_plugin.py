@@ -79,7 +79,7 @@ def check_outcomes_and_report(out, rep):
     assert "  plain     4         1.15       0.1291         1  0..3" in out   # arm row: n, mean, sd, diverged, seeds
     # inconclusive never passes; strict expected failure
     assert "C8.c: INCONCLUSIVE" in out
-    # items that share runs share a scope named by the group's first id (plugin.run_groups)
+    # items that share runs share a scope named by the group's first id (run.scheduling.run_groups)
     assert re.search(r"XFAIL bnclaims/C[89]\.[a-c]::C9\.a - pre-registered expected failure: pilot: 3/3 seeds", out)
     assert "C9.b: unexpected pass" in out
     # an exploratory check is non-gating: inconclusive is an expected failure with its reason, never a pass

@@ -55,7 +55,7 @@ PROBE = textwrap.dedent("""
     tmp = sys.argv[1]
     sys.path.insert(0, tmp)
     from bnclaims import claims, harness
-    from bnclaims.claims.registry import CLAIMS
+    from bnclaims.claims import CLAIMS
     from bnclaims.harness.declare import prereg
     lock = prereg.builtin_lock_path()
     out = {"files": [claims.__file__, harness.__file__, prereg.__file__, str(lock)],

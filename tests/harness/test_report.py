@@ -20,16 +20,15 @@ from bnclaims.harness.declare.evidence import (
     validate_evidence,
 )
 from bnclaims.harness.declare.hypothesis import Budget, Claim, Hypothesis
-from bnclaims.harness.report.build import (
+from bnclaims.harness.report import (
     build_report,
-    claim_verdict,
     compare_reports,
     format_comparison,
-    id_key,
     load_report,
     multiplicity,
     write_reports,
 )
+from bnclaims.harness.stats.verdict import claim_verdict, id_key
 
 pytest_plugins = ["pytester"]
 
@@ -305,7 +304,7 @@ def test_findings_and_replication_tables():
 
 
 def test_a_run_of_selected_ids_says_its_headlines_come_from_them_alone(records, tmp_path):
-    from bnclaims.harness.report.build import render_markdown
+    from bnclaims.harness.report import render_markdown
     picked = build_report(records, run_info={"profile": "ci", "seed_base": 0, "ids": ["A1.a", "B2"]})
     files = {"a1_curve": "a1_curve.png", "a1_side": "a1_side.png"}
     md = render_markdown(picked, files)

@@ -17,7 +17,7 @@ def _axes():
 
 
 def test_an_arm_keeps_its_colour_and_marker_whatever_its_place_in_a_figure():
-    from bnclaims.harness.report.build import _draw
+    from bnclaims.harness.report.figures import _draw
     colours = []
     for order in (("bn", "none", "gn"), ("gn", "bn", "none"), ("none", "bn")):
         ax = _axes()
