@@ -73,7 +73,7 @@ def _why_fixed(rec: dict) -> str:
 
 
 def _cannot_draw(hid: str) -> str | None:
-    """Why no arm of this hypothesis can draw its data per seed (harness.datadraw), or None where one can."""
+    """Why no arm of this hypothesis can draw its data per seed (harness.run.datadraw), or None where one can."""
     from bnclaims.harness.run import datadraw
     from bnclaims.harness.declare import registry
     h = next(iter(registry.find([hid])), None)

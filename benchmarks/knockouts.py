@@ -4,7 +4,7 @@ Usage:  python benchmarks/knockouts.py [--seed-base 0] [--profile ci] [--ids C1.
         [--store DIR]
 
 Each knock-out is the vote's hypothesis with the arms that carry its mechanism replaced; the vote and its
-knock-out both run through harness.runner.run_check and the run store at the same seeds (so every run is
+knock-out both run through harness.run.runner.run_check and the run store at the same seeds (so every run is
 cached, and the vote's own runs are free where the suite already made them). died = the knock-out's verdict is
 not "reproduced" (null under the smoke profile, whose verdicts are all "smoke": a plumbing run only). Writes knockouts.json (schema 1):
   {"schema": 1, "seed_base", "profile", "commit", "declarations_sha256" (claims.knockouts.declarations_sha256),

@@ -3,8 +3,8 @@ winner's curse of best-rate selection. Four Markdown tables:
 
 1. Real A/A from fresh training (every statistical hypothesis with a null control whose realisation costs at
    most --max-cpu-s CPU-seconds, default 5). A realisation is the hypothesis's null control (its A/A control,
-   harness.design.AA, or the null control it declares where no A/A can be built, e.g. against a fixed
-   comparator) run end to end by harness.runner.run_check, training included, at the ci profile, on a fresh
+   harness.declare.design.AA, or the null control it declares where no A/A can be built, e.g. against a fixed
+   comparator) run end to end by harness.run.runner.run_check, training included, at the ci profile, on a fresh
    seed base (replicate r: base 5000 + r; the suite's bases 0, 300 and 400 are never used here), in a
    temporary run store (--fresh-store). Each replicate has its own seed base, so the replicates are independent:
    rate = reproduced / replicates, with a Clopper-Pearson 95% interval, printed beside alpha. Voting hypotheses
@@ -26,7 +26,7 @@ winner's curse of best-rate selection. Four Markdown tables:
 3. The bare tests at the (test, n, alpha, pairing) combinations the declarations use, on normal, lognormal and
    tied (rounded) data.
 4. Winner's curse of best-rate selection: for a hypothesis whose arms pick their best rate from a learning-rate
-   grid on the very seeds they compare (harness.runner._reduce with Metric.select and no tune_seeds, e.g.
+   grid on the very seeds they compare (harness.run.runner._reduce with Metric.select and no tune_seeds, e.g.
    C2.a), the effect (mean x - y, as the check reports it) on the seeds that selected the rates against the
    effect of the same selected rates re-trained on fresh seeds (a disjoint seed base), per replicate
    (selection base 6000 + r, fresh base 7000 + r); the mean bias over --curse-reps replicates with a t 95%
@@ -144,7 +144,7 @@ def cpu_limit(seconds: float | None):
 
 # ---------------------------------------------------------------------------------- 1. real A/A, fresh training
 def null_of(hyp) -> ds.Control | None:
-    """The hypothesis's null control: its A/A control (harness.design.AA), or the null control it declares."""
+    """The hypothesis's null control: its A/A control (harness.declare.design.AA), or the null control it declares."""
     if not hyp.statistical or hyp.design is None:
         return None
     return next((c for c in ds.controls_of(hyp) if c.null), None)
@@ -255,7 +255,7 @@ def real_section(hyps, claims, reps: int, max_cpu_s: float | None, store: str, o
 # ---------------------------------------------------------------------------------- 2. permutation-null check
 def subset(run, idx, grid: bool, total: int):
     """The members idx of one arm's runs (a grid arm: per rate). The seed axis is the engine's convention
-    (harness.checks.member_axis) where its length is the pool's, else the first axis of that length
+    (harness.run.checks.member_axis) where its length is the pool's, else the first axis of that length
     (routines keep per-seed arrays on axis 0)."""
     if grid:
         return {lr: subset(r, idx, False, total) for lr, r in run.items()}

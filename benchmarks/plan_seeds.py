@@ -1,4 +1,4 @@
-"""Seeds per vote for round 2, by simulating the exact test on the pilot (harness.power.plan).
+"""Seeds per vote for round 2, by simulating the exact test on the pilot (harness.stats.power.plan).
 
 For each round-2 vote (claims/round2.py) the pilot's paired differences (a trend: its seeds x groups table) are
 resampled, moved to the one-sided 0.9 lower confidence bound of the pilot's effect, and tested exactly as the
@@ -75,7 +75,7 @@ def main():
               f"{tol:>14}" + ("  underpowered at the pilot's bound" if p["underpowered"] else ""))
     if a.write:
         doc = {"pilot": f"{a.report}: ci profile, seed base 0 (the pilot round)",
-               "method": "harness.power.plan: smoothed bootstrap of the pilot's paired differences (trend: rows), "
+               "method": "harness.stats.power.plan: smoothed bootstrap of the pilot's paired differences (trend: rows), "
                          "moved to the one-sided 0.9 lower bound of its effect in the direction of H1; the exact "
                          "test in its minimum-effect form at the allocated alpha, 2000 simulated sets per n; n is "
                          "the smallest with floor <= alpha/10, one discordant seed tolerated, and power >= 0.8",

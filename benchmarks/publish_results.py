@@ -5,8 +5,8 @@
 Copies RUN_REPORT_DIR/report.json to TO/report.json, re-renders report.md, report.html and the figures next to
 it (`bnclaims report`), opens report.html in headless chromium (`--browser-check`: images decode, links resolve,
 summary and forest plot in the first viewport) and saves its first screen as TO/report-screenshot.png, then
-replaces the README's block between harness.summary.FINDINGS_START and FINDINGS_END (or a line that reads
-FINDINGS_BLOCK) with harness.summary.findings_table(report). tests/harness/test_results.py checks the result.
+replaces the README's block between harness.report.summary.FINDINGS_START and FINDINGS_END (or a line that reads
+FINDINGS_BLOCK) with harness.report.summary.findings_table(report). tests/harness/test_results.py checks the result.
 
 With --replication REPLICATION_REPORT_DIR --replication-to DIR it also copies the replication's report and
 writes DIR/agreement.md (benchmarks/replication.py's table).

@@ -1,6 +1,6 @@
 """The designed maps of a survey report in one table: per map, the design (cells run against the full grid), the
 model's fit (residual df, overdispersion, the interactions kept), the held-out sign hit rate, the null cells, and
-"holds in / fails in / unknown in" over the full grid (harness.robustness.map_model).
+"holds in / fails in / unknown in" over the full grid (harness.declare.maps.map_model).
 
 Usage:  python benchmarks/survey_table.py results/survey/report.json [--out FILE.md]
 """

@@ -1,7 +1,7 @@
 """Claims as data: what a hypothesis runs (arms), how each run becomes one number per seed (a named
 reduction), the pre-declared criteria, and the negative controls, all declared before anything runs.
 
-harness.runner executes any Design; claim modules hold Designs, reductions and figures only.
+harness.run.runner executes any Design; claim modules hold Designs, reductions and figures only.
 No torch import here: the pytest plugin validates declarations at collection time.
 
     @reduction("C2.final_loss")
@@ -110,7 +110,7 @@ class Criterion:
 
 
 CONTROL_EXPECT = ("no effect", "not reproduced", "reproduced")
-AA = "aa"                  # the name of every hypothesis's A/A null control (harness.design.null_control)
+AA = "aa"                  # the name of every hypothesis's A/A null control (harness.declare.design.null_control)
 SEED_OFFSET = 1000         # an A/A arm j runs seeds base*10000 + j*SEED_OFFSET + i: disjoint
 TUNE_OFFSET = 500          # a metric's tuning seeds: base*10000 + TUNE_OFFSET + i (Metric.tune_seeds) from the others
 CONTROL_KINDS = ("null", "negative", "positive", "plumbing")
@@ -195,7 +195,7 @@ class Design:
     """What one hypothesis runs and reduces. metric: one Metric for every arm, or {arm: Metric}.
     Deterministic checks name an error function (errors) and a tolerance (number or {case: tol};
     None: the error function returns its own). figures(result) and extra(result) draw on the runs
-    and values (harness.runner.Result) and build no evidence."""
+    and values (harness.run.runner.Result) and build no evidence."""
     arms: Mapping
     metric: object = None
     criteria: tuple = ()

@@ -43,12 +43,12 @@ class Hypothesis:
     notes: str = ""
     role: str = "evidence"       # see ROLES; only confirmatory evidence votes on the claim verdict
     group: str = ""              # hypotheses read from one ensemble share a group: one of them votes
-    design: object = field(default=None, compare=False, repr=False)   # harness.design.Design: what runs
+    design: object = field(default=None, compare=False, repr=False)   # harness.declare.design.Design: what runs
     profiles: tuple = ()         # () every profile runs it; else only these do by default (a check whose CPU cost
                                  # the ci budget cannot carry); selected by its own id it runs in any profile
     retired: str = ""            # why the measure is invalid as built: it still runs and is shown, never as evidence
     planned_power: float | None = None   # a vote's power by simulating its exact test at the pilot's conservative
-                                 # effect (harness.power.plan); below PLANNED_POWER it is registered as underpowered:
+                                 # effect (harness.stats.power.plan); below PLANNED_POWER it is registered as underpowered:
                                  # an inconclusive verdict is then the expected outcome of the plan (xfailed, shown)
 
     def __post_init__(self):
@@ -129,8 +129,8 @@ class Claim:
     hypotheses: tuple[Hypothesis, ...] = ()
     article_side: bool = True    # False for checks beyond the article (Santurkar S, Yang Y)
     fwer: float = FWER           # family-wise alpha over the claim's voting hypotheses (Bonferroni)
-    maps: tuple = ()             # harness.robustness.RobustnessMap: where the primary evidence holds
-    subclaims: tuple = ()        # harness.subclaims.SubClaim: the statements the claim makes, each with a verdict
+    maps: tuple = ()             # harness.declare.maps.RobustnessMap: where the primary evidence holds
+    subclaims: tuple = ()        # harness.declare.subclaims.SubClaim: the statements the claim makes, each with a verdict
 
     def summary(self) -> dict:
         votes = [h for h in self.hypotheses if h.votes]

@@ -58,7 +58,7 @@ class RobustnessMap:
     note: str = ""
     design: str = "full"             # the survey's cells: "full" factorial, or "covering": a strength-2 covering
                                      # design (every pair of levels of every two factors in some cell), from which
-                                     # a model of the effect predicts the whole grid (harness.mapmodel)
+                                     # a model of the effect predicts the whole grid (harness.stats.mapmodel)
     min_cells: int = 0               # covering: pad the design to this many cells (more df for the model)
     holdout: int = 0                 # covering: cells outside the design run to validate the model's predictions
     null_cells: int = 0              # design cells that also run their A/A control (both arms the control arm, on
@@ -361,7 +361,7 @@ MODEL_DIRECTIONS = {"less": "less", "decreasing": "less", "greater": "greater", 
 
 
 def map_model(decl: dict, cells: list[dict], direction: str | None, null_controls=()) -> dict | None:
-    """The fitted model of a designed map (harness.mapmodel): main effects and the two-factor interactions the
+    """The fitted model of a designed map (harness.stats.mapmodel): main effects and the two-factor interactions the
     design can estimate, on the standardized effect, weighted by each cell's precision; its predictions over
     the whole grid (holds / fails / unknown: the 95% interval wholly on the claimed side of zero, wholly on the
     other, or neither); the sign hit rate on the held-out cells; the two most important factors' surface for the

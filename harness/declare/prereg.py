@@ -1,7 +1,7 @@
 """Frozen pre-registration: a lock file of declaration hashes, and an amendment log.
 
 Each hypothesis's pre-registration (Hypothesis.declaration(): every field, and the design as
-harness.design.describe gives it) is hashed. A claim pack keeps the hashes in a lock file; a test
+harness.declare.lockform.describe gives it) is hashed. A claim pack keeps the hashes in a lock file; a test
 compares the registered declarations against it, so no declaration changes without a deliberate
 lock update that records why. What changed, when, and whether data had been seen by then goes in the
 pack's amendment log.

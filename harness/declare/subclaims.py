@@ -35,7 +35,7 @@ against turns a supported reading into "not supported" (or "mechanism not suppor
 A claim's headline is "supported" only when every sub-claim (true-by-construction ones aside) is supported and
 no construct-valid check of the claim points significantly the other way ("supported where tested (k not
 tested)" when some did not run in this profile); "not supported" when none has support and one is not
-supported; "inconclusive" when none is decisive; otherwise "partly supported". The voting verdict (harness.verdict.claim_verdict) stays beside it. No torch, no scipy.
+supported; "inconclusive" when none is decisive; otherwise "partly supported". The voting verdict (harness.stats.verdict.claim_verdict) stays beside it. No torch, no scipy.
 """
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ def negligible(rec: dict) -> bool:
 
 
 def _sign(rec: dict):
-    """+1 for the article claim, -1 against, 0 undecided (harness.verdict.supports_claim). An effect shown to be
+    """+1 for the article claim, -1 against, 0 undecided (harness.stats.verdict.supports_claim). An effect shown to be
     smaller than the smallest effect of interest is not counted for the statement."""
     s = supports_claim(rec["hypothesis"].get("stance", "supports"), rec.get("verdict", "inconclusive"))
     if s is True and negligible(rec):

@@ -164,7 +164,7 @@ def _check_floor(hyp, bad):
 
 def _check_arm(hyp, where, arm, routines, bad):
     if not isinstance(arm, Arm):
-        bad(where, f"expected harness.design.Arm, got {type(arm).__name__}")
+        bad(where, f"expected harness.declare.design.Arm, got {type(arm).__name__}")
     kinds = sum(x is not None for x in (arm.spec, arm.routine, arm.constant))
     if kinds != 1:
         bad(where, "give exactly one of spec, routine or constant")
@@ -190,7 +190,7 @@ def _check_arm(hyp, where, arm, routines, bad):
 
 def _check_metric(hyp, where, m, bad):
     if not isinstance(m, Metric):
-        bad(where, f"expected harness.design.Metric, got {type(m).__name__}")
+        bad(where, f"expected harness.declare.design.Metric, got {type(m).__name__}")
     for name in (m.name, m.select):
         if name is not None and name not in REDUCTIONS:
             bad(where, f"unknown reduction {name!r}")

@@ -3,7 +3,7 @@ family-wise alpha and planned power. Plain constants; every other declare/ modul
 from __future__ import annotations
 
 PROFILES = ("smoke", "ci", "full", "paper")   # budget profiles a hypothesis declares (paper: the paper-scale checks)
-# profiles a run can use: survey runs every robustness-map cell (harness.robustness) at the ci budgets
+# profiles a run can use: survey runs every robustness-map cell (harness.declare.maps) at the ci budgets
 RUN_PROFILES = PROFILES + ("survey",)
 VERDICTS = ("reproduced", "not reproduced", "inconclusive")
 STANCES = ("supports", "contradicts")
@@ -12,7 +12,7 @@ DIRECTIONS = ("greater", "less", "equivalent", "decreasing", "increasing", "dete
 # noise was injected); an identity check tests an algebraic or analytic fact of the implementation
 ROLES = ("evidence", "manipulation", "identity")
 FWER = 0.01                  # family-wise alpha of every article claim
-PLANNED_POWER = 0.8          # the power a vote's plan aims for (harness.power.plan)
+PLANNED_POWER = 0.8          # the power a vote's plan aims for (harness.stats.power.plan)
 
 
 def __getattr__(name):

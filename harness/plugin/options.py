@@ -77,7 +77,7 @@ class Settings:
     compare: str | None
     packs: tuple | None = None      # None: every installed claim pack
     shard: tuple | None = None      # (k, n): run shard k of n (1-based)
-    executor: str = "inprocess"     # inprocess | dask (harness.executor)
+    executor: str = "inprocess"     # inprocess | dask (harness.run.executor)
     scheduler: str | None = None    # dask: an existing scheduler's address (None: a LocalCluster)
     dask_workers: int = 0           # dask LocalCluster worker processes (0: all cores)
 

@@ -152,7 +152,7 @@ def knockout_table(profile: str, seed_base) -> dict | None:
 
 
 def judge_claim(decls: list[dict], by_hid: dict, maps, profile: str, kos: dict | None, amendments=None) -> dict:
-    """{"subclaims", "headline"} of one claim: each sub-claim's verdict (harness.subclaims), its amendments, and the
+    """{"subclaims", "headline"} of one claim: each sub-claim's verdict (harness.declare.subclaims), its amendments, and the
     knock-outs measured at this profile and seed base applied. The report and the terminal both judge through here."""
     rows = [sc.subclaim_verdict(d, by_hid, maps, profile) for d in decls]
     for x in rows:
@@ -221,7 +221,7 @@ def _amendments() -> dict:
 def void_on_null(r: dict) -> None:
     """A check whose null control reproduced has no verdict: the same pipeline found an effect where there is
     none, so its own verdict is void and reads inconclusive (verdict_before_null keeps what it measured). The run
-    also fails when that control gates (a vote's): see harness.verdict.control_outcome."""
+    also fails when that control gates (a vote's): see harness.stats.verdict.control_outcome."""
     nc = r.get("null_control") or {}
     if nc.get("verdict") != "reproduced" or r.get("verdict") == "inconclusive" or "verdict_before_null" in r:
         return

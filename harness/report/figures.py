@@ -15,7 +15,7 @@ from pathlib import Path
 from bnclaims.harness.report.summary import (ARM_STYLES, agg_figure, arm_style, map_figure_id, render_forest,
                                              render_map_heat, save_png, with_unit)
 
-FOREST_ID, FOREST_FILE = "summary-forest", "summary-forest.png"     # the summary's forest plot (harness.summary)
+FOREST_ID, FOREST_FILE = "summary-forest", "summary-forest.png"     # the summary's forest plot (harness.report.summary)
 
 
 def _figure_specs(report: dict) -> list[tuple[str, dict]]:

@@ -15,7 +15,7 @@ def write_reports(records: list[dict], outdir, *, run_info: dict, missing=(), co
                   not_run=()) -> dict[str, Path]:
     """Write report.json, report.md, report.html and figures/ under outdir; return their paths.
 
-    records: evidence dicts (harness.evidence.make_evidence), optionally with "outcome" (the
+    records: evidence dicts (harness.declare.evidence.make_evidence), optionally with "outcome" (the
     pytest outcome). missing: pre-registrations whose test produced no evidence
     ({"id", "claim", "hypothesis", "outcome"}). not_run: checks this profile skips by declaration
     ({"id", "claim", "title", "profiles", "why"}; Hypothesis.profiles).

@@ -198,7 +198,7 @@ def figure_anchor(fid: str) -> str:
 
 
 # ---- the findings table the README opens with ----------------------------------------------------------
-FINDINGS_START = "<!-- findings: generated from results/report.json by harness.summary.findings_table; a test checks it -->"
+FINDINGS_START = "<!-- findings: generated from results/report.json by harness.report.summary.findings_table; a test checks it -->"
 FINDINGS_END = "<!-- /findings -->"
 
 

@@ -30,7 +30,7 @@ def with_budget(spec, hyp, ctx):
     return dataclasses.replace(spec, **kw)
 
 
-# ---------------------------------------------------------------------------------- planning (harness.executor)
+# ---------------------------------------------------------------------------------- planning (harness.run.executor)
 @dataclasses.dataclass(frozen=True)
 class Job:
     """One store entry a selection needs: its key spec (the store key is key_of(key)), and what computes it:

@@ -17,7 +17,7 @@ class RunContext:
     report_dir: str = "claims-report"  # where report.json/.md/.html are written
     data_dir: str | None = None       # the user's data folder (--data-dir / $BNCLAIMS_DATA; harness.userdata)
     compile: str = "off"              # torch.compile mode of batched-engine runs (--compile)
-    data_draw: str = "fixed"          # fixed (every seed: the declared data set) | per-seed (harness.datadraw)
+    data_draw: str = "fixed"          # fixed (every seed: the declared data set) | per-seed (harness.run.datadraw)
 
     def __post_init__(self):
         if self.profile not in RUN_PROFILES:

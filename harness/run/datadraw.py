@@ -8,7 +8,7 @@ share their seeds, so a pair shares its draw; disjoint seeds (A/A arms, tuning s
 
 The engine trains an ensemble on one data tensor, so a per-seed arm trains one run per seed (no batching across
 seeds: slower, the same numbers a one-member ensemble gives). Each run's store key carries its data seed and the
-digest of its arrays (harness.checks.run_key), so nothing here touches a key of the fixed draw.
+digest of its arrays (harness.run.checks.run_key), so nothing here touches a key of the fixed draw.
 
 Only generated data can be drawn again. An arm keeps its fixed data, and the evidence says why, where it reads
 a user's data set (CIFAR-10), a routine that does not take its data set from its settings, or no data at all.

@@ -2,7 +2,7 @@
 
 Two phases (`bnclaims run --executor dask`; in pytest, `--claims-executor dask`):
 
-1. Plan and compute. Every selected check is evaluated in planning mode (harness.checks.planning): a run
+1. Plan and compute. Every selected check is evaluated in planning mode (harness.run.checks.planning): a run
    the store lacks is recorded as a Job instead of trained. The jobs of one wave (duplicate store keys
    collapse into one task) go to the cluster; each worker trains with one torch thread and returns numpy
    arrays, and this process (the client) writes the store entries, so workers need no shared filesystem.

@@ -1,11 +1,11 @@
-"""The one runner: executes any declared hypothesis (harness.design) and returns its evidence record.
+"""The one runner: executes any declared hypothesis (harness.declare.design) and returns its evidence record.
 
     seeds (profile, seed base) -> arms resolved for the profile -> runs (store, engine or routine)
     -> one number per seed (named reductions) -> test (two arms, trend, deterministic; two-stage plan)
-    -> criteria and gates (harness.verdict) -> evidence (harness.evidence.make_evidence)
+    -> criteria and gates (harness.stats.verdict) -> evidence (harness.declare.evidence.make_evidence)
 
 A control is the same pipeline on its declared replacement arms or metrics. Claim modules declare;
-this module trains (through harness.checks.run and the run store), reduces, tests and records.
+this module trains (through harness.run.checks.run and the run store), reduces, tests and records.
 """
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ def _user_data(routine: str, ctx) -> dict:
 
 
 def _run_arm(arm: ds.Arm, seeds, ctx, memo: dict):
-    """The runs of one arm on these seeds; with --data-draw per-seed (harness.datadraw), one run per seed, each on
+    """The runs of one arm on these seeds; with --data-draw per-seed (harness.run.datadraw), one run per seed, each on
     its own draw of the data set, joined along the seed axis."""
     if ctx.data_draw == "per-seed" and datadraw.why_fixed(arm) is None:
         parts = _all_runs(lambda s=s: _run_fixed(datadraw.for_seed(arm, s), [s], ctx, memo) for s in seeds)
@@ -234,7 +234,7 @@ def run_check(hyp, claim, ctx, control: str | None = None) -> dict:
 def _tuned(res: Result, design: ds.Design, memo: dict) -> ds.Design:
     """A grid arm whose metric declares tune_seeds: its rate (and, where the arm declares variants, its
     variant) is chosen by the metric's select reduction on tuning seeds disjoint from the compared ones
-    (harness.design.TUNE_OFFSET), on a validation split where the metric declares tune_val_rows; the
+    (harness.declare.design.TUNE_OFFSET), on a validation split where the metric declares tune_val_rows; the
     compared seeds are then read at that choice."""
     metrics, tuning = {}, {}
     for name, arm in list(res.arms.items()):

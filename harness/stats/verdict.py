@@ -2,7 +2,7 @@
 and gates may override it, the pre-registered expectation turns it into a pytest outcome, and the
 confirmatory verdicts of a claim's hypotheses give the claim's verdict.
 
-Used by harness.stats (test), harness.runner (criteria), the plugin (outcome) and the report (claim).
+Used by harness.stats (test), harness.run.runner (criteria), the plugin (outcome) and the report (claim).
 No torch, no scipy.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""--data-draw per-seed (harness.datadraw): each seed trains on its own draw of the generated data set; the arms of
+"""--data-draw per-seed (harness.run.datadraw): each seed trains on its own draw of the generated data set; the arms of
 a pair share a draw; one-seed runs joined along the seed axis have the shapes of one ensemble run; the option is
 checked before anything runs; the report says the run is a secondary analysis, not the registered vote."""
 import dataclasses

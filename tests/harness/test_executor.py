@@ -1,4 +1,4 @@
-"""The Dask executor (harness/executor.py) on a real LocalCluster of 2 worker processes: the entries it stores
+"""The Dask executor (harness/run/executor.py) on a real LocalCluster of 2 worker processes: the entries it stores
 are byte for byte those of an in-process run, a worker killed mid-run loses nothing, a run that raises is
 reported while the others are stored, and an interrupted client keeps what finished.
 
@@ -162,7 +162,7 @@ def test_interrupted_client_keeps_what_finished(tmp_path, reference, cluster):
 
 
 def test_workers_allocate_like_a_plain_process(cluster):
-    """Dask's nanny sets MALLOC_TRIM_THRESHOLD_, which doubled our runs' time (harness.executor._TRIM_ENV): the
+    """Dask's nanny sets MALLOC_TRIM_THRESHOLD_, which doubled our runs' time (harness.run.executor._TRIM_ENV): the
     LocalCluster's workers start without it, and a task in a worker that has it resets glibc's thresholds."""
     import os
     _cl, client = cluster

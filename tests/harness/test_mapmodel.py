@@ -1,4 +1,4 @@
-"""Tests for harness.mapmodel: covering designs, the weighted interaction model, classification and hit rates.
+"""Tests for harness.stats.mapmodel: covering designs, the weighted interaction model, classification and hit rates.
 
 Each measure is checked where the answer is known: exact recovery from noise-free data, interval coverage
 and the overdispersion factor under seeded simulated noise, Clopper-Pearson against scipy.

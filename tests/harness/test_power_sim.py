@@ -1,4 +1,4 @@
-"""Minimum-effect tests and the simulated power of the exact test (harness.power), where the answer is known."""
+"""Minimum-effect tests and the simulated power of the exact test (harness.stats.power), where the answer is known."""
 import math
 
 import numpy as np

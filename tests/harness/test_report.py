@@ -265,7 +265,7 @@ def test_cli_run_builds_the_pytest_command(monkeypatch, tmp_path, capsys):
 
 def test_a_reproduced_null_control_voids_its_checks_verdict():
     """The decision for null controls: the check reads inconclusive (its measured verdict kept beside it), and a
-    vote's control fails the run while a secondary check's is xfailed (harness.verdict.control_outcome)."""
+    vote's control fails the run while a secondary check's is xfailed (harness.stats.verdict.control_outcome)."""
     from bnclaims.harness.stats import verdict as vd
     from bnclaims.harness.report.build import void_on_null
     r = {"verdict": "reproduced", "stats": {"reason": "p=0.001"},

@@ -1,4 +1,4 @@
-"""Robustness maps (harness/robustness.py): declarations, cells as hypotheses, the map in the report, the lock."""
+"""Robustness maps (harness/declare/maps.py): declarations, cells as hypotheses, the map in the report, the lock."""
 import json
 
 import pytest

@@ -1,4 +1,4 @@
-"""The report's one-screen summary (harness/summary.py) and the fixed style of each arm across figures."""
+"""The report's one-screen summary (harness/report/summary.py) and the fixed style of each arm across figures."""
 from __future__ import annotations
 
 import json
