@@ -66,17 +66,21 @@ def imports(mod: str, path: Path, known: dict) -> set[str]:
     return found
 
 
+FLOORS = {"paths": "store", "arrays": "store", "store": "store",
+          **{m: "core" for m in ("spec", "data", "nets", "norms", "engine", "datacache")},
+          "vgg": "routines", "userdata": "routines", "routines": "routines", "cli": "cli",
+          **{m: "aliases" for m in ("design", "hypothesis", "evidence", "checks")}}
+
+
 def floor(mod: str) -> str:
-    """harness.report.html -> harness/report; harness.store -> harness; claims.c1 -> claims."""
+    """The floor of a module: claims; harness's sub-packages (declare, run, stats, ...) by name; harness's top-level
+    modules as the store, the numeric core, routines, the cli and the deprecated aliases of moved modules."""
     parts = mod.split(".")
-    return "/".join(parts[:2]) if len(parts) > 2 or (len(parts) == 2 and _is_pkg(mod)) else parts[0]
-
-
-_PKGS: set = set()
-
-
-def _is_pkg(mod: str) -> bool:
-    return mod in _PKGS
+    if parts[0] != "harness":
+        return parts[0]
+    if len(parts) == 1:
+        return "harness"
+    return FLOORS.get(parts[1], parts[1])
 
 
 def cycles(graph: dict[str, set]) -> list[list[str]]:
@@ -117,7 +121,6 @@ def main(argv=None) -> int:
     ap.add_argument("--json", metavar="OUT", help="write the graph as JSON")
     a = ap.parse_args(argv)
     known = modules()
-    _PKGS.update(m for m, p in known.items() if p.name == "__init__.py")
     graph = {m: imports(m, p, known) for m, p in known.items()}
     if a.json:
         Path(a.json).write_text(json.dumps({m: sorted(v) for m, v in graph.items()}, indent=1))

@@ -13,15 +13,3 @@ DIRECTIONS = ("greater", "less", "equivalent", "decreasing", "increasing", "dete
 ROLES = ("evidence", "manipulation", "identity")
 FWER = 0.01                  # family-wise alpha of every article claim
 PLANNED_POWER = 0.8          # the power a vote's plan aims for (harness.stats.power.plan)
-
-
-def __getattr__(name):
-    # The dataclasses lived here until the floors were split; third-party code that imported them from
-    # here keeps working for one release (bnclaims.harness.declare.hypothesis is their home).
-    if name in ("Budget", "Hypothesis", "Claim", "seed_list"):
-        import warnings
-        from bnclaims.harness.declare import hypothesis
-        warnings.warn(f"import {name} from bnclaims.harness.declare.hypothesis (or bnclaims.harness.kit)",
-                      DeprecationWarning, stacklevel=2)
-        return getattr(hypothesis, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
