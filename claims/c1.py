@@ -7,8 +7,9 @@ from __future__ import annotations
 import numpy as np
 
 from bnclaims.harness.kit import (CHANCE, FWER, LN10, Arm, Budget, Claim, Control, Design, Hypothesis, Metric,
-                                  ModelSpec, TrainSpec, band_figure, compared, each_seed, final, finite_or, in_band,
-                                  loss_index, median_over_probes, moment_steps, panels, reduction)
+                                  ModelSpec, TrainSpec, arm_extra, band_steps, bands_figure, budgets, compared,
+                                  each_seed, final, finite_or, in_band, layer_figure, matched_figure,
+                                  median_over_probes, moment_steps, per_arm, reduction)
 from bnclaims.harness.kit import maps as rb
 
 # family-wise alpha 0.01 of the claim, split evenly (Bonferroni) over the hypotheses that voted when it was set:
@@ -40,8 +41,7 @@ def mlp_spec(norm: str) -> TrainSpec:
 # floor (5 vs 5: min p = 1/252 = 0.004). Steps: the pilot's 2000. The plain net sits on its initial plateau
 # for the first ~400-700 steps at this rate; with 1000 steps the whole-run drift median of a late-starting
 # plain seed falls into that plateau (seen at seed base 1 with a first 1000-step version: C1.c inconclusive).
-MLP_BUDGETS = {"smoke": Budget(seeds=3, steps=50), "ci": Budget(seeds=9, steps=2000),
-               "full": Budget(seeds=12, steps=4000)}
+MLP_BUDGETS = budgets(smoke=(3, 50), ci=(9, 2000), full=(12, 4000))
 
 # ------------------------------------------------------------------ deep linear network (Santurkar App. A.1)
 DLN_LAYERS = (8, 16)           # layers #9 and #17 of the paper, 0-based
@@ -59,8 +59,7 @@ def dln_spec(norm: str) -> TrainSpec:
 # Pilot (3 seeds, 2000 steps): plain cos 0.96-0.999 (sd ~0.02) vs BN -0.28..0.98 -> d ~ 3-5;
 # seeds_needed("mannwhitney", d=5) = 5. Loss: log final loss, pilot d ~ 3-5 -> seeds_needed("welch", 5) = 4;
 # 5 seeds keep both on one ensemble. 800 steps fit the CPU budget (a BN DLN step costs ~2 ms for 5 seeds).
-DLN_BUDGETS = {"smoke": Budget(seeds=3, steps=20), "ci": Budget(seeds=9, steps=800),
-               "full": Budget(seeds=12, steps=3000)}
+DLN_BUDGETS = budgets(smoke=(3, 20), ci=(9, 800), full=(12, 3000))
 
 # ------------------------------------------------------------------ mini-batch vs full batch (side claim)
 BATCH_SIZES = (16, 64, 0)      # 0 = full batch (all 4000 training rows)
@@ -76,8 +75,7 @@ def batch_spec(batch_size: int) -> TrainSpec:
 
 # Page's L (the paired trend, seeds as blocks) with 3 groups of 3 seeds: exact floor (1/3!)^3 = 1/216 = 0.0046 < 0.01;
 # exploratory, not piloted.
-BATCH_BUDGETS = {"smoke": Budget(seeds=3, steps=10), "ci": Budget(seeds=3, steps=40),
-                 "full": Budget(seeds=6, steps=200)}
+BATCH_BUDGETS = budgets(smoke=(3, 10), ci=(3, 40), full=(6, 200))
 
 # ------------------------------------------------------------------ reductions (one number per seed)
 @reduction("C1.gradient_ics")
@@ -159,8 +157,7 @@ LOSS_WINDOW = 10             # the loss index of a probe: mean mini-batch loss o
 MATCH_MIN_PROBES = 3         # gate: every seed of both arms has at least 3 probes in the band
 NEXT_AFTER = 100             # C1.c3 reads the intervals ending after step 100: both arms off the plateau
 MATCH_PROBE_EVERY = 10
-MATCH_BUDGETS = {"smoke": Budget(seeds=3, steps=40), "ci": Budget(seeds=9, steps=400),
-                 "full": Budget(seeds=12, steps=400)}
+MATCH_BUDGETS = budgets(smoke=(3, 40), ci=(9, 400), full=(12, 400))
 MATCH_QUANTITIES = {"normalized": "(|G - G'|/|G|) / (|d theta_<i|/|theta_<i|)", "rel": "|G - G'|/|G|",
                     "one_minus_cos": "1 - cos(G, G')", "move": "|d theta_<i|/|theta_<i|"}
 
@@ -237,88 +234,8 @@ def next_input_drift(arrays, after: int | None = NEXT_AFTER, band=None) -> np.nd
 
 
 # ------------------------------------------------------------------ figures and extras (from runner.Result)
-def _layer_panels(r, fid, title, layers, xy, ylabel, arms=None, logy=False):
-    """One panel per probed layer j: per arm (of r.arrays, or `arms`) the band over seeds of xy(arrays) = (steps,
-    curves [T, K, layers]) at layer j."""
-    def at(j):
-        def read(a):
-            x, c = xy(a)
-            return x, c[:, :, j]
-        return read
-    return [panels(fid, title, [band_figure(r, f"{fid}-l{layer}", f"hidden layer {layer + 1}", at(j), arms=arms,
-                                            xlabel="step", ylabel=ylabel, logy=logy)
-                                for j, layer in enumerate(layers)])]
-
-
-def _ics_panels(r, layers, what, fid):
-    return _layer_panels(r, fid, f"{what}: cos(G, G') over training, median and 15-85% band over seeds", layers,
-                         lambda a: (a["probe_step"], a["probe_ics_cos"]), "cos(G, G')", arms=r.hyp.arms)
-
-
-def _drift_panels(r, fid, title):
-    return _layer_panels(r, fid, title, PROBE_LAYERS, drift_series, "|d mu| + |d sigma^2| per 25 steps", logy=True)
-
-
-def mlp_cos_figure(r):
-    return _ics_panels(r, PROBE_LAYERS, "MNIST-1D MLP, lr 0.02", "c1a-cos")
-
-
-def mlp_ics_extra(r):
-    rel = {arm: gradient_ics(a, "probe_ics_rel") for arm, a in r.arrays.items()}
-    per_layer = {arm: np.nanmedian(a["probe_ics_cos"][a["probe_step"] < EARLY_PHASE], 0).mean(0)
-                 for arm, a in r.arrays.items()}
-    return {"relative_difference": compared(r, rel, "greater"),
-            "cos_per_layer_mean_over_seeds": {arm: dict(zip(["layer 2", "layer 4"], v))
-                                              for arm, v in per_layer.items()},
-            "early_phase": f"probes at t < {EARLY_PHASE}"}
-
-
-def dln_cos_figure(r):
-    return _ics_panels(r, DLN_LAYERS, "25-layer deep linear net, GD lr 1e-4", "c1b-cos")
-
-
-def dln_ics_extra(r):
-    return {"relative_difference": {arm: gradient_ics(a, "probe_ics_rel", until=None) for arm, a in r.arrays.items()},
-            "final_log_loss": {arm: dln_log_final_loss(a) for arm, a in r.arrays.items()}}
-
-
-def dln_loss_figure(r):
-    return [band_figure(r, "c1b2-loss", "DLN full-batch training loss", lambda a: np.arange(a["train_loss"].shape[0]),
-                        "train_loss", xlabel="step", ylabel="loss (median, 15-85%)", logy=True)]
-
-
-def drift_figure(r):
-    return _drift_panels(r, "c1c-drift", "distributional drift of the nonlinearity's input per 25 steps "
-                                         "(fixed probe batch), median and 15-85% band")
-
-
-def drift_extra(r):
-    early = {arm: distributional_drift(a, window=(0, EARLY_PHASE)) for arm, a in r.arrays.items()}
-    rel = {arm: distributional_drift(a, relative=True) for arm, a in r.arrays.items()}
-    per_layer = {arm: {f"layer {l + 1}": float(np.mean(distributional_drift(a, layers=(l,))))
-                       for l in range(a["probe_post_mean"].shape[2])} for arm, a in r.arrays.items()}
-    return {"early_window_drift": compared(r, early, "less"), "relative_drift": compared(r, rel, "less"),
-            "drift_per_layer_mean_over_seeds": per_layer,
-            "reading": "reproduced = BN does reduce distributional ICS (Ioffe's definition), against the "
-                       "article's wording"}
-
-
-def noisy_loss_figure(r):
-    return [band_figure(r, "c1d-loss", "full-train-set loss (eval mode)", "eval_step", "eval_train_loss",
-                        xlabel="step", ylabel="train loss (median, 15-85%)")]
-
-
-def noisy_loss_extra(r):
-    return {"final_train_acc": {arm: final_train_acc(a) for arm, a in r.arrays.items()}}
-
-
-def noisy_drift_figure(r):
-    return _drift_panels(r, "c1d2-drift", "drift of the nonlinearity's input: noisy BN, no BN, BN")
-
-
-def noisy_acc_figure(r):
-    return [band_figure(r, "c1e-acc", "full-train-set accuracy (eval mode)", "eval_step", "eval_train_acc",
-                        xlabel="step", ylabel="train accuracy (median, 15-85%)")]
+def _cos(arrays):
+    return arrays["probe_step"], arrays["probe_ics_cos"]
 
 
 def _layer4(arrays):
@@ -326,9 +243,54 @@ def _layer4(arrays):
     return steps, d[:, :, 0]
 
 
-def batch_drift_figure(r):
-    return [band_figure(r, "c1f-drift", "per-step drift at hidden layer 4, by batch size", _layer4, xlabel="step",
-                        ylabel="|d mu| + |d sigma^2| (median, 15-85%)", logy=True)]
+def _step_index(arrays):
+    return np.arange(arrays["train_loss"].shape[0])
+
+
+COS_TITLE = "{}: cos(G, G') over training, median and 15-85% band over seeds"
+DRIFT_LABEL = "|d mu| + |d sigma^2| per 25 steps"
+mlp_cos_figure = layer_figure("c1a-cos", COS_TITLE.format("MNIST-1D MLP, lr 0.02"), PROBE_LAYERS, _cos,
+                              "cos(G, G')", arms="declared")
+dln_cos_figure = layer_figure("c1b-cos", COS_TITLE.format("25-layer deep linear net, GD lr 1e-4"), DLN_LAYERS, _cos,
+                              "cos(G, G')", arms="declared")
+dln_loss_figure = bands_figure("c1b2-loss", "DLN full-batch training loss", _step_index, "train_loss", xlabel="step",
+                               ylabel="loss (median, 15-85%)", logy=True)
+drift_figure = layer_figure("c1c-drift", "distributional drift of the nonlinearity's input per 25 steps (fixed probe "
+                            "batch), median and 15-85% band", PROBE_LAYERS, drift_series, DRIFT_LABEL, logy=True)
+noisy_loss_figure = bands_figure("c1d-loss", "full-train-set loss (eval mode)", "eval_step", "eval_train_loss",
+                                 xlabel="step", ylabel="train loss (median, 15-85%)")
+noisy_loss_extra = arm_extra(final_train_acc=final_train_acc)
+noisy_drift_figure = layer_figure("c1d2-drift", "drift of the nonlinearity's input: noisy BN, no BN, BN",
+                                  PROBE_LAYERS, drift_series, DRIFT_LABEL, logy=True)
+noisy_acc_figure = bands_figure("c1e-acc", "full-train-set accuracy (eval mode)", "eval_step", "eval_train_acc",
+                                xlabel="step", ylabel="train accuracy (median, 15-85%)")
+batch_drift_figure = bands_figure("c1f-drift", "per-step drift at hidden layer 4, by batch size", _layer4,
+                                  xlabel="step", ylabel="|d mu| + |d sigma^2| (median, 15-85%)", logy=True)
+
+
+def mlp_ics_extra(r):
+    per_layer = {arm: np.nanmedian(a["probe_ics_cos"][a["probe_step"] < EARLY_PHASE], 0).mean(0)
+                 for arm, a in r.arrays.items()}
+    return {"relative_difference": compared(r, per_arm(r, gradient_ics, key="probe_ics_rel"), "greater"),
+            "cos_per_layer_mean_over_seeds": {arm: dict(zip(["layer 2", "layer 4"], v))
+                                              for arm, v in per_layer.items()},
+            "early_phase": f"probes at t < {EARLY_PHASE}"}
+
+
+def dln_ics_extra(r):
+    return {"relative_difference": per_arm(r, gradient_ics, key="probe_ics_rel", until=None),
+            "final_log_loss": per_arm(r, dln_log_final_loss)}
+
+
+def drift_extra(r):
+    early = per_arm(r, distributional_drift, window=(0, EARLY_PHASE))
+    rel = per_arm(r, distributional_drift, relative=True)
+    per_layer = {arm: {f"layer {l + 1}": float(np.mean(distributional_drift(a, layers=(l,))))
+                       for l in range(a["probe_post_mean"].shape[2])} for arm, a in r.arrays.items()}
+    return {"early_window_drift": compared(r, early, "less"), "relative_drift": compared(r, rel, "less"),
+            "drift_per_layer_mean_over_seeds": per_layer,
+            "reading": "reproduced = BN does reduce distributional ICS (Ioffe's definition), against the "
+                       "article's wording"}
 
 
 def batch_extra(r):
@@ -564,48 +526,40 @@ C1G = Hypothesis(
 MATCH_ARMS = {"bn": match_arm("bn"), "none": match_arm("none")}
 
 
-def _loss_vs_quantity_figure(r, fid, title, ylabel, values_of):
-    """Per arm: a per-probe quantity (median, 15-85% band over seeds) against the probe step, and the loss index."""
-    figs = [band_figure(r, f"{fid}-q", title, values_of, xlabel="step", ylabel=ylabel, logy=True),
-            band_figure(r, f"{fid}-loss", f"loss index (mean mini-batch loss, {LOSS_WINDOW} steps); band "
-                        f"{list(MATCH_BAND)}", "probe_step", lambda a: loss_index(a, LOSS_WINDOW), xlabel="step",
-                        ylabel="training loss (nats)")]
-    return [panels(fid, title, figs)]
+def _normalized_ics_curve(arrays):
+    """(probe steps, the normalized gradient ICS [P, K] averaged over the probed layers)."""
+    return arrays["probe_step"], np.nanmean(ics_quantity(arrays, "normalized"), -1)
 
 
-def matched_ics_figure(r):
-    return _loss_vs_quantity_figure(
-        r, "c1a3-ics", f"gradient ICS per relative move of the earlier layers, lr {MATCH_LR:g}",
-        "(|G - G'|/|G|) / (|d theta_<i|/|theta_<i|)",
-        lambda a: (a["probe_step"], np.nanmean(ics_quantity(a, "normalized"), -1)))
+def _next_input_drift_curve(arrays):
+    """(interval end steps, the next layer's input drift [P - 1, K] averaged over the probed layers)."""
+    steps, d = next_input_drift_series(arrays)
+    return steps, np.nanmean(d, -1)
+
+
+matched_ics_figure = matched_figure("c1a3-ics", f"gradient ICS per relative move of the earlier layers, lr "
+                                    f"{MATCH_LR:g}", "(|G - G'|/|G|) / (|d theta_<i|/|theta_<i|)",
+                                    _normalized_ics_curve, MATCH_BAND, LOSS_WINDOW)
+next_input_figure = matched_figure("c1c3-drift", f"scale-free drift of the next layer's input, lr {MATCH_LR:g}",
+                                   f"|d mu|/s + |d sigma^2|/s^2 per {MATCH_PROBE_EVERY} steps",
+                                   _next_input_drift_curve, MATCH_BAND, LOSS_WINDOW)
 
 
 def matched_ics_extra(r):
-    per_seed = {q: {arm: matched_gradient_ics(a, what=q) for arm, a in r.arrays.items()} for q in MATCH_QUANTITIES}
-    band = {arm: in_band(a, MATCH_BAND, LOSS_WINDOW).T for arm, a in r.arrays.items()}
-    band_steps = {arm: {"first": [int(a["probe_step"][m].min()) if m.any() else None for m in band[arm]],
-                        "last": [int(a["probe_step"][m].max()) if m.any() else None for m in band[arm]]}
-                  for arm, a in r.arrays.items()}
-    early = {arm: gradient_ics(a) for arm, a in r.arrays.items()}     # C1.a's read (cos, t < 500) at this rate
+    per_seed = {q: per_arm(r, matched_gradient_ics, what=q) for q in MATCH_QUANTITIES}
+    early = per_arm(r, gradient_ics)     # C1.a's read (cos, t < 500) at this rate
     return {"band_nats": list(MATCH_BAND), "loss_index_window_steps": LOSS_WINDOW,
             "numerator_rel_per_seed": per_seed["rel"], "numerator_one_minus_cos_per_seed": per_seed["one_minus_cos"],
             "denominator_move_per_seed": per_seed["move"],
             "raw_rel_in_band": compared(r, per_seed["rel"], "greater"),
             "raw_one_minus_cos_in_band": compared(r, per_seed["one_minus_cos"], "greater"),
-            "probes_in_band": {arm: band_probes(a) for arm, a in r.arrays.items()}, "band_steps": band_steps,
+            "probes_in_band": per_arm(r, band_probes),
+            "band_steps": per_arm(r, band_steps, band=MATCH_BAND, window=LOSS_WINDOW),
             "unmatched_cos_t_lt_500": compared(r, early, "less")}
 
 
-def next_input_figure(r):
-    def values_of(a):
-        steps, d = next_input_drift_series(a)
-        return steps, np.nanmean(d, -1)
-    return _loss_vs_quantity_figure(r, "c1c3-drift", f"scale-free drift of the next layer's input, lr {MATCH_LR:g}",
-                                    f"|d mu|/s + |d sigma^2|/s^2 per {MATCH_PROBE_EVERY} steps", values_of)
-
-
 def next_input_extra(r):
-    whole = {arm: next_input_drift(a, after=None) for arm, a in r.arrays.items()}
+    whole = per_arm(r, next_input_drift, after=None)
     matched = {arm: finite_or(next_input_drift(a, after=None, band=MATCH_BAND), np.nan)
                for arm, a in r.arrays.items()}            # BN passes the band before step 100: read it all
     # smoke budgets have no interval after step 100: NaN, without warnings

@@ -10,8 +10,9 @@ from functools import partial
 import numpy as np
 
 from bnclaims.harness.kit import (CHANCE, FWER, LN10, Arm, Budget, Claim, Control, Criterion, Design, Hypothesis,
-                                  Metric, ModelSpec, TrainSpec, area, band_figure, figure, final, finite_or, panels,
-                                  rate_table, reduction, seed_band, series, thin)
+                                  Metric, ModelSpec, TrainSpec, area, at_budgets, band_figure, bands_figure,
+                                  budget_steps, budgets, figure, final, finite_or, panels, rate_figure, rate_table,
+                                  reduction, series, thin)
 from bnclaims.harness.kit import maps as rb
 
 # family-wise alpha 0.01 of the claim, split evenly (Bonferroni) over its voting hypotheses as first declared: C2.a,
@@ -38,8 +39,7 @@ def grid_spec(norm: str) -> TrainSpec:
 # seeds_needed("mannwhitney", d=10, alpha=0.01, power=0.95) = 5 (= the exact MWU floor, min p 0.004).
 # 800 steps: the pilot's plain net first reaches loss < 1 at 700-900 steps at its best rate, so the budget
 # still resolves it (never = censored at the budget).
-GRID_BUDGETS = {"smoke": Budget(seeds=3, steps=40), "ci": Budget(seeds=9, steps=800),
-                "full": Budget(seeds=12, steps=2000)}
+GRID_BUDGETS = budgets(smoke=(3, 40), ci=(9, 800), full=(12, 2000))
 
 # ------------------------------------------------------------------ careless initialization (C2.c)
 CARELESS_LR = 1.0              # the largest rate <= 1 at which the pilot's plain net stayed at chance
@@ -52,8 +52,7 @@ def careless_spec(norm: str) -> TrainSpec:
 
 
 # Pilot: plain net 2.303-2.31 at every lr <= 1 (sd ~0.003) vs BN 1.27-1.52 -> d >> 10: 5 seeds (MWU floor).
-CARELESS_BUDGETS = {"smoke": Budget(seeds=3, steps=40), "ci": Budget(seeds=9, steps=800),
-                    "full": Budget(seeds=12, steps=3000)}
+CARELESS_BUDGETS = budgets(smoke=(3, 40), ci=(9, 800), full=(12, 3000))
 
 # ------------------------------------------------------------------ Ioffe Fig. 1 on MNIST-1D (C2.d)
 IOFFE_LR = 1.0
@@ -75,8 +74,7 @@ def ioffe_spec(norm: str) -> TrainSpec:
 # Not piloted with BN. The plain arm reaches test accuracy 0.38-0.42 at 2000 steps; the 4x128 ReLU BN pilot
 # reaches ~0.7. For a gap of 0.1 with sd 0.03 (d ~ 3) seeds_needed("mannwhitney", 3) = 7; the ci budget
 # keeps 5 (the MWU floor) for CPU time and the full profile uses 8.
-IOFFE_BUDGETS = {"smoke": Budget(seeds=3, steps=40), "ci": Budget(seeds=9, steps=2000),
-                 "full": Budget(seeds=12, steps=5000)}
+IOFFE_BUDGETS = budgets(smoke=(3, 40), ci=(9, 2000), full=(12, 5000))
 
 # ------------------------------------------------------------------ reductions (one number per seed)
 def train_loss_curve(arrays) -> np.ndarray:
@@ -109,18 +107,10 @@ def val_final_loss(arrays) -> np.ndarray:
     return final(arrays, "eval_val_loss", LN10)
 
 
-def _at_budgets(arrays, key: str, budgets) -> np.ndarray:
-    """[K]: an accuracy averaged over the checkpoints at the step budgets (<= the run length) and the final one;
-    a diverged checkpoint counts as chance."""
-    steps = arrays["eval_step"]
-    keep = np.isin(steps, [b for b in budgets if b <= steps[-1]] + [steps[-1]])
-    return finite_or(arrays[key][keep], CHANCE).mean(0)
-
-
 @reduction("C2.val_budget_error")
 def val_budget_error(arrays, budgets=STEP_BUDGETS) -> np.ndarray:
     """1 - validation-split accuracy averaged over C2.d's step budgets: C2.d2's selection measure."""
-    return 1.0 - _at_budgets(arrays, "eval_val_acc", budgets)
+    return 1.0 - at_budgets(arrays, "eval_val_acc", budgets, CHANCE)       # a diverged checkpoint: chance
 
 
 @reduction("C2.steps_to_loss")
@@ -139,7 +129,7 @@ def rates_trained(grid, lrs=GRID_LRS, target=LOSS_TARGET) -> np.ndarray:
 
 @reduction("C2.budget_test_acc")
 def budget_test_acc(arrays, budgets=STEP_BUDGETS) -> np.ndarray:
-    return _at_budgets(arrays, "eval_test_acc", budgets)
+    return at_budgets(arrays, "eval_test_acc", budgets, CHANCE)
 
 
 # ------------------------------------------------------------------ figures and extras (from runner.Result)
@@ -151,11 +141,6 @@ def _grid_table(r, lrs=GRID_LRS):
     return rate_table(r, {"auc": auc, "final_loss": final_loss}, lrs)
 
 
-def _by_rate_figure(r, fn, fid, title, ylabel, lrs=GRID_LRS):
-    ser = [seed_band(arm, np.log10(lrs), np.stack([fn(g[lr]) for lr in lrs])) for arm, g in _grids(r).items()]
-    return figure(fid, title, ser, xlabel="log10 learning rate", ylabel=ylabel)
-
-
 def best_rate_curves(r):
     fid = "c2-best-rate-loss" if r.hyp.id == "C2.a" else f"{r.hyp.id}-best-rate-loss"    # C2.a3 reads other rates
     return [band_figure(r, fid, "train loss at each arm's best grid rate", "eval_step", train_loss_curve,
@@ -163,15 +148,11 @@ def best_rate_curves(r):
                         ylabel="train loss (median, 15-85%)")]
 
 
-def auc_by_rate(r):
-    # the loss curves at the best rates are C2.a's figure; C2.a2's shows how the rates were chosen
-    return [_by_rate_figure(r, auc, "c2-auc-vs-lr", "AUC vs rate (each arm's minimum = its best rate)",
-                            "AUC, mean train loss (median, 15-85%)")]
-
-
-def final_by_rate(r):
-    return [_by_rate_figure(r, final_loss, "c2-final-vs-lr", "final train loss vs rate (chance: ln 10 = 2.30)",
-                            "final train loss (median, 15-85%)")]
+# the loss curves at the best rates are C2.a's figure; C2.a2's shows how the rates were chosen
+auc_by_rate = rate_figure("c2-auc-vs-lr", "AUC vs rate (each arm's minimum = its best rate)",
+                          "AUC, mean train loss (median, 15-85%)", auc, GRID_LRS)
+final_by_rate = rate_figure("c2-final-vs-lr", "final train loss vs rate (chance: ln 10 = 2.30)",
+                            "final train loss (median, 15-85%)", final_loss, GRID_LRS)
 
 
 def best_rate_extra(r, selection: str):
@@ -197,9 +178,8 @@ def trained_extra(r, lrs=GRID_LRS, target=LOSS_TARGET):
                                              for lr in lrs} for arm, g in _grids(r).items()}}
 
 
-def careless_figure(r):
-    return [band_figure(r, "c2c-loss", "sigmoid net, N(0, 0.01^2) init: train loss", "eval_step", train_loss_curve,
-                        xlabel="step", ylabel="train loss (median, 15-85%)")]
+careless_figure = bands_figure("c2c-loss", "sigmoid net, N(0, 0.01^2) init: train loss", "eval_step",
+                               train_loss_curve, xlabel="step", ylabel="train loss (median, 15-85%)")
 
 
 def ioffe_figures(r):
@@ -218,7 +198,7 @@ def ioffe_figures(r):
 
 def ioffe_extra(r, budgets=STEP_BUDGETS, lr=IOFFE_LR):
     steps = r.arrays["bn"]["eval_step"]
-    at = [b for b in budgets if b <= steps[-1]] + ([int(steps[-1])] if steps[-1] not in budgets else [])
+    at = budget_steps(steps, budgets)
     return {"step_budgets": at, "lr": lr,
             "test_acc_at_budgets": {arm: {str(b): float(np.nanmean(a["eval_test_acc"][list(steps).index(b)]))
                                           for b in at} for arm, a in r.arrays.items()}}
@@ -345,6 +325,7 @@ C2E = Hypothesis(
                                     arms={"gn": "none"}),), extra=partial(best_rate_extra, selection=SELECTION_NOTE)))
 
 CARELESS_LRS = (1.0, 3.0, 10.0)
+TUNED_BUDGETS = budgets(smoke=(3, 40), ci=(7, 800), full=(12, 3000))     # C2.c2 and C2.c3: the careless-init tuning
 TUNE_SEEDS = 4
 C2C2 = Hypothesis(
     id="C2.c2", claim="C2", role="evidence", group="C2.careless_tuned", confirmatory=False, profiles=("full", "survey"),
@@ -357,7 +338,7 @@ C2C2 = Hypothesis(
            f"the lowest mean final loss over {TUNE_SEEDS} tuning seeds (harness.design.TUNE_OFFSET), not the "
            "compared ones",
     arms=("bn", "none"), direction="less", test="wilcoxon", paired=True,
-    budgets={"smoke": Budget(seeds=3, steps=40), "ci": Budget(seeds=7, steps=800), "full": Budget(seeds=12, steps=3000)},
+    budgets=TUNED_BUDGETS,
     notes="Exploratory, registered before it ran (issue 14). C2.c caps the plain net at lr 1, where the dossier's "
           "pilot keeps it at chance, while it leaves chance at lr 3; and BN's scale invariance makes the init scale "
           "irrelevant to it by construction. Here the plain net gets rates up to 10. The init scale itself is not "
@@ -441,7 +422,7 @@ C2C3 = Hypothesis(
            f"is the lowest mean final validation-split loss of its tuning runs ({C2C3_TUNE_SEEDS} tuning seed); the "
            "compared seeds train the chosen rate (and init) alone",
     arms=("bn", "none"), direction="less", test="wilcoxon", paired=True,
-    budgets={"smoke": Budget(seeds=3, steps=40), "ci": Budget(seeds=7, steps=800), "full": Budget(seeds=12, steps=3000)},
+    budgets=TUNED_BUDGETS,
     notes="Exploratory, registered before it ran (issue 14). C2.c compares both arms at the same careless init, where "
           "BN is scale-invariant by construction; here the plain net gets a pre-declared init-scale x rate grid. "
           "Reproduced: careless BN still beats the best plain net; not reproduced: a careful init closes the gap, "

@@ -10,9 +10,10 @@ import itertools
 
 import numpy as np
 
-from bnclaims.harness.kit import (CHANCE, FWER, SEED_OFFSET, Arm, Budget, Claim, Control, Design, Hypothesis, Metric,
-                                  ModelSpec, TrainSpec, errors, figure, final_val_error, finite_or, panels, reduction,
-                                  seed_bars, series, spearman_rows, strided_band, torch_as_in_runs)
+from bnclaims.harness.kit import (CHANCE, FWER, ONE_SEED, Arm, Claim, Control, Design, Hypothesis, Metric,
+                                  ModelSpec, TrainSpec, budgets, errors, figure, final_val_error, finite_or,
+                                  other_seeds, panels, reduction, seed_bars, spearman_rows, strided_band,
+                                  torch_as_in_runs, unit_scatter, value_bars)
 from bnclaims.harness.kit import maps as rb
 
 # family-wise alpha 0.01 of the claim, split evenly (Bonferroni) over its voting hypotheses as first declared: C3.c1
@@ -143,7 +144,7 @@ C3A = Hypothesis(
     metric="max |BN(x) - x| over units and samples, relative to the batch scale max|x| + sigma; one value per case "
            "(input distribution x batch size x width)",
     arms=("cases",), direction="deterministic", test="deterministic",
-    budgets={"smoke": Budget(seeds=1), "ci": Budget(seeds=1), "full": Budget(seeds=1)},
+    budgets=ONE_SEED,
     notes="Exact recovery needs each mini-batch's own statistics; constant gamma, beta learned in training "
           "cannot follow batch-to-batch fluctuation (see the negative control).",
     design=Design({}, errors="C3.identity", tolerance=IDENTITY_TOL, what="relative |BN(x) - x|",
@@ -161,7 +162,7 @@ C3B = Hypothesis(
     metric="worst relative error of the predicted batch mean and std, and max |d mean(z) / dW_upstream|, over "
            "upstream rescalings/shifts, batch sizes and seeds",
     arms=("cases",), direction="deterministic", test="deterministic",
-    budgets={"smoke": Budget(seeds=1), "ci": Budget(seeds=1), "full": Budget(seeds=1)},
+    budgets=ONE_SEED,
     design=Design({}, errors="C3.moments", what="moment / gradient error",
                   controls=(Control("no_bn", "the same measurement with BN removed: the upstream weights do move "
                                     "the output moments", params={"perturb": "no_bn"}, expect="not reproduced"),)))
@@ -182,8 +183,7 @@ LOSS_MARGIN = 0.05
 # Budget: steps = SGD steps of EACH phase (plain training, then gamma/beta only). Not piloted; 8 seeds
 # is the smallest n at which the paired one-sided Wilcoxon can reach alpha 0.01 with a margin
 # (n = 8: min p = 2^-8 = 0.0039; n = 7 gives 0.0078 and no room for one discordant seed).
-RECOVERY_BUDGETS = {"smoke": Budget(seeds=3, steps=30), "ci": Budget(seeds=8, steps=600),
-                    "full": Budget(seeds=12, steps=1500)}
+RECOVERY_BUDGETS = budgets(smoke=(3, 30), ci=(8, 600), full=(12, 1500))
 _RECOVERY_SOURCE = "Ioffe & Szegedy 2015, Sec. 3 (gamma = sqrt(Var), beta = E recover the activations)"
 _RECOVERY_DESIGN = ("MLP 40-128-128-10 ReLU on MNIST-1D, SGD momentum 0.9, lr 0.05, batch 128 for the plain phase; "
                     "BN inserted after hidden Linear 0 (before the ReLU) with gamma = 1, beta = 0 and running "
@@ -271,8 +271,6 @@ def recovery_figures(r):
     a, _ = _recovery_state(r)
     hyp = r.hyp
     seeds = [str(int(s)) for s in a["seeds"]]
-    h = a["gamma"].shape[1]
-    step = max(1, h // 60)              # at most ~60 units per scatter
     if hyp.id == "C3.c1":
         figs = [seed_bars("C3.c1-ks", "mean per-unit KS distance to the original activations", seeds,
                           {"at insertion": a["ks_before"], "after training": a["ks_after"]}, ylabel="KS distance"),
@@ -282,10 +280,10 @@ def recovery_figures(r):
         figs = []
         for i in range(min(2, len(seeds))):
             lo, hi = float(a[theirs][i].min()), float(a[theirs][i].max())
-            figs.append(figure(f"{hyp.id}-seed{seeds[i]}", f"seed {seeds[i]}: {mine} against the unit's original {name}",
-                               [series("units", a[theirs][i, ::step], a[mine][i, ::step]),
-                                series(f"{mine} = {name}: full recovery (line end points)", [lo, hi], [lo, hi])],
-                               xlabel=f"original {name} of the unit", ylabel=mine, kind="scatter"))
+            figs.append(unit_scatter(f"{hyp.id}-seed{seeds[i]}", f"seed {seeds[i]}: {mine} against the unit's "
+                                     f"original {name}", a[theirs][i], a[mine][i],
+                                     [(f"{mine} = {name}: full recovery (line end points)", [lo, hi], [lo, hi])],
+                                     xlabel=f"original {name} of the unit", ylabel=mine))
     else:
         figs = [seed_bars("C3.c4-loss", "train loss (eval mode, full train set)", seeds,
                           {"plain network": a["loss_orig"], "at insertion": a["loss_insert"],
@@ -458,16 +456,14 @@ def log_ratio_figures(r, margin=RATIO_MARGIN):
     a, _ = _recovery_state(r)
     hyp, seeds = r.hyp, [str(int(s)) for s in a["seeds"]]
     lr = log_gamma_over_std(a)
-    step = max(1, lr.shape[1] // 60)
     figs = []
     for i in range(min(2, len(seeds))):
         ends = [float(np.log(a["orig_std"][i].min())), float(np.log(a["orig_std"][i].max()))]
-        figs.append(figure(f"{hyp.id}-seed{seeds[i]}", f"seed {seeds[i]}: log(gamma / original std) per unit",
-                           [series("units", np.log(a["orig_std"][i, ::step]), lr[i, ::step]),
-                            series(f"+{margin:.3f}: upper edge of the recovery band (line end points)", ends,
-                                   [margin, margin]),
-                            series(f"-{margin:.3f}: lower edge (line end points)", ends, [-margin, -margin])],
-                           xlabel="log original std of the unit", ylabel="log(gamma / std)", kind="scatter"))
+        band = [(f"+{margin:.3f}: upper edge of the recovery band (line end points)", ends, [margin, margin]),
+                (f"-{margin:.3f}: lower edge (line end points)", ends, [-margin, -margin])]
+        figs.append(unit_scatter(f"{hyp.id}-seed{seeds[i]}", f"seed {seeds[i]}: log(gamma / original std) per unit",
+                                 np.log(a["orig_std"][i]), lr[i], band, xlabel="log original std of the unit",
+                                 ylabel="log(gamma / std)"))
     return [panels(f"{hyp.id}-recovery", f"{hyp.id} {hyp.title}", figs)]
 
 
@@ -483,13 +479,6 @@ def as_worded_extra(r, margin=RATIO_MARGIN):
 EXACT_GAMMA = ("exact_gamma", "gamma = sqrt(running variance + eps), the value that returns the original activations "
                "in eval mode, in place of the learned one: a recovered scale, so the check must reproduce")
 EXACT_GAMMA_PARAMS = {"perturb": "exact_gamma", "eps": RECOVERY["bn_eps"]}      # the inserted layer's own eps
-
-
-def _other_seeds(arm: str, comparator: str, reduction_name: str, what: str, shift: dict | None = None) -> Control:
-    """The null control of a check against a fixed comparator: the comparator becomes the same measure on the
-    disjoint seeds of C3.c1's A/A control, so the arms differ by sampling noise only (shift: onto a margin)."""
-    return Control("other_seeds", what, arms={comparator: arm}, metrics={comparator: Metric(reduction_name)},
-                   seeds={comparator: SEED_OFFSET}, shift=shift or {}, null=True)
 
 
 C3C5 = Hypothesis(
@@ -510,11 +499,11 @@ C3C5 = Hypothesis(
                   controls=(Control(*EXACT_GAMMA, metrics={"log_ratio": Metric("C3.median_log_gamma_std",
                                                                                params=EXACT_GAMMA_PARAMS)},
                                     expect="reproduced"),
-                            _other_seeds("log_ratio", "zero", "C3.median_log_gamma_std",
-                                         "A/A on the margin: the comparator 0 replaced by the same measure on disjoint "
-                                         "seeds and the compared values shifted by +log 1.2, so the true difference "
-                                         "sits on the margin: it reproduces at rate alpha at most",
-                                         shift={"log_ratio": RATIO_MARGIN})),
+                            other_seeds("log_ratio", "zero", "C3.median_log_gamma_std",
+                                        "A/A on the margin: the comparator 0 replaced by the same measure on disjoint "
+                                        "seeds and the compared values shifted by +log 1.2, so the true difference "
+                                        "sits on the margin: it reproduces at rate alpha at most",
+                                        shift={"log_ratio": RATIO_MARGIN})),
                   figures=log_ratio_figures, extra=as_worded_extra))
 
 C3C6 = Hypothesis(
@@ -554,9 +543,9 @@ C3C7 = Hypothesis(
                   controls=(Control(*EXACT_GAMMA, metrics={"abs_log_ratio": Metric("C3.median_abs_log_gamma_std",
                                                                                    params=EXACT_GAMMA_PARAMS)},
                                     expect="reproduced"),
-                            _other_seeds("abs_log_ratio", "margin", "C3.median_abs_log_gamma_std",
-                                         "the comparator log 1.2 replaced by the same measure on disjoint seeds: "
-                                         "the arms differ by sampling noise only")),
+                            other_seeds("abs_log_ratio", "margin", "C3.median_abs_log_gamma_std",
+                                        "the comparator log 1.2 replaced by the same measure on disjoint seeds: "
+                                        "the arms differ by sampling noise only")),
                   figures=log_ratio_figures, extra=as_worded_extra))
 
 
@@ -576,8 +565,7 @@ GAMMA_OFF = 0.1                  # |gamma| below this counts as a disabled featu
 # (1000 steps were first used for ci; seed base 1 then gave only +2.3 pp, p = 0.027, so the budget was raised to
 # 1500 steps, where the effect is larger, rather than adding seeds.) The one-sample C3.d1 (pilot 0.38 against
 # 0.2, sd 0.013) only needs the exact floor, so it shares the same 8 seeds.
-BN_ONLY_BUDGETS = {"smoke": Budget(seeds=3, steps=40), "ci": Budget(seeds=8, steps=1500),
-                   "full": Budget(seeds=12, steps=3000)}
+BN_ONLY_BUDGETS = budgets(smoke=(3, 40), ci=(8, 1500), full=(12, 3000))
 _FRANKLE = "Frankle, Schwab & Morcos 2021 (ICLR), abstract and Sec. 3-5: training only BatchNorm"
 _BN_ONLY_NOTES = ("MLP 40-256-256-10 on MNIST-1D, SGD momentum 0.9, lr 0.1, batch 128; Linear weights and the "
                   "output layer frozen at random init. Frankle's 82% needs very deep ResNets; a shallow MLP gives "
@@ -603,8 +591,7 @@ def bn_only_figures(r, threshold=GAMMA_OFF):
     hyp, bn = r.hyp, r.runs["bn_only"]
     seeds = [str(int(s)) for s in bn["seeds"]]
     off = _gamma_off_fraction(bn, threshold)
-    acc = seed_bars(f"{hyp.id}-acc", "final test accuracy per seed", seeds, {arm: r.values[arm] for arm in hyp.arms},
-                    ylabel="test accuracy")
+    acc = value_bars(r, f"{hyp.id}-acc", "final test accuracy per seed", seeds, ylabel="test accuracy")
     gam = seed_bars(f"{hyp.id}-gamma-off", f"BN-only: fraction of units with |gamma| < {threshold}", seeds,
                     {f"layer {l}": off[l] for l in range(off.shape[0])}, ylabel="fraction")
     return [panels(f"{hyp.id}-bn-only", f"{hyp.id} {hyp.title}", [acc, gam])]

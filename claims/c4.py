@@ -7,8 +7,9 @@ from __future__ import annotations
 import numpy as np
 
 from bnclaims.harness.kit import (CHANCE, LN10, Arm, Budget, Claim, Control, Design, Hypothesis, Metric, ModelSpec,
-                                  TrainSpec, calibration, each_seed, figure, final, final_val_error, finite_or,
-                                  panels, read_at_loss, reduction, seed_band, seed_bars, series, strided_band)
+                                  TrainSpec, budgets, calibration, each_seed, figure, final, final_val_error,
+                                  level_scatter, panels, read_at_loss, reduction, seed_band, series, strided_band,
+                                  value, value_bars)
 from bnclaims.harness.kit import maps as rb
 
 GHOST_SIZES = (128, 32, 8)
@@ -27,8 +28,7 @@ WIDTH_BY_PROFILE = {p: {"model_width": w} for p, w in C4_WIDTH.items()}
 # C4.b pilot accuracy 0.739 -> 0.716, sd ~0.011 (end-to-end d ~ 2.1): 8 per group gives predicted power 0.91
 # for the opposite trend (11 for 0.95; the CPU budget caps ci at 8). C4.c pilot d_z ~ 2: seeds_needed("wilcoxon",
 # 2, paired=True) = 8. The three share the same ensembles, so they share one budget.
-C4_BUDGETS = {"smoke": Budget(seeds=3, steps=40), "ci": Budget(seeds=8, steps=1500),
-              "full": Budget(seeds=12, steps=4000)}
+C4_BUDGETS = budgets(smoke=(3, 40), ci=(8, 1500), full=(12, 4000))
 
 
 def ghost_spec(ghost: int, profile: str = "ci") -> TrainSpec:
@@ -52,8 +52,7 @@ PRIVATE = {"data": "mnist1d", "data_seed": 42, "depth": 3, "width": 128, "batch_
 # discordant pair at alpha 0.01 in the paired one-sided Wilcoxon (exact floor 2^-8). 800 steps: both arms fit
 # the train set (~99% train accuracy), so fitting speed does not decide the comparison (a 600-step variant,
 # tried to save CPU, left the BN arm at ~96% and was dropped). The large-statistics arm costs ~4x a BN step.
-PRIVATE_BUDGETS = {"smoke": Budget(seeds=3, steps=40), "ci": Budget(seeds=8, steps=800),
-                   "full": Budget(seeds=12, steps=4000)}
+PRIVATE_BUDGETS = budgets(smoke=(3, 40), ci=(8, 800), full=(12, 4000))
 
 
 def stats_arm(mode: str) -> Arm:
@@ -65,10 +64,7 @@ def stats_arm(mode: str) -> Arm:
 reduction("C4.final")(final)     # the last checkpoint of an engine curve [E, K]; a diverged seed: `fill`
 
 
-@reduction("C4.value")
-def value(arrays, key: str, fill: float = LN10) -> np.ndarray:
-    """A per-seed routine array [K]; a diverged seed counts as `fill`."""
-    return finite_or(arrays[key], fill)
+reduction("C4.value")(value)     # a per-seed routine array [K]; a diverged seed: `fill` (ln 10 unless declared)
 
 
 @reduction("C4.gap")
@@ -91,17 +87,10 @@ TEST_ACC = Metric("C4.final", {"key": "eval_test_acc", "fill": CHANCE})
 # ---------------------------------------------------------------------- figures and extras (from runner.Result)
 def ghost_figures(r):
     sizes = {arm: int(arm[1:]) for arm in r.hyp.arms}
-    out = []
-    for m, name in ((TEST_NLL, "test NLL"), (TEST_ACC, "test accuracy")):
-        xs, ys, med = [], [], []
-        for arm in r.hyp.arms:
-            v = final(r.runs[arm], **m.params)
-            xs += [sizes[arm]] * len(v)
-            ys += list(v)
-            med.append(float(np.median(v)))
-        out.append(figure(f"{r.hyp.id}-{m.params['key']}", f"{name} against ghost batch size",
-                          [series("seeds", xs, ys), series("median", [sizes[a] for a in r.hyp.arms], med)],
-                          xlabel="ghost batch size G (optimizer batch 128)", ylabel=name, kind="scatter"))
+    out = [level_scatter(f"{r.hyp.id}-{m.params['key']}", f"{name} against ghost batch size", sizes,
+                         {arm: final(r.runs[arm], **m.params) for arm in r.hyp.arms},
+                         xlabel="ghost batch size G (optimizer batch 128)", ylabel=name)
+           for m, name in ((TEST_NLL, "test NLL"), (TEST_ACC, "test accuracy"))]
     return [panels(f"{r.hyp.id.replace('.', '')}-ghost", f"{r.hyp.id}: test NLL and accuracy against G", out)]
 
 
@@ -119,8 +108,7 @@ def ghost_extra(other: Metric):
 
 
 def bn_vs_none_figures(r):
-    acc = seed_bars("C4.c-acc", "final test accuracy per seed", [str(s) for s in r.seeds],
-                    {a: r.values[a] for a in r.hyp.arms}, ylabel="test accuracy")
+    acc = value_bars(r, "C4.c-acc", "final test accuracy per seed", ylabel="test accuracy")
     curves = [seed_band(arm, r.runs[arm]["eval_step"], r.runs[arm]["eval_test_acc"]) for arm in r.hyp.arms]
     return [panels("C4c-bn-vs-none", "C4.c BN against no BN",
                    [acc, figure("C4.c-curve", "test accuracy (median, 15-85%)", curves, xlabel="step",
@@ -142,8 +130,7 @@ def _runs_by_mode(r) -> dict:
 
 def stats_figures(r):
     hyp = r.hyp
-    vals = seed_bars(f"{hyp.id}-values", hyp.title, [str(s) for s in r.seeds], {a: r.values[a] for a in hyp.arms},
-                     ylabel=hyp.metric.split(",")[0][:40])
+    vals = value_bars(r, f"{hyp.id}-values", hyp.title, ylabel=hyp.metric.split(",")[0][:40])
     curves = [strided_band(mode, a["minibatch_loss"]) for mode, a in _runs_by_mode(r).items()]
     return [panels(f"{hyp.id.replace('.', '')}-private", hyp.title,
                    [vals, figure(f"{hyp.id}-train-loss", "mini-batch training loss (median, 15-85%)", curves,
@@ -299,8 +286,7 @@ C4E = Hypothesis(
 
 # ---------------------------------------------------------------------- calibrated NLL (issue 14)
 VAL_ROWS = 500       # the last 500 of MNIST-1D's 4000 training rows: the validation split (never trained on)
-CALIBRATED_BUDGETS = {"smoke": Budget(seeds=3, steps=40), "ci": Budget(seeds=6, steps=1500),
-                      "full": Budget(seeds=12, steps=4000)}
+CALIBRATED_BUDGETS = budgets(smoke=(3, 40), ci=(6, 1500), full=(12, 4000))
 CALIBRATED_ARMS = {f"G{g}": Arm(ghost_spec(g).replace(val_rows=VAL_ROWS), by_profile=WIDTH_BY_PROFILE)
                    for g in GHOST_SIZES}
 
@@ -396,8 +382,7 @@ C4C2 = Hypothesis(
 # 77 (4 seeds, width 128): G = 128 first reached 0.99 at 750-1000 steps, G = 32 at 1250, G = 8 at 5500-6500 (its
 # eval-mode train accuracy wanders between 0.975 and 0.995 from step 5500 on); the cap leaves room for slower seeds.
 FIT_TARGET, FIT_CHECK, FIT_VAL_ROWS = 0.99, 250, 500
-FIT_BUDGETS = {"smoke": Budget(seeds=3, steps=40), "ci": Budget(seeds=8, steps=12000),
-               "full": Budget(seeds=12, steps=12000)}
+FIT_BUDGETS = budgets(smoke=(3, 40), ci=(8, 12000), full=(12, 12000))
 FIT = {"data": "mnist1d", "data_seed": 42, "depth": 3, "width": 128, "batch_size": 128, "lr": 0.1, "momentum": 0.9,
        "bn_eps": 1e-5, "bn_momentum": 0.1, "val_rows": FIT_VAL_ROWS, "target_acc": FIT_TARGET,
        "check_every": FIT_CHECK}
@@ -481,8 +466,7 @@ C4G2 = Hypothesis(
 NOISE_LEVEL, NOISE_LEVEL_EARLY = 0.5, 1.0
 NOISE = {"data": "mnist1d", "data_seed": 42, "depth": 3, "width": 128, "batch_size": 128, "momentum": 0.9,
          "bn_eps": 1e-5, "bn_momentum": 0.1, "probe_every": 100, "stop_loss": NOISE_LEVEL}
-NOISE_BUDGETS = {"smoke": Budget(seeds=3, steps=40), "ci": Budget(seeds=8, steps=1500),
-                 "full": Budget(seeds=12, steps=1500)}
+NOISE_BUDGETS = budgets(smoke=(3, 40), ci=(8, 1500), full=(12, 1500))
 NOISE_ARMS = {"bn": Arm(routine="minibatch_noise", settings={**NOISE, "norm": "bn", "lr": 0.1}),
               "none": Arm(routine="minibatch_noise", settings={**NOISE, "norm": "none", "lr": NO_BN_LR})}
 NOISE_MEASURES = ("grad", "grad_w", "loss")

@@ -11,9 +11,9 @@ import warnings
 
 import numpy as np
 
-from bnclaims.harness.kit import (LN10, Arm, Budget, Claim, Control, Design, Hypothesis, Metric, TrainSpec, area,
-                                  band_figure, each_seed, errors, figure, finite_or, moment_steps, probe_median,
-                                  reduction, seed_band, series)
+from bnclaims.harness.kit import (LN10, ONE_SEED, Arm, Claim, Control, Design, Hypothesis, Metric, TrainSpec, area,
+                                  band_figure, block_band, budgets, each_seed, errors, figure, finite_or, moment_steps,
+                                  probe_median, reduction, series)
 
 LR_EDGE = 0.3                  # near the no-BN stability edge (dossier pilot: no BN diverges at 3)
 LR_MODERATE = 0.03             # the pilot's moderate rate where the landscape measures reverse
@@ -32,8 +32,7 @@ SOURCE_LANDSCAPE = "Santurkar et al. 2018, Sec. 3.1-3.2, Fig. 4 and App. A.2.2"
 # piloted), so every landscape arm runs 6 seeds (6 vs 6 Mann-Whitney floor: 0.0011).
 # Steps: 1000 in ci (pilot used 2000; Santurkar's gaps are largest early in training), probes every
 # steps/20 (20 probes per run).
-BUDGETS = {"smoke": Budget(seeds=3, steps=40), "ci": Budget(seeds=8, steps=1000),
-           "full": Budget(seeds=10, steps=2000)}
+BUDGETS = budgets(smoke=(3, 40), ci=(8, 1000), full=(10, 2000))
 
 
 # ---------------------------------------------------------------------------------------------- specs
@@ -143,17 +142,9 @@ def landscape_design(key: str, lr: float, log: bool = False, bn_scale: float = 1
 
 
 # ---------------------------------------------------------------------------------------------- S.e
-def _curve_series(label, loss):
-    t = loss.shape[0]
-    w = max(t // 50, 1)
-    n = t // w
-    blocks = finite_or(loss[: n * w], LN10).reshape(n, w, -1).mean(1)
-    return seed_band(label, (np.arange(n) * w + w / 2).tolist(), blocks)
-
-
 def speed_figure(r):
     return [figure(f"{r.hyp.id}-loss", f"training loss, {r.hyp.arms[0]} vs BN, lr {LR_EDGE}",
-                   [_curve_series(arm, a["train_loss"]) for arm, a in r.arrays.items()],
+                   [block_band(arm, a["train_loss"]) for arm, a in r.arrays.items()],
                    xlabel="training step", ylabel="minibatch loss (median, 15-85%)", logy=True)]
 
 
@@ -384,7 +375,7 @@ SE_SPEED = {n: _speed_hyp(n) for n in LP_NORMS}
 SE_DRIFT = {n: _drift_hyp(n) for n in LP_NORMS}
 
 SF_COMMON = dict(claim="S", arms=("cases",), direction="deterministic", test="deterministic",
-                 budgets={"smoke": Budget(seeds=1), "ci": Budget(seeds=1), "full": Budget(seeds=1)},
+                 budgets=ONE_SEED,
                  source="Santurkar et al. 2018, Sec. 4.1, Theorem 4.1 (arXiv v3 print) and its proof, App. C")
 SF_MATH = ("For one unit over a batch of m, grad_y L_hat = (gamma / sigma) P grad_z L with "
            "P = I - 11'/m - y_hat y_hat'/m; since 1 is orthogonal to y_hat and |y_hat|^2 = m, P is an orthogonal "

@@ -21,9 +21,9 @@ import dataclasses
 import numpy as np
 
 from bnclaims.claims import c2
-from bnclaims.harness.kit import (LN10, Arm, Budget, Control, Criterion, Design, Hypothesis, Metric,
-                                  best_rate_index, failure_summary, figure, finite_or, grid_regret, grid_spread,
-                                  rate_table, reduction, seed_band, series)
+from bnclaims.harness.kit import (LN10, Arm, Control, Criterion, Design, Hypothesis, Metric, best_rate_index,
+                                  budgets, failure_summary, figure, finite_or, grid_regret, grid_spread, rate_table,
+                                  reduction, seed_band, series)
 
 FAIL_LOSS = 2.0                # a seed "failed to train": loss above 2 at the step budget (chance is ln 10 = 2.303)
 CI_LEVEL = 0.95                # Clopper-Pearson intervals of the failure rates (two-sided)
@@ -48,8 +48,7 @@ def failure_flags(loss, threshold: float = FAIL_LOSS) -> np.ndarray:
 DEPTHS = (4, 8, 16, 32, 64)
 DEPTH_LRS = (0.01, 0.1)          # each network at the better of two rates, chosen per depth
 DEPTH_WIDTH = {"smoke": 16, "ci": 32, "full": 128}
-DEPTH_BUDGETS = {"smoke": Budget(seeds=3, steps=10), "ci": Budget(seeds=6, steps=200),
-                 "full": Budget(seeds=20, steps=1000)}
+DEPTH_BUDGETS = budgets(smoke=(3, 10), ci=(6, 200), full=(20, 1000))
 DEPTH_CELLS = (("none", {"model_norm": "none"}), ("bn", {"model_norm": "bn"}))
 
 
@@ -291,8 +290,7 @@ GB4 = Hypothesis(
 # ---------------------------------------------------------------------------------- init-scale x rate spread
 INIT_STDS = (0.01, 0.03, 0.1, 0.3)       # C2.c3's scales: careless to larger than Glorot's ~0.09 at width 128
 SPREAD_LRS = (0.01, 0.1, 1.0)            # three of C2.a's grid rates, two decades
-SPREAD_BUDGETS = {"smoke": Budget(seeds=3, steps=40), "ci": Budget(seeds=7, steps=800),
-                  "full": Budget(seeds=12, steps=2000)}
+SPREAD_BUDGETS = budgets(smoke=(3, 40), ci=(7, 800), full=(12, 2000))
 
 
 def spread_arm(norm: str) -> Arm:

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from bnclaims.harness.kit import (FWER, LN10, SEED_OFFSET, Arm, Budget, Claim, Control, Design, Hypothesis, Metric,
-                                  TrainSpec, errors, figure, finite_or, reduction, series, spread_series)
+                                  TrainSpec, budgets, errors, figure, finite_or, reduction, series, spread_series)
 
 # family-wise alpha 0.01 of the claim, split evenly (Bonferroni) over its voting hypotheses: Y.b and Y.c (Y.a, an
 # equivalence test since issue 24, and Y.d, Y.d2 are exploratory)
@@ -177,8 +177,7 @@ YD_WIDTH = {"smoke": 32, "ci": 64, "full": 128}
 YD_LR = 0.1
 # A short SGD budget. ci keeps it cheap (narrow nets, 100 steps); full uses 1000 steps at width 128.
 # Seeds: 4 depths x 3 seeds, paired by seed: Page's L floor (1/24)^3 = 7e-5, far below alpha.
-YD_BUDGETS = {"smoke": Budget(seeds=2, steps=10), "ci": Budget(seeds=3, steps=100),
-              "full": Budget(seeds=5, steps=1000)}
+YD_BUDGETS = budgets(smoke=(2, 10), ci=(3, 100), full=(5, 1000))
 
 
 def depth_spec(depth: int, width: int, steps: int) -> TrainSpec:

@@ -42,3 +42,10 @@ def read_at_loss(loss, q, level: float):
         if good.size:
             vals[k] = lq[good[-1], k]
     return vals, ok
+
+
+def band_steps(arrays, band, window: int) -> dict:
+    """{first, last}: per seed the first and last probe step whose loss index lies in `band` (None: no probe)."""
+    steps, inside = arrays["probe_step"], in_band(arrays, band, window).T
+    return {"first": [int(steps[m].min()) if m.any() else None for m in inside],
+            "last": [int(steps[m].max()) if m.any() else None for m in inside]}

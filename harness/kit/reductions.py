@@ -82,3 +82,21 @@ def grid_regret(final) -> np.ndarray:
 def best_rate_index(loss) -> int:
     """[R, K] -> the rate whose seed-mean is lowest (first on ties)."""
     return int(np.argmin(np.asarray(loss, float).mean(1)))
+
+
+def value(arrays, key: str, fill: float = LN10) -> np.ndarray:
+    """A per-seed array [K] as a routine records it (one number per seed); a diverged seed counts as `fill`."""
+    return finite_or(arrays[key], fill)
+
+
+def budget_steps(eval_steps, budgets) -> list:
+    """The step budgets a run of checkpoints eval_steps reaches (<= its last checkpoint), and the last checkpoint
+    itself when it is not one of them: where a reading 'at the step budgets' is taken."""
+    last = eval_steps[-1]
+    return [b for b in budgets if b <= last] + ([int(last)] if last not in budgets else [])
+
+
+def at_budgets(arrays, key: str, budgets, fill: float = CHANCE) -> np.ndarray:
+    """[K]: a curve [E, K] averaged over its checkpoints at budget_steps; a diverged checkpoint counts as `fill`."""
+    keep = np.isin(arrays["eval_step"], budget_steps(arrays["eval_step"], budgets))
+    return finite_or(arrays[key][keep], fill).mean(0)
