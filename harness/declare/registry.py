@@ -45,23 +45,33 @@ class Pack:
     knockouts: str | None = None
 
 
-def pack(name: str = "builtin") -> Pack:
-    """The files and modules pack `name` declares (Pack with only the name where the pack is not installed)."""
+def _read_pack(ep) -> Pack:
+    """The Pack of one entry point: attributes of the named module if it is a package (bnclaims.claims:CLAIMS),
+    else of the package holding it."""
     import importlib
-    ep = next((e for e in entry_points(group=GROUP) if e.name == name), None)
-    if ep is None:
-        return Pack(name)
     module = ep.value.split(":", 1)[0]
-    try:       # the named module if it is a package (bnclaims.claims:CLAIMS), else the package holding it
+    try:
         home = importlib.import_module(module)
         if not hasattr(home, "__path__") and "." in module:
             home = importlib.import_module(module.rpartition(".")[0])
     except ImportError:
-        return Pack(name)
+        return Pack(ep.name)
     get = lambda attr: getattr(home, attr, None)      # noqa: E731
-    return Pack(name, lock=Path(get("LOCK")) if get("LOCK") else None,
+    return Pack(ep.name, lock=Path(get("LOCK")) if get("LOCK") else None,
                 amendments=Path(get("AMENDMENTS")) if get("AMENDMENTS") else None,
                 round=get("ROUND"), knockouts=get("KNOCKOUTS"))
+
+
+def installed_packs() -> list[Pack]:
+    """Every installed pack's Pack, builtin first, then by name (one read of the entry points)."""
+    eps = {e.name: e for e in entry_points(group=GROUP)}
+    return [_read_pack(eps[n]) for n in sorted(eps, key=lambda n: (n != "builtin", n))]
+
+
+def pack(name: str = "builtin") -> Pack:
+    """The files and modules pack `name` declares (Pack with only the name where the pack is not installed)."""
+    ep = next((e for e in entry_points(group=GROUP) if e.name == name), None)
+    return Pack(name) if ep is None else _read_pack(ep)
 
 
 def packs() -> list[str]:

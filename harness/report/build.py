@@ -194,8 +194,8 @@ def _pack_module(what: str):
     framework knows no pack by name; bnclaims' own names claims/round2.py and claims/knockouts.py."""
     import importlib
     from bnclaims.harness.declare import registry
-    for name in registry.packs():
-        target = getattr(registry.pack(name), what)
+    for found in registry.installed_packs():
+        target = getattr(found, what)
         if target:
             try:
                 return importlib.import_module(target)
@@ -208,8 +208,8 @@ def _amendments() -> dict:
     """Amendments to the installed packs' declarations (each pack's AMENDMENTS), by hypothesis id; {} if none."""
     from bnclaims.harness.declare import prereg, registry
     out: dict = {}
-    for name in registry.packs():
-        path = registry.pack(name).amendments
+    for found in registry.installed_packs():
+        path = found.amendments
         try:
             for hid, entries in (prereg.load_amendments(path) if path else {}).items():
                 out.setdefault(hid, []).extend(entries)
